@@ -1,0 +1,384 @@
+package dev.vessel.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The libc calls Vessel needs, as FFM downcalls. Every call that can fail captures errno
+ * and throws {@link ErrnoException}; callers never see -1.
+ */
+public final class Libc {
+    private Libc() {}
+
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_CLOEXEC = 02000000;
+
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 1;
+    public static final int MAP_PRIVATE = 2;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final int MADV_DONTNEED = 4;
+    public static final int MADV_MERGEABLE = 12;
+
+    public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+    public static final int ENOENT = 2;
+    public static final int EACCES = 13;
+
+    public static final int EFD_CLOEXEC = O_CLOEXEC;
+    public static final int EFD_NONBLOCK = O_NONBLOCK;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+
+    /** One errno buffer per thread: downcalls are frequent (every VM exit), allocation is not. */
+    private static final ThreadLocal<MemorySegment> ERRNO_BUFFER =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE_LAYOUT));
+
+    private static MethodHandle fn(String name, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment symbol = LINKER.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+        return LINKER.downcallHandle(symbol, fd, options);
+    }
+
+    private static final MethodHandle OPEN = fn("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CAPTURE, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    private static final MethodHandle READ = fn("read",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    private static final MethodHandle WRITE = fn("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    private static final MethodHandle IOCTL_PTR = fn("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), CAPTURE, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL_LONG = fn("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = fn("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
+    private static final MethodHandle MUNMAP = fn("munmap",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    private static final MethodHandle MADVISE = fn("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
+    private static final MethodHandle EVENTFD = fn("eventfd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
+    private static final MethodHandle ISATTY = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle GETPID = fn("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle STRERROR = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle TCGETATTR = fn("tcgetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    private static final MethodHandle TCSETATTR = fn("tcsetattr",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    private static final MethodHandle CFMAKERAW = fn("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
+    private static final MethodHandle POLL = fn("poll",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
+
+    private static MemorySegment errnoBuffer() {
+        return ERRNO_BUFFER.get();
+    }
+
+    private static int errno(MemorySegment buffer) {
+        return (int) ERRNO.get(buffer, 0L);
+    }
+
+    private static RuntimeException unexpected(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    public static int open(String path, int flags, int mode) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cpath = arena.allocateFrom(path);
+            MemorySegment err = errnoBuffer();
+            int fd = (int) OPEN.invokeExact(err, cpath, flags, mode);
+            if (fd < 0) {
+                throw new ErrnoException("open " + path, errno(err));
+            }
+            return fd;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void close(int fd) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int r = (int) CLOSE.invokeExact(err, fd);
+            if (r < 0) {
+                throw new ErrnoException("close", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** read(2); returns bytes read (0 at end of file). Retries on EINTR. */
+    public static long read(int fd, MemorySegment buf, long len) throws ErrnoException {
+        if (len > buf.byteSize()) {
+            throw new IndexOutOfBoundsException("read of " + len + " bytes into " + buf.byteSize());
+        }
+        try {
+            MemorySegment err = errnoBuffer();
+            while (true) {
+                long n = (long) READ.invokeExact(err, fd, buf, len);
+                if (n >= 0) {
+                    return n;
+                }
+                int e = errno(err);
+                if (e != EINTR) {
+                    throw new ErrnoException("read", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** write(2); returns bytes written. Retries on EINTR. */
+    public static long write(int fd, MemorySegment buf, long len) throws ErrnoException {
+        if (len > buf.byteSize()) {
+            throw new IndexOutOfBoundsException("write of " + len + " bytes from " + buf.byteSize());
+        }
+        try {
+            MemorySegment err = errnoBuffer();
+            while (true) {
+                long n = (long) WRITE.invokeExact(err, fd, buf, len);
+                if (n >= 0) {
+                    return n;
+                }
+                int e = errno(err);
+                if (e != EINTR) {
+                    throw new ErrnoException("write", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** ioctl with a pointer argument; returns the call's non-negative result. */
+    public static int ioctl(int fd, long request, MemorySegment arg, String what) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int r = (int) IOCTL_PTR.invokeExact(err, fd, request, arg);
+            if (r < 0) {
+                throw new ErrnoException("ioctl " + what, errno(err));
+            }
+            return r;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** ioctl with an integer argument (or none); returns the call's non-negative result. */
+    public static int ioctl(int fd, long request, long arg, String what) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int r = (int) IOCTL_LONG.invokeExact(err, fd, request, arg);
+            if (r < 0) {
+                throw new ErrnoException("ioctl " + what, errno(err));
+            }
+            return r;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * ioctl that reports errno instead of throwing: returns the result, or {@code -errno}.
+     * For the hot KVM_RUN path, where EINTR and EAGAIN are normal outcomes.
+     */
+    public static int ioctlRaw(int fd, long request, long arg, MemorySegment errnoBuffer) {
+        try {
+            int r = (int) IOCTL_LONG.invokeExact(errnoBuffer, fd, request, arg);
+            return r < 0 ? -errno(errnoBuffer) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** A fresh errno capture buffer, for callers that keep their own (one per vCPU thread). */
+    public static MemorySegment allocateErrnoBuffer(Arena arena) {
+        return arena.allocate(CAPTURE_LAYOUT);
+    }
+
+    public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(err, MemorySegment.NULL, length, prot, flags, fd, offset);
+            if (p.address() == -1L) {
+                throw new ErrnoException("mmap of " + length + " bytes", errno(err));
+            }
+            return p;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void munmap(long address, long length) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int r = (int) MUNMAP.invokeExact(err, MemorySegment.ofAddress(address), length);
+            if (r < 0) {
+                throw new ErrnoException("munmap", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void madvise(MemorySegment region, int advice) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int r = (int) MADVISE.invokeExact(err, region, region.byteSize(), advice);
+            if (r < 0) {
+                throw new ErrnoException("madvise", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int eventfd(int initval, int flags) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int fd = (int) EVENTFD.invokeExact(err, initval, flags);
+            if (fd < 0) {
+                throw new ErrnoException("eventfd", errno(err));
+            }
+            return fd;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static boolean isatty(int fd) {
+        try {
+            return (int) ISATTY.invokeExact(fd) == 1;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int getpid() {
+        try {
+            return (int) GETPID.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void tcgetattr(int fd, MemorySegment termios) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            if ((int) TCGETATTR.invokeExact(err, fd, termios) < 0) {
+                throw new ErrnoException("tcgetattr", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void tcsetattr(int fd, int when, MemorySegment termios) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            if ((int) TCSETATTR.invokeExact(err, fd, when, termios) < 0) {
+                throw new ErrnoException("tcsetattr", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void cfmakeraw(MemorySegment termios) {
+        try {
+            CFMAKERAW.invokeExact(termios);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** poll(2) on the given pollfd array; returns the number of ready entries (0 on timeout). */
+    public static int poll(MemorySegment fds, int count, int timeoutMillis) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            while (true) {
+                int r = (int) POLL.invokeExact(err, fds, (long) count, timeoutMillis);
+                if (r >= 0) {
+                    return r;
+                }
+                int e = errno(err);
+                if (e != EINTR) {
+                    throw new ErrnoException("poll", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Layout of struct pollfd. */
+    public static final StructLayout POLLFD = MemoryLayout.structLayout(
+            JAVA_INT.withName("fd"), ValueLayout.JAVA_SHORT.withName("events"), ValueLayout.JAVA_SHORT.withName("revents"));
+    public static final short POLLIN = 1;
+    public static final short POLLHUP = 0x10;
+    public static final short POLLERR = 0x8;
+}
