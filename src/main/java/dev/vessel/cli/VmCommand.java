@@ -1,0 +1,10 @@
+package dev.vessel.cli;
+
+import picocli.CommandLine.Command;
+
+/** `vessel vm`: run raw micro-VMs (a kernel and an initrd). */
+@Command(name = "vm", mixinStandardHelpOptions = true,
+        description = "Run micro-VMs from a kernel and an initrd.",
+        subcommands = {VmRunCommand.class})
+final class VmCommand {
+}

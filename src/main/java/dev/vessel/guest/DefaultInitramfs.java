@@ -1,0 +1,68 @@
+package dev.vessel.guest;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The built-in guest root: busybox and an init that reports what the VM looks like from the
+ * inside (CPUs, memory, date), then powers off, reboots, or gives a shell, as the kernel
+ * command line's {@code vessel.action=} says.
+ */
+public final class DefaultInitramfs {
+    private DefaultInitramfs() {}
+
+    /** Bumped whenever the init script or layout changes, so cached images are rebuilt. */
+    static final int FORMAT = 1;
+
+    static final String INIT = """
+            #!/bin/busybox sh
+            /bin/busybox mkdir -p /proc /sys /dev /tmp /root /usr/bin /usr/sbin /sbin
+            /bin/busybox --install -s
+            mount -t proc proc /proc
+            mount -t sysfs sysfs /sys
+            mount -t devtmpfs devtmpfs /dev 2>/dev/null
+            mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+            hostname vessel
+            action=poweroff
+            for arg in $(cat /proc/cmdline); do
+              case "$arg" in vessel.action=*) action="${arg#vessel.action=}" ;; esac
+            done
+            cpus=$(grep -c '^processor' /proc/cpuinfo)
+            mem_kb=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo)
+            echo "Vessel micro-VM: Linux $(uname -r), $cpus vCPU(s), $((mem_kb / 1024)) MiB RAM, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+            echo "vessel-facts: nproc=$cpus memtotal_kb=$mem_kb epoch=$(date -u +%s) uptime=$(cut -d' ' -f1 /proc/uptime)"
+            case "$action" in
+              shell)
+                echo "Type 'exit' or press Ctrl-D to power off."
+                setsid cttyhack sh -l
+                poweroff -f ;;
+              reboot) reboot -f ;;
+              *) poweroff -f ;;
+            esac
+            """;
+
+    /** Writes the initramfs to {@code target}, using the busybox at {@code busybox}. */
+    public static void write(Path target, Path busybox) throws IOException {
+        try (Initramfs cpio = Initramfs.create(target)) {
+            cpio.directory("dev").charDevice("dev/console", 0600, 5, 1)
+                    .directory("proc").directory("sys").directory("tmp").directory("root")
+                    .file("bin/busybox", 0755, busybox)
+                    .symlink("bin/sh", "busybox")
+                    .text("init", 0755, INIT)
+                    .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n")
+                    .text("etc/group", 0644, "root:x:0:\n");
+        }
+    }
+
+    /** The cached built-in initramfs under {@code cacheDir}, built on first use. */
+    public static Path ensure(Path cacheDir) throws IOException {
+        Path busybox = Busybox.find();
+        String key = FORMAT + "-" + Files.size(busybox) + "-" + Files.getLastModifiedTime(busybox).toMillis();
+        Path target = cacheDir.resolve("initramfs-busybox-" + Integer.toHexString(key.hashCode()) + ".cpio");
+        if (!Files.isRegularFile(target)) {
+            write(target, busybox);
+        }
+        return target;
+    }
+}

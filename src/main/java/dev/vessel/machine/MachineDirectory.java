@@ -1,0 +1,33 @@
+package dev.vessel.machine;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The helper machine's files on the host: images, pid file, port, token, console log. */
+record MachineDirectory(Path path) {
+    static MachineDirectory at(Path path) throws IOException {
+        Files.createDirectories(path);
+        return new MachineDirectory(path);
+    }
+
+    Path pidFile() {
+        return path.resolve("qemu.pid");
+    }
+
+    Path portFile() {
+        return path.resolve("port");
+    }
+
+    Path tokenFile() {
+        return path.resolve("token");
+    }
+
+    Path consoleLog() {
+        return path.resolve("console.log");
+    }
+
+    Path lockFile() {
+        return path.resolve("lock");
+    }
+}

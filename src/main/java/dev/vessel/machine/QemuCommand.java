@@ -1,0 +1,40 @@
+package dev.vessel.machine;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The QEMU command line of the helper machine: software emulation (TCG) of a CPU with SVM, so the
+ * machine's own KVM can run Vessel's guests; microvm with virtio-mmio disks and network; user-mode
+ * networking that only forwards one host loopback port in. Flags measured to work in
+ * docs/environment notes (QEMU 7.2).
+ */
+record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Path pidFile, Path consoleLog,
+                   int cpus, long memoryBytes, int agentHostPort, int notifyPort) {
+
+    static final String BINARY = "qemu-system-x86_64";
+
+    List<String> argv() {
+        List<String> a = new ArrayList<>();
+        a.add(BINARY);
+        a.addAll(List.of("-accel", "tcg", "-cpu", "max"));
+        a.addAll(List.of("-M", "microvm,x-option-roms=off,rtc=on,acpi=on"));
+        a.addAll(List.of("-smp", Integer.toString(cpus), "-m", (memoryBytes >> 20) + "M"));
+        a.addAll(List.of("-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-monitor", "none"));
+        a.addAll(List.of("-serial", "file:" + consoleLog));
+        a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initramfs.toString()));
+        a.addAll(List.of("-append", "console=ttyS0 loglevel=4 panic=-1 vessel.notify=10.0.2.2:" + notifyPort));
+        a.addAll(List.of("-drive", "id=java,file=" + javaDisk + ",format=raw,if=none,readonly=on",
+                "-device", "virtio-blk-device,drive=java"));
+        a.addAll(List.of("-drive", "id=data,file=" + dataDisk + ",format=raw,if=none,cache=writeback",
+                "-device", "virtio-blk-device,drive=data"));
+        // User-mode networking: the host reaches the agent through one loopback port; the machine reaches
+        // the host's loopback services (readiness notice, test registries) at 10.0.2.2.
+        a.addAll(List.of("-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:" + agentHostPort + "-:"
+                        + MachineImage.GUEST_AGENT_PORT,
+                "-device", "virtio-net-device,netdev=net0"));
+        a.addAll(List.of("-pidfile", pidFile.toString(), "-daemonize"));
+        return a;
+    }
+}
