@@ -7,4 +7,6 @@ import picocli.CommandLine.Command;
         description = "Run micro-VMs from a kernel and an initrd.",
         subcommands = {VmRunCommand.class})
 final class VmCommand {
+    @picocli.CommandLine.ParentCommand
+    Main main;
 }

@@ -1,17 +1,160 @@
 package dev.vessel.cli;
 
+import dev.vessel.arch.x86.BootImageException;
+import dev.vessel.guest.DebianKernel;
+import dev.vessel.guest.DefaultInitramfs;
+import dev.vessel.host.HostCapabilities;
+import dev.vessel.kvm.KvmException;
+import dev.vessel.sys.Terminal;
+import dev.vessel.vmm.ConsoleInput;
+import dev.vessel.vmm.RunningVm;
+import dev.vessel.vmm.VmBuilder;
+import dev.vessel.vmm.VmConfig;
+import dev.vessel.vmm.VmExit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "run", mixinStandardHelpOptions = true, description = "Boot a micro-VM.")
+/** `vessel vm run`: boot a kernel with an initrd, console on stdin/stdout. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Boot a micro-VM: a Linux kernel and initrd, with the serial console on stdin/stdout.",
+                "Without --kernel and --initrd it boots Debian's cloud kernel with Vessel's built-in busybox initramfs.",
+                "On a terminal the console is raw: Ctrl-A x stops the VM."},
+        footerHeading = "%nExit status:%n",
+        footer = {"  0    the guest powered off",
+                "  1    VMM error",
+                "  2    bad command line or input (missing file, not a kernel, bad size)",
+                "  3    the guest rebooted (reset request)",
+                "  4    the guest triple-faulted",
+                "  5    KVM could not run the guest (entry failure, emulation failure)",
+                "  6    the guest reported a crash",
+                "  125  Vessel could not start (no KVM, no helper machine)",
+                "  130  stopped by Ctrl-A x or SIGINT; 143 by SIGTERM"})
 final class VmRunCommand implements Callable<Integer> {
+    static final String DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1 pci=off";
+
+    enum Accel { auto, kvm, machine }
+
     @ParentCommand
     VmCommand parent;
 
+    @Option(names = "--kernel", paramLabel = "PATH", description = "bzImage to boot (default: Debian's cloud kernel, fetched once).")
+    Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "PATH", description = "initrd/initramfs (default: the built-in busybox initramfs).")
+    Path initrd;
+
+    @Option(names = "--append", paramLabel = "ARGS", description = "Extra kernel command-line arguments.")
+    String append;
+
+    @Option(names = "--cmdline", paramLabel = "CMDLINE", description = "Replace the whole kernel command line (default: \"" + DEFAULT_CMDLINE + "\").")
+    String cmdline;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default: ${DEFAULT-VALUE}).")
+    int cpus;
+
+    @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "256M", description = "Guest RAM, e.g. 256M, 2G (default: ${DEFAULT-VALUE}).")
+    String memory;
+
+    @Option(names = "--accel", paramLabel = "MODE", defaultValue = "auto",
+            description = "kvm: this host's KVM; machine: inside the helper machine; auto: kvm where the CPU has VMX/SVM, else machine.")
+    Accel accel;
+
     @Override
-    public Integer call() {
-        return 1;
+    public Integer call() throws Exception {
+        long memoryBytes;
+        try {
+            memoryBytes = SizeParser.parse(memory);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--memory: " + e.getMessage());
+        }
+        memoryBytes = (memoryBytes + (1 << 20) - 1) & ~((1L << 20) - 1);
+        long hostMemory = HostCapabilities.totalMemory();
+        if (memoryBytes > hostMemory) {
+            throw new UserError("--memory " + memory + " is more than this host has (" + (hostMemory >> 20) + " MiB)");
+        }
+        if (cpus < 1 || cpus > 255) {
+            throw new UserError("--cpus must be between 1 and 255");
+        }
+        for (Path p : new Path[] {kernel, initrd}) {
+            if (p != null && !Files.isRegularFile(p)) {
+                throw new UserError(p + ": no such file");
+            }
+        }
+        Accel mode = accel == Accel.auto
+                ? (HostCapabilities.hardwareVirtualization() ? Accel.kvm : Accel.machine)
+                : accel;
+        if (mode == Accel.machine) {
+            return MachineForwarding.runVm(parent.main, this, memoryBytes);
+        }
+        return runHere(memoryBytes);
+    }
+
+    boolean interactive() {
+        return Terminal.isTerminal(0) && Terminal.isTerminal(1);
+    }
+
+    Path resolveKernel() throws IOException {
+        return kernel != null ? kernel
+                : new DebianKernel(parent.main.stateRoot().dir("kernels")).ensure(System.err).vmlinuz();
+    }
+
+    Path resolveInitrd() throws IOException {
+        return initrd != null ? initrd : DefaultInitramfs.ensure(parent.main.stateRoot().dir("cache"));
+    }
+
+    String resolveCmdline(boolean interactive) {
+        if (cmdline != null) {
+            return cmdline;
+        }
+        String c = DEFAULT_CMDLINE;
+        if (initrd == null) {
+            c += " vessel.action=" + (interactive ? "shell" : "poweroff");
+        }
+        return append == null || append.isBlank() ? c : c + " " + append.strip();
+    }
+
+    private int runHere(long memoryBytes) throws Exception {
+        Timing.mark("vm run: start");
+        boolean interactive = interactive();
+        VmConfig config;
+        try {
+            config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        Timing.mark("vm run: kernel and initrd resolved");
+        RunningVm vm;
+        try {
+            vm = VmBuilder.start(config, new FileOutputStream(FileDescriptor.out));
+        } catch (BootImageException e) {
+            throw new UserError(e.getMessage());
+        } catch (KvmException e) {
+            throw new UserError(e.getMessage(), 125);
+        }
+        Timing.mark("vm run: VM started");
+        Terminal raw = interactive ? Terminal.makeRaw(0) : null;
+        Thread restore = new Thread(() -> {
+            if (raw != null) {
+                raw.close();
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(restore);
+        ConsoleInput.start(vm, interactive);
+        VmExit exit = vm.awaitExit();
+        if (raw != null) {
+            raw.close();
+        }
+        if (exit != VmExit.POWER_OFF) {
+            System.err.println("\r\nvessel: " + vm.exitReason());
+        }
+        return exit.status();
     }
 }

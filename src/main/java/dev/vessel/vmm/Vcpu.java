@@ -17,6 +17,9 @@ final class Vcpu implements Runnable {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
+    /** VESSEL_TRACE_IO=1 logs every port access to stderr: for debugging guests, costly otherwise. */
+    private static final boolean TRACE_IO = System.getenv("VESSEL_TRACE_IO") != null;
+
     private final VcpuFd fd;
     private final Bus pio;
     private final Bus mmio;
@@ -109,9 +112,17 @@ final class Vcpu implements Runnable {
         for (long i = 0; i < count; i++) {
             long offset = i * size;
             if (out) {
-                pio.write(port, size, get(data, offset, size));
+                long v = get(data, offset, size);
+                if (TRACE_IO) {
+                    System.err.printf("vcpu%d out 0x%x/%d <- 0x%x%n", fd.id(), port, size, v);
+                }
+                pio.write(port, size, v);
             } else {
-                put(data, offset, size, pio.read(port, size));
+                long v = pio.read(port, size);
+                if (TRACE_IO) {
+                    System.err.printf("vcpu%d in 0x%x/%d -> 0x%x%n", fd.id(), port, size, v);
+                }
+                put(data, offset, size, v);
             }
         }
     }

@@ -29,6 +29,8 @@ public final class BootLayout {
     /** Where ACPI tables go: inside the BIOS area that the kernel scans for the RSDP. */
     public static final long ACPI_TABLES = 0xE0000;
     public static final long ACPI_TABLES_END = 0x100000;
+    /** The real-mode reset vector (F000:FFF0), where a legacy "BIOS reboot" jumps. */
+    public static final long RESET_VECTOR = 0xFFFF0;
     /** The first byte above 1 MiB. */
     public static final long HIMEM_START = 0x100000;
 }

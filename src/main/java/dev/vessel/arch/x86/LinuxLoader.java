@@ -79,6 +79,7 @@ public final class LinuxLoader {
             }
             memory.write(BootLayout.ZERO_PAGE, params.toBytes());
             writeGdt(memory);
+            writeResetVectorStub(memory);
             long cr3 = PageTables.write(memory);
             return new BootEntry(loadAddress + 0x200, BootLayout.ZERO_PAGE, cr3, header, initrdAddress);
         } catch (GuestMemoryException e) {
@@ -124,6 +125,23 @@ public final class LinuxLoader {
             memory.writeLong(BootLayout.GDT + i * 8L, gdt[i]);
         }
         memory.writeLong(BootLayout.IDT, 0);
+    }
+
+    /**
+     * There is no BIOS, yet Linux's last reboot fallbacks (reboot=bios, and the EFI path it picks
+     * on hardware-reduced ACPI without EFI) jump to the real-mode reset vector. A few bytes there
+     * turn that into a write to the ACPI reset register, so every reboot path ends the VM.
+     */
+    static void writeResetVectorStub(GuestMemory memory) throws GuestMemoryException {
+        int port = dev.vessel.arch.x86.acpi.PowerPort.DEFAULT_PORT;
+        byte[] stub = {
+            (byte) 0xB0, (byte) dev.vessel.arch.x86.acpi.PowerPort.RESET, // mov al, RESET
+            (byte) 0xBA, (byte) port, (byte) (port >> 8),                  // mov dx, port
+            (byte) 0xEE,                                                   // out dx, al
+            (byte) 0xF4,                                                   // hlt
+            (byte) 0xEB, (byte) 0xFD,                                      // jmp back to hlt
+        };
+        memory.write(BootLayout.RESET_VECTOR, stub);
     }
 
     private static FileChannel open(Path path, String what) throws IOException, BootImageException {

@@ -1,0 +1,2 @@
+/** A minimal ACPI Machine Language encoder for building a DSDT at run time. */
+package dev.vessel.arch.x86.acpi.aml;

@@ -1,0 +1,17 @@
+package dev.vessel.cli;
+
+
+/** VESSEL_TIMING=1 prints start-up milestones to stderr, for finding where start-up time goes. */
+final class Timing {
+    private Timing() {}
+
+    private static final boolean ON = System.getenv("VESSEL_TIMING") != null;
+
+    static void mark(String what) {
+        if (ON) {
+            long sinceJvmStart = System.currentTimeMillis() - ProcessHandle.current().info().startInstant()
+                    .map(java.time.Instant::toEpochMilli).orElse(System.currentTimeMillis());
+            System.err.printf("timing: %6d ms %s%n", sinceJvmStart, what);
+        }
+    }
+}

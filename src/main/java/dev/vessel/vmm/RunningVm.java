@@ -1,0 +1,55 @@
+package dev.vessel.vmm;
+
+import dev.vessel.devices.legacy.rtc.CmosRtc;
+import dev.vessel.devices.legacy.serial.Uart16550;
+import dev.vessel.memory.GuestMemory;
+
+import java.util.List;
+
+/** A booted VM: wait for it to end, feed its console. */
+public final class RunningVm {
+    private final Vm vm;
+    private final Uart16550 console;
+    private final CmosRtc rtc;
+    private final GuestMemory memory;
+    private final List<Vcpu> vcpus;
+
+    RunningVm(Vm vm, Uart16550 console, CmosRtc rtc, GuestMemory memory, List<Vcpu> vcpus) {
+        this.vm = vm;
+        this.console = console;
+        this.rtc = rtc;
+        this.memory = memory;
+        this.vcpus = vcpus;
+    }
+
+    /** The serial console, to send host input to the guest. */
+    public Uart16550 console() {
+        return console;
+    }
+
+    /** Blocks until the guest powers off, resets, faults or is stopped. */
+    public VmExit awaitExit() throws InterruptedException {
+        VmExit exit = vm.awaitExit();
+        console.flush();
+        rtc.close();
+        return exit;
+    }
+
+    /** Stops the VM from the host side (a signal, the console escape). */
+    public void stop(VmExit how, String why) {
+        vm.stop(how, why);
+    }
+
+    public String exitReason() {
+        return vm.exitReason();
+    }
+
+    /** VM exits handled so far, summed over vCPUs (approximate while running). */
+    public long exits() {
+        return vcpus.stream().mapToLong(Vcpu::exits).sum();
+    }
+
+    GuestMemory memory() {
+        return memory;
+    }
+}
