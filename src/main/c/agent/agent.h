@@ -1,0 +1,69 @@
+/* Internal declarations shared by the vessel-agent sources. */
+#ifndef VESSEL_AGENT_H
+#define VESSEL_AGENT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct agent_config {
+    const uint8_t *token; /* NULL when no --token-file was given */
+    size_t token_len;
+    pid_t main_pid;
+};
+
+/* ---- util.c ---- */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t now_ms(void);
+int set_nonblock(int fd);
+void drain_fd(int fd);
+void put_u16(uint8_t *p, uint16_t v);
+void put_u32(uint8_t *p, uint32_t v);
+uint16_t get_u16(const uint8_t *p);
+uint32_t get_u32(const uint8_t *p);
+int ct_equal(const uint8_t *given, size_t given_len, const uint8_t *secret, size_t secret_len);
+/* Deadline-bounded I/O on a non-blocking socket; deadline < 0 means none.
+ * recv_exact: 0 ok, -1 error/timeout (errno set), -2 EOF. */
+int recv_exact(int fd, void *buf, size_t len, int64_t deadline);
+int send_all(int fd, const void *buf, size_t len, int64_t deadline);
+int send_frame(int fd, uint8_t type, const void *payload, uint32_t len, int64_t deadline);
+/* Reads one frame; *payload is malloc'ed with a NUL after the data.
+ * 0 ok, -1 error (errno set; EMSGSIZE for an oversized frame), -2 EOF. */
+int recv_frame(int fd, uint8_t *type, uint8_t **payload, uint32_t *len, int64_t deadline);
+
+/* ---- request.c ---- */
+struct exec_req {
+    char **argv; /* NULL-terminated, points into the request payload */
+    size_t argc;
+    char **env; /* NAME=VALUE, NULL-terminated */
+    size_t envc;
+    const char *cwd; /* NULL: unchanged */
+    int tty;
+    int inherit_env;
+    unsigned rows, cols;
+    int has_uid, has_gid;
+    uid_t uid;
+    gid_t gid;
+};
+/* payload must stay alive while req is used. 0 ok, -1 with a message in err. */
+int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, char *err, size_t errlen);
+void exec_req_free(struct exec_req *req);
+
+/* ---- spawn.c ---- */
+struct spawned {
+    pid_t pid;
+    int tty;
+    int master; /* tty: the pty master (stdin and output); else -1 */
+    int in_fd;  /* write end of the process's stdin */
+    int out_fd; /* read end of stdout (tty: master) */
+    int err_fd; /* read end of stderr; -1 in tty mode */
+};
+/* 0 ok; -1 with *err (errno) and msg when the process could not be started. */
+int spawn_process(const struct exec_req *req, struct spawned *sp, int *err, char *msg, size_t msglen);
+
+/* ---- session.c ---- */
+extern volatile sig_atomic_t session_child_pid;
+void session_run(int sock, const struct agent_config *cfg) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * vessel-agent wire protocol, version 1.
+ *
+ * Keep this file and dev.vessel.guest.agent.AgentProtocol (Java) in lockstep:
+ * every constant below has a twin there with the same value.
+ *
+ * Transport: one stream socket (TCP or AF_VSOCK) per exec. All integers are
+ * big-endian. Every message is a frame:
+ *
+ *     u8  type
+ *     u32 payload length   (0 .. VA_MAX_PAYLOAD; larger is a protocol error
+ *                           and the agent closes the connection)
+ *     u8  payload[length]
+ *
+ * Conversation:
+ *
+ *   client -> agent  'H' hello. Payload: the shared secret (token) bytes, at
+ *                    most VA_MAX_TOKEN; empty when the agent has no token.
+ *                    Must be the first frame. The agent compares it in
+ *                    constant time with the content of its --token-file; on a
+ *                    mismatch it answers 'F' (EACCES) and closes.
+ *   agent -> client  'H' hello reply. Payload: VA_PROTOCOL_VERSION (ASCII).
+ *
+ *   client -> agent  'E' exec request (exactly one per connection, right
+ *                    after the hello). Payload: a sequence of NUL-terminated
+ *                    "key=value" strings (the payload ends with a NUL):
+ *                      arg=VALUE        argv, in order; repeated; at least one;
+ *                                       argv[0] must not be empty. Looked up
+ *                                       in the PATH of the process environment
+ *                                       (default /bin:/usr/bin) unless it
+ *                                       contains a '/'.
+ *                      env=NAME=VALUE   environment; repeated; NAME non-empty,
+ *                                       unique. The process gets exactly these
+ *                                       variables, plus the agent's own
+ *                                       environment (overridden by these) when
+ *                                       inherit-env=1.
+ *                      inherit-env=0|1  default 0
+ *                      cwd=/ABS/PATH    working directory (absolute); default:
+ *                                       the agent's
+ *                      tty=0|1          allocate a pseudo-terminal; default 0
+ *                      rows=N, cols=N   initial terminal size, 0..65535;
+ *                                       default 24x80; ignored without tty
+ *                      uid=N, gid=N     numeric credentials, 0..4294967294;
+ *                                       default: the agent's. With gid the
+ *                                       supplementary groups become [gid];
+ *                                       with uid alone they are dropped.
+ *                    Every key except arg/env at most once; unknown keys, a
+ *                    missing '=', empty strings or bad numbers make the agent
+ *                    answer 'F' (EINVAL) and close.
+ *
+ *   After the exec request, in any order:
+ *   client -> agent  'I' stdin bytes. An empty 'I' means stdin EOF: the agent
+ *                    closes the process's stdin pipe, or in tty mode writes
+ *                    the terminal's VEOF character (^D; twice when the last
+ *                    byte written did not end a line). Later 'I' frames are
+ *                    ignored, as is stdin the process no longer reads.
+ *                    The agent buffers at most one 'I' frame: it stops reading
+ *                    the socket while the process does not consume its stdin.
+ *                    'R'/'S' frames queued behind such a frame wait too.
+ *   client -> agent  'R' resize: u16 rows, u16 cols (payload exactly 4 bytes).
+ *                    TIOCSWINSZ on the terminal; ignored without tty.
+ *   client -> agent  'S' signal: u8 signal number 1..64 (payload exactly 1
+ *                    byte), sent with kill(-pgid, sig) to the process group
+ *                    (the process is a session and process-group leader).
+ *   agent -> client  'O' stdout bytes (in tty mode all terminal output).
+ *   agent -> client  'e' stderr bytes (never in tty mode).
+ *   agent -> client  'X' exit: i32 status, the exit code 0..255, or 128+signo
+ *                    when the process was killed by a signal. Sent after all
+ *                    output that was readable when the process exited (a
+ *                    background process that keeps the pipes open does not
+ *                    delay it). Last frame; the agent then closes.
+ *   agent -> client  'F' failure: u32 errno + UTF-8 message. Sent instead of
+ *                    'X' when the process could not be started (ENOENT: not
+ *                    found, EACCES/ENOEXEC: not executable, ...), when the
+ *                    request was invalid (EINVAL), the token wrong (EACCES) or
+ *                    the conversation malformed (EPROTO). Last frame.
+ *                    Clients map ENOENT to exit status 127 and any other
+ *                    failure to 126, like docker.
+ *
+ * After 'X' or 'F' the agent half-closes, discards what the client still
+ * sends and closes once the client closed (or after a few seconds). The
+ * client must keep its sending side open until then: an EOF (or half-close),
+ * a reset, or any malformed frame from the client while the process runs
+ * counts as a dropped connection, and the agent kills the process's whole
+ * process group with SIGKILL.
+ */
+#ifndef VESSEL_AGENT_PROTOCOL_H
+#define VESSEL_AGENT_PROTOCOL_H
+
+#define VA_PROTOCOL_VERSION "vessel-agent/1"
+
+#define VA_HEADER_SIZE 5u
+#define VA_MAX_PAYLOAD (1024u * 1024u)
+#define VA_MAX_TOKEN 4096u
+#define VA_MAX_SIGNAL 64
+#define VA_DEFAULT_ROWS 24u
+#define VA_DEFAULT_COLS 80u
+
+/* client -> agent */
+#define VA_HELLO 'H'
+#define VA_EXEC 'E'
+#define VA_STDIN 'I'
+#define VA_RESIZE 'R'
+#define VA_SIGNAL 'S'
+
+/* agent -> client */
+#define VA_HELLO_REPLY 'H'
+#define VA_STDOUT 'O'
+#define VA_STDERR 'e'
+#define VA_EXIT 'X'
+#define VA_FAILURE 'F'
+
+#endif

@@ -1,0 +1,125 @@
+package dev.vessel.guest.agent;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * What to run through the agent.
+ *
+ * @param argv the command and its arguments (at least one; argv[0] non-empty); argv[0] is looked up in the PATH of
+ *     {@code env} (the agent falls back to /bin:/usr/bin) unless it contains a '/'
+ * @param env the exact environment of the process (plus the agent's own when {@code inheritEnv}); order is kept
+ * @param cwd absolute working directory, or null for the agent's
+ * @param tty whether to run on a pseudo-terminal (stdout and stderr then arrive merged as stdout)
+ * @param rows initial terminal rows (only with tty)
+ * @param cols initial terminal columns (only with tty)
+ * @param uid numeric user id to run as, or empty for the agent's
+ * @param gid numeric group id to run as, or empty for the agent's
+ * @param inheritEnv start from the agent's environment, overridden by {@code env}
+ */
+public record ExecRequest(
+        List<String> argv,
+        Map<String, String> env,
+        String cwd,
+        boolean tty,
+        int rows,
+        int cols,
+        OptionalLong uid,
+        OptionalLong gid,
+        boolean inheritEnv) {
+
+    private static final long MAX_ID = 4294967294L;
+
+    public ExecRequest {
+        argv = List.copyOf(argv);
+        if (argv.isEmpty()) {
+            throw new IllegalArgumentException("argv must not be empty");
+        }
+        if (argv.getFirst().isEmpty()) {
+            throw new IllegalArgumentException("argv[0] must not be empty");
+        }
+        for (String a : argv) {
+            noNul("argument", a);
+        }
+        env = Collections.unmodifiableMap(new LinkedHashMap<>(env == null ? Map.of() : env));
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            String name = e.getKey();
+            if (name == null || name.isEmpty() || name.indexOf('=') >= 0) {
+                throw new IllegalArgumentException("bad environment variable name: " + name);
+            }
+            noNul("environment variable name", name);
+            if (e.getValue() == null) {
+                throw new IllegalArgumentException("environment variable " + name + " has no value");
+            }
+            noNul("environment variable " + name, e.getValue());
+        }
+        if (cwd != null) {
+            if (!cwd.startsWith("/")) {
+                throw new IllegalArgumentException("cwd must be absolute: " + cwd);
+            }
+            noNul("cwd", cwd);
+        }
+        if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535) {
+            throw new IllegalArgumentException("terminal size out of range: " + rows + "x" + cols);
+        }
+        uid = uid == null ? OptionalLong.empty() : uid;
+        gid = gid == null ? OptionalLong.empty() : gid;
+        checkId("uid", uid);
+        checkId("gid", gid);
+    }
+
+    private static void noNul(String what, String s) {
+        if (s.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException(what + " contains a NUL character");
+        }
+    }
+
+    private static void checkId(String what, OptionalLong id) {
+        if (id.isPresent() && (id.getAsLong() < 0 || id.getAsLong() > MAX_ID)) {
+            throw new IllegalArgumentException(what + " out of range 0.." + MAX_ID + ": " + id.getAsLong());
+        }
+    }
+
+    /** A request without tty, with an empty environment, in the agent's working directory. */
+    public static ExecRequest of(String... argv) {
+        return of(List.of(argv));
+    }
+
+    public static ExecRequest of(List<String> argv) {
+        return new ExecRequest(argv, Map.of(), null, false, AgentProtocol.DEFAULT_ROWS, AgentProtocol.DEFAULT_COLS,
+                OptionalLong.empty(), OptionalLong.empty(), false);
+    }
+
+    public ExecRequest withEnv(Map<String, String> newEnv) {
+        return new ExecRequest(argv, newEnv, cwd, tty, rows, cols, uid, gid, inheritEnv);
+    }
+
+    public ExecRequest withCwd(String newCwd) {
+        return new ExecRequest(argv, env, newCwd, tty, rows, cols, uid, gid, inheritEnv);
+    }
+
+    /** Runs on a pseudo-terminal of the given size. */
+    public ExecRequest withTty(int newRows, int newCols) {
+        return new ExecRequest(argv, env, cwd, true, newRows, newCols, uid, gid, inheritEnv);
+    }
+
+    public ExecRequest withoutTty() {
+        return new ExecRequest(argv, env, cwd, false, rows, cols, uid, gid, inheritEnv);
+    }
+
+    public ExecRequest withUser(long newUid, long newGid) {
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), OptionalLong.of(newGid),
+                inheritEnv);
+    }
+
+    public ExecRequest withUid(long newUid) {
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), gid, inheritEnv);
+    }
+
+    public ExecRequest withInheritEnv(boolean inherit) {
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, uid, gid, inherit);
+    }
+}
