@@ -1,9 +1,125 @@
 package dev.vessel.cli;
 
+import dev.vessel.machine.HelperMachine;
+import dev.vessel.machine.MachineConnection;
+import dev.vessel.machine.MachineException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
 
 /** `vessel machine`: the helper machine for hosts without hardware virtualization. */
 @Command(name = "machine", mixinStandardHelpOptions = true,
-        description = "Manage the helper machine that runs VMs where the CPU lacks hardware virtualization.")
+        description = {"Manage the helper machine: a QEMU software-emulated x86 machine with nested KVM in which",
+                "Vessel runs its VMs where this host's CPU lacks hardware virtualization (like `podman machine`).",
+                "`vessel vm run` starts it on demand; it keeps running until `vessel machine stop`."},
+        subcommands = {MachineCommand.Start.class, MachineCommand.Stop.class, MachineCommand.Status.class,
+                MachineCommand.Exec.class, MachineCommand.Copy.class})
 final class MachineCommand {
+    @ParentCommand
+    Main main;
+
+    @Command(name = "start", mixinStandardHelpOptions = true, description = "Start the helper machine (no-op if it runs).")
+    static final class Start implements Callable<Integer> {
+        @ParentCommand
+        MachineCommand parent;
+
+        @Option(names = "--memory", paramLabel = "SIZE", description = "Machine RAM (default: 4G, at most half the host's).")
+        String memory;
+
+        @Option(names = "--cpus", paramLabel = "N", description = "Machine vCPUs (default: the host's cores).")
+        Integer cpus;
+
+        @Override
+        public Integer call() throws Exception {
+            HelperMachine m = MachineSupport.machine(parent.main);
+            long mem = memory == null ? MachineSupport.defaultMemory() : SizeParser.parse(memory);
+            try {
+                HelperMachine.Endpoint ep = m.start(System.err, mem, cpus == null ? MachineSupport.defaultCpus() : cpus);
+                System.out.println("helper machine running (pid " + ep.pid() + ", agent on 127.0.0.1:" + ep.port() + ")");
+                return 0;
+            } catch (MachineException e) {
+                throw new UserError(e.getMessage(), 125);
+            }
+        }
+    }
+
+    @Command(name = "stop", mixinStandardHelpOptions = true, description = "Power the helper machine off cleanly.")
+    static final class Stop implements Callable<Integer> {
+        @ParentCommand
+        MachineCommand parent;
+
+        @Override
+        public Integer call() throws Exception {
+            boolean was = MachineSupport.machine(parent.main).stop(Duration.ofSeconds(60));
+            System.out.println(was ? "helper machine stopped" : "helper machine was not running");
+            return 0;
+        }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "Say whether the helper machine runs (exit status 0 if it does, 1 if not).")
+    static final class Status implements Callable<Integer> {
+        @ParentCommand
+        MachineCommand parent;
+
+        @Override
+        public Integer call() throws Exception {
+            HelperMachine m = MachineSupport.machine(parent.main);
+            Optional<HelperMachine.Endpoint> ep = m.running();
+            if (ep.isEmpty()) {
+                System.out.println("stopped");
+                return 1;
+            }
+            System.out.println("running (pid " + ep.get().pid() + ", agent on 127.0.0.1:" + ep.get().port()
+                    + ", files in " + m.directory() + ")");
+            return 0;
+        }
+    }
+
+    @Command(name = "exec", mixinStandardHelpOptions = true,
+            description = "Run a command inside the helper machine (starting it if needed), with this terminal's stdio.")
+    static final class Exec implements Callable<Integer> {
+        @ParentCommand
+        MachineCommand parent;
+
+        @Option(names = {"-t", "--tty"}, description = "Allocate a pseudo-terminal.")
+        boolean tty;
+
+        @Parameters(arity = "1..*", paramLabel = "COMMAND", description = "Command and arguments.")
+        List<String> command;
+
+        @Override
+        public Integer call() throws Exception {
+            HelperMachine.Endpoint ep = MachineSupport.ensureRunning(parent.main);
+            return MachineForwarding.forward(MachineConnection.open(ep), command, tty);
+        }
+    }
+
+    @Command(name = "cp", mixinStandardHelpOptions = true,
+            description = "Send a host file into the helper machine; prints its path there (content-addressed, sent once).")
+    static final class Copy implements Callable<Integer> {
+        @ParentCommand
+        MachineCommand parent;
+
+        @Parameters(paramLabel = "FILE", description = "Host file.")
+        Path file;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isRegularFile(file)) {
+                throw new UserError(file + ": no such file");
+            }
+            HelperMachine.Endpoint ep = MachineSupport.ensureRunning(parent.main);
+            System.out.println(MachineConnection.open(ep).sendFile(file));
+            return 0;
+        }
+    }
 }

@@ -166,8 +166,18 @@ final class MachineImage {
                   case "$arg" in vessel.notify=*) notify="${arg#vessel.notify=}" ;; esac
                 done
                 [ -e /dev/kvm ] || echo "vessel-machine: /dev/kvm is missing (no nested virtualization)"
-                exec /sbin/vessel-agent --listen tcp:0.0.0.0:%s --token-file /etc/vessel/token ${notify:+--notify tcp:$notify}
-                """.formatted(GUEST_AGENT_PORT);
+                # The agent prints its port once it listens; only then tell the host we are ready.
+                mkfifo /run/agent.ready
+                /sbin/vessel-agent --listen tcp:0.0.0.0:@PORT@ --token-file /etc/vessel/token >/run/agent.ready &
+                agent=$!
+                read -r port < /run/agent.ready
+                [ -n "$notify" ] && echo "ready $port" | nc "${notify%:*}" "${notify#*:}"
+                # The agent is a child subreaper: sessions' orphans go to it, not to this shell.
+                wait $agent
+                echo "vessel-machine: the agent exited; powering off"
+                sync
+                poweroff -f
+                """.replace("@PORT@", GUEST_AGENT_PORT);
     }
 
     static long du(Path root) throws IOException {

@@ -1,0 +1,219 @@
+package dev.vessel.machine;
+
+import dev.vessel.guest.DebianKernel;
+import dev.vessel.host.HostCommand;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The helper machine: a QEMU software-emulated x86 machine with nested SVM, in which Vessel's
+ * VMs run on real KVM where the host CPU has no hardware virtualization (like `podman machine`).
+ * Started once and reused; its state lives on its own data disk.
+ */
+public final class HelperMachine {
+    public static final long DEFAULT_MEMORY = 4L << 30;
+    public static final long DATA_DISK_SIZE = 32L << 30;
+    static final Duration BOOT_TIMEOUT = Duration.ofMinutes(3);
+
+    private final MachineDirectory dir;
+    private final Path kernelCache;
+
+    /** {@code machineDir} holds the machine's files; {@code kernelCache} the default kernel cache. */
+    public HelperMachine(Path machineDir, Path kernelCache) throws IOException {
+        this.dir = MachineDirectory.at(machineDir);
+        this.kernelCache = kernelCache;
+    }
+
+    /** Where a running machine's agent listens, with the token to present. */
+    public record Endpoint(long pid, int port, String token) {}
+
+    /** The running machine, if any: a live QEMU whose pid file and port file we wrote. */
+    public Optional<Endpoint> running() throws IOException {
+        if (!Files.isRegularFile(dir.pidFile()) || !Files.isRegularFile(dir.portFile())) {
+            return Optional.empty();
+        }
+        long pid;
+        int port;
+        try {
+            pid = Long.parseLong(Files.readString(dir.pidFile()).strip());
+            port = Integer.parseInt(Files.readString(dir.portFile()).strip());
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+        Optional<ProcessHandle> p = ProcessHandle.of(pid);
+        if (p.isEmpty() || !p.get().isAlive() || !isOurQemu(pid)) {
+            return Optional.empty();
+        }
+        return Optional.of(new Endpoint(pid, port, Files.readString(dir.tokenFile()).strip()));
+    }
+
+    private boolean isOurQemu(long pid) {
+        try {
+            String cmdline = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"), StandardCharsets.ISO_8859_1);
+            return cmdline.contains(QemuCommand.BINARY) && cmdline.contains(dir.pidFile().toString());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Starts the machine unless it runs; returns its endpoint. Serialised across processes by a file lock. */
+    public Endpoint start(PrintStream log, long memoryBytes, int cpus) throws IOException, MachineException {
+        try (FileChannel lockChannel = FileChannel.open(dir.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = lockChannel.lock()) {
+            Optional<Endpoint> existing = running();
+            if (existing.isPresent()) {
+                return existing.get();
+            }
+            return boot(log, memoryBytes, cpus);
+        }
+    }
+
+    private Endpoint boot(PrintStream log, long memoryBytes, int cpus) throws IOException, MachineException {
+        if (!HostCommand.available(QemuCommand.BINARY)) {
+            throw new MachineException("the helper machine needs QEMU: apt-get install qemu-system-x86");
+        }
+        if (!HostCommand.available("mkfs.ext4")) {
+            throw new MachineException("the helper machine needs mkfs.ext4: apt-get install e2fsprogs");
+        }
+        long started = System.nanoTime();
+        log.println("vessel: starting the helper machine (QEMU software emulation with nested KVM; first start builds its disks)");
+        DebianKernel.Release kernel = new DebianKernel(kernelCache).ensure(log);
+        Path agent = AgentFiles.extractAgent(dir.path());
+        String token = newToken();
+        Files.deleteIfExists(dir.tokenFile());
+        Files.createFile(dir.tokenFile(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(dir.tokenFile(), token);
+        MachineImage image = new MachineImage(dir);
+        Path initramfs = image.initramfs(kernel, agent, token);
+        Path javaDisk = image.javaRuntimeDisk();
+        Path dataDisk = image.dataDisk(DATA_DISK_SIZE);
+        Files.deleteIfExists(dir.pidFile());
+        Files.deleteIfExists(dir.portFile());
+
+        int agentPort = freeLoopbackPort();
+        try (ServerSocket notify = new ServerSocket()) {
+            notify.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            QemuCommand qemu = new QemuCommand(kernel.vmlinuz(), initramfs, javaDisk, dataDisk, dir.pidFile(),
+                    dir.consoleLog(), cpus, memoryBytes, agentPort, notify.getLocalPort());
+            launch(qemu);
+            long pid = Long.parseLong(Files.readString(dir.pidFile()).strip());
+            ProcessHandle qemuProcess = ProcessHandle.of(pid)
+                    .orElseThrow(() -> new MachineException("QEMU exited right after starting; see " + dir.consoleLog()));
+            // If QEMU dies while we wait, closing the socket ends accept() at once.
+            qemuProcess.onExit().thenRun(() -> closeQuietly(notify));
+            notify.setSoTimeout((int) BOOT_TIMEOUT.toMillis());
+            try (Socket s = notify.accept(); InputStream in = s.getInputStream()) {
+                String line = new String(in.readNBytes(64), StandardCharsets.US_ASCII).strip();
+                if (!line.startsWith("ready")) {
+                    throw new MachineException("the helper machine sent '" + line + "' instead of ready");
+                }
+            } catch (SocketException e) {
+                throw new MachineException("the helper machine stopped while booting; its console is in " + dir.consoleLog());
+            } catch (java.net.SocketTimeoutException e) {
+                qemuProcess.destroy();
+                throw new MachineException("the helper machine did not come up within " + BOOT_TIMEOUT.toMinutes()
+                        + " minutes; its console is in " + dir.consoleLog());
+            }
+        }
+        Files.writeString(dir.portFile(), Integer.toString(agentPort));
+        log.printf("vessel: helper machine up in %.1f s%n", (System.nanoTime() - started) / 1e9);
+        return running().orElseThrow(() -> new MachineException("the helper machine stopped right after booting; see "
+                + dir.consoleLog()));
+    }
+
+    private void launch(QemuCommand qemu) throws IOException, MachineException {
+        Process p = new ProcessBuilder(qemu.argv())
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        try {
+            // With -daemonize the launching process exits once the machine is set up.
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new MachineException("QEMU did not daemonize");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MachineException("interrupted while starting QEMU");
+        }
+        if (p.exitValue() != 0 || !Files.isRegularFile(dir.pidFile())) {
+            throw new MachineException("QEMU failed to start the helper machine: " + output);
+        }
+    }
+
+    /** Powers the machine off cleanly (sync, then ACPI power-off), or kills QEMU if it does not answer. */
+    public boolean stop(Duration timeout) throws IOException {
+        Optional<Endpoint> ep = running();
+        if (ep.isEmpty()) {
+            return false;
+        }
+        ProcessHandle qemu = ProcessHandle.of(ep.get().pid()).orElse(null);
+        if (qemu == null) {
+            return false;
+        }
+        try (MachineConnection c = MachineConnection.open(ep.get())) {
+            c.runQuietly(List.of("/bin/sh", "-c", "sync; poweroff -f"));
+        } catch (IOException | MachineException e) {
+            // Not answering: fall through to killing QEMU.
+        }
+        try {
+            qemu.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            qemu.destroy();
+            try {
+                qemu.onExit().get(10, TimeUnit.SECONDS);
+            } catch (Exception e2) {
+                qemu.destroyForcibly();
+            }
+        }
+        Files.deleteIfExists(dir.portFile());
+        Files.deleteIfExists(dir.pidFile());
+        return true;
+    }
+
+    public Path directory() {
+        return dir.path();
+    }
+
+    static String newToken() {
+        byte[] b = new byte[32];
+        new SecureRandom().nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    static int freeLoopbackPort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return s.getLocalPort();
+        }
+    }
+
+    private static void closeQuietly(ServerSocket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // Already closed.
+        }
+    }
+}
