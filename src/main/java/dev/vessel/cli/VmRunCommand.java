@@ -88,6 +88,9 @@ final class VmRunCommand implements Callable<Integer> {
                 throw new UserError(p + ": no such file");
             }
         }
+        if (kernel != null) {
+            checkKernel(kernel);
+        }
         Accel mode = accel == Accel.auto
                 ? (HostCapabilities.hardwareVirtualization() ? Accel.kvm : Accel.machine)
                 : accel;
@@ -95,6 +98,22 @@ final class VmRunCommand implements Callable<Integer> {
             return MachineForwarding.runVm(parent.main, this, memoryBytes);
         }
         return runHere(memoryBytes);
+    }
+
+    /** Rejects what cannot be a kernel here, before anything is sent to a helper machine. */
+    static void checkKernel(Path kernel) throws UserError, IOException {
+        byte[] head;
+        try (var in = Files.newInputStream(kernel)) {
+            head = in.readNBytes(256 * 512);
+        }
+        boolean elf = head.length > 4 && head[0] == 0x7f && head[1] == 'E' && head[2] == 'L' && head[3] == 'F';
+        if (!elf) {
+            try {
+                dev.vessel.arch.x86.SetupHeader.parse(head);
+            } catch (BootImageException e) {
+                throw new UserError(kernel + ": " + e.getMessage());
+            }
+        }
     }
 
     boolean interactive() {

@@ -91,6 +91,13 @@ public final class DebianKernel {
             throw new IOException("apt does not know " + META_PACKAGE + ": run 'apt-get update' (or pass --kernel PATH)");
         }
         String pkg = m.group(1);
+        Release current = cached();
+        if (current != null && Files.readString(current.directory().resolve("package")).startsWith(pkg + " ")) {
+            if (progress != null) {
+                progress.println("vessel: guest kernel " + current.name() + " is current");
+            }
+            return current;
+        }
         Files.createDirectories(dir);
         Path work = Files.createTempDirectory(dir, ".fetch-");
         try {

@@ -49,8 +49,12 @@ public final class CpuSetup {
     static final int DELIVERY_EXTINT = 0x700;
     static final int DELIVERY_NMI = 0x400;
 
-    /** The boot vCPU: long mode, paging on, flat segments, RIP at the kernel's 64-bit entry. */
+    /** The boot vCPU: long mode, paging on, flat segments, RIP at the kernel's 64-bit entry (PVH: see {@link PvhCpu}). */
     public static void configureBootCpu(VcpuFd vcpu, LinuxLoader.BootEntry entry) throws KvmException {
+        if (entry.protocol() == BootProtocol.PVH) {
+            PvhCpu.configureBootCpu(vcpu, entry);
+            return;
+        }
         try (Arena arena = Arena.ofConfined()) {
             SpecialRegs sregs = new SpecialRegs(arena);
             vcpu.getSregs(sregs);

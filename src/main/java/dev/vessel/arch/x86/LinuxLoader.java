@@ -16,13 +16,22 @@ import java.util.List;
 /**
  * Loads a bzImage, its command line and an initrd into guest memory per the Linux x86 boot
  * protocol, and writes the zero page, e820 map, GDT and identity page tables. The result says
- * where the vCPU must start.
+ * where the vCPU must start. An ELF kernel (vmlinux) goes to {@link PvhLoader} instead.
  */
 public final class LinuxLoader {
     private LinuxLoader() {}
 
-    /** Where the boot vCPU starts: RIP, the zero page for RSI, and CR3. */
-    public record BootEntry(long rip, long zeroPage, long cr3, SetupHeader header, long initrdAddress) {}
+    /**
+     * Where the boot vCPU starts: RIP, the zero page for RSI, and CR3. For a {@link BootProtocol#PVH}
+     * entry (an ELF vmlinux, see {@link PvhLoader}) {@code zeroPage} is hvm_start_info, for EBX,
+     * {@code cr3} is 0 (paging off) and {@code header} is null.
+     */
+    public record BootEntry(long rip, long zeroPage, long cr3, SetupHeader header, long initrdAddress,
+                            BootProtocol protocol) {
+        public BootEntry(long rip, long zeroPage, long cr3, SetupHeader header, long initrdAddress) {
+            this(rip, zeroPage, cr3, header, initrdAddress, BootProtocol.LINUX_64);
+        }
+    }
 
     /** The largest setup area a header can describe: (255 + 1) sectors. */
     private static final int MAX_SETUP = 256 * 512;
@@ -33,6 +42,9 @@ public final class LinuxLoader {
             long kernelSize = k.size();
             byte[] head = new byte[(int) Math.min(kernelSize, MAX_SETUP)];
             readFully(k, ByteBuffer.wrap(head), 0, kernel);
+            if (ElfKernel.isElf(head)) {
+                return PvhLoader.load(memory, k, kernel, initrd, cmdline, rsdpAddress);
+            }
             SetupHeader header = SetupHeader.parse(head);
             if (header.setupBytes() >= kernelSize) {
                 throw new BootImageException(kernel + ": truncated kernel image");

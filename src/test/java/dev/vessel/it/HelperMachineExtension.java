@@ -1,0 +1,52 @@
+package dev.vessel.it;
+
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import java.time.Duration;
+
+/**
+ * One helper machine for the whole test run: started before the first integration test that
+ * needs it (unless one already runs in the test root), stopped after the last one if this run
+ * started it. On a host with hardware virtualization the tests run VMs directly and no machine
+ * is started.
+ */
+final class HelperMachineExtension implements BeforeAllCallback {
+    private static final String KEY = "vessel-helper-machine";
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL).getOrComputeIfAbsent(KEY, k -> {
+            try {
+                return start();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, Machine.class);
+    }
+
+    private static Machine start() throws Exception {
+        if (dev.vessel.host.HostCapabilities.hardwareVirtualization()) {
+            return new Machine(false);
+        }
+        boolean wasRunning = VesselCli.run("machine", "status").status() == 0;
+        if (!wasRunning) {
+            VesselCli.Result r = VesselCli.run(Duration.ofMinutes(5), null, "machine", "start");
+            if (r.status() != 0) {
+                throw new AssertionError("the integration tests need the helper machine, and it did not start "
+                        + "(install qemu-system-x86, busybox-static, e2fsprogs; see .ci/run)\n" + r);
+            }
+        }
+        return new Machine(!wasRunning);
+    }
+
+    /** Stops the machine when the test run ends, if this run started it. */
+    record Machine(boolean startedHere) implements ExtensionContext.Store.CloseableResource {
+        @Override
+        public void close() throws Exception {
+            if (startedHere && !Boolean.getBoolean("vessel.it.keepMachine")) {
+                VesselCli.run(Duration.ofMinutes(2), null, "machine", "stop");
+            }
+        }
+    }
+}

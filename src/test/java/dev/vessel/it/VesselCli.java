@@ -1,0 +1,89 @@
+package dev.vessel.it;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs the real `vessel` CLI (the packaged jar) as a separate process, as a user would, against the
+ * integration-test state root.
+ */
+final class VesselCli {
+    /** Everything a finished command left behind. */
+    record Result(int status, String stdout, String stderr) {
+        @Override
+        public String toString() {
+            return "exit " + status + "\n--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr;
+        }
+    }
+
+    static Path jar() {
+        String p = System.getProperty("vessel.jar");
+        if (p == null || !Files.isRegularFile(Path.of(p))) {
+            throw new IllegalStateException("integration tests need the packaged jar (system property vessel.jar, set by "
+                    + "failsafe); got " + p + " — run them with ./mvnw verify");
+        }
+        return Path.of(p);
+    }
+
+    static Path root() {
+        return Path.of(System.getProperty("vessel.it.root", "/var/tmp/vessel-it"));
+    }
+
+    static List<String> command(List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-jar", jar().toString(), "--root", root().toString()));
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    static Process start(List<String> args) throws IOException {
+        return new ProcessBuilder(command(args)).start();
+    }
+
+    static Result run(Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
+        Process p = start(List.of(args));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        Thread o = pump(p.getInputStream(), out);
+        Thread e = pump(p.getErrorStream(), err);
+        try (OutputStream in = p.getOutputStream()) {
+            if (stdin != null) {
+                in.write(stdin);
+            }
+        }
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly().waitFor();
+            o.join();
+            e.join();
+            throw new AssertionError("vessel " + String.join(" ", args) + " did not finish within " + timeout
+                    + "\n" + new Result(-1, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)));
+        }
+        o.join();
+        e.join();
+        return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static Result run(String... args) throws IOException, InterruptedException {
+        return run(Duration.ofMinutes(3), null, args);
+    }
+
+    static Thread pump(InputStream in, OutputStream out) {
+        return Thread.ofPlatform().daemon(true).start(() -> {
+            try (in) {
+                in.transferTo(out);
+            } catch (IOException ignored) {
+                // The process went away.
+            }
+        });
+    }
+}
