@@ -47,7 +47,11 @@ final class MachineForwarding {
         Path jar = MachineSupport.ownJar();
         HelperMachine.Endpoint ep = MachineSupport.ensureRunning(main);
         MachineConnection machine = MachineConnection.open(ep);
-        List<String> argv = new ArrayList<>(machineJava(machine.sendFile(jar), jarSha(jar)));
+        // The machine's clock drifts under software emulation; its VMs take their date from it, so
+        // set it from the host's on the way in (no extra round trip: the shell execs the VMM).
+        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "date -u -s \"@$0\" >/dev/null; exec \"$@\"",
+                Long.toString(java.time.Instant.now().getEpochSecond())));
+        argv.addAll(machineJava(machine.sendFile(jar), jarSha(jar)));
         argv.addAll(List.of("vm", "run", "--accel", "kvm",
                 "--kernel", machine.sendFile(kernel),
                 "--initrd", machine.sendFile(initrd),

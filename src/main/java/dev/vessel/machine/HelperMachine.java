@@ -33,7 +33,9 @@ import java.util.concurrent.TimeUnit;
 public final class HelperMachine {
     public static final long DEFAULT_MEMORY = 4L << 30;
     public static final long DATA_DISK_SIZE = 32L << 30;
-    static final Duration BOOT_TIMEOUT = Duration.ofMinutes(3);
+    /** It boots in about 10 s; a boot still silent after this is stuck (seen under heavy host load). */
+    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(90);
+    static final int BOOT_ATTEMPTS = 2;
 
     private final MachineDirectory dir;
     private final Path kernelCache;
@@ -84,7 +86,23 @@ public final class HelperMachine {
             if (existing.isPresent()) {
                 return existing.get();
             }
-            return boot(log, memoryBytes, cpus);
+            MachineException last = null;
+            for (int attempt = 1; attempt <= BOOT_ATTEMPTS; attempt++) {
+                try {
+                    return boot(log, memoryBytes, cpus);
+                } catch (MachineBootTimeout e) {
+                    last = e;
+                    log.println("vessel: " + e.getMessage() + (attempt < BOOT_ATTEMPTS ? "; trying again" : ""));
+                }
+            }
+            throw last;
+        }
+    }
+
+    /** The machine started but never said it was ready. */
+    static final class MachineBootTimeout extends MachineException {
+        MachineBootTimeout(String message) {
+            super(message);
         }
     }
 
@@ -131,8 +149,9 @@ public final class HelperMachine {
                 throw new MachineException("the helper machine stopped while booting; its console is in " + dir.consoleLog());
             } catch (java.net.SocketTimeoutException e) {
                 qemuProcess.destroy();
-                throw new MachineException("the helper machine did not come up within " + BOOT_TIMEOUT.toMinutes()
-                        + " minutes; its console is in " + dir.consoleLog());
+                qemuProcess.onExit().join();
+                throw new MachineBootTimeout("the helper machine did not come up within " + BOOT_TIMEOUT.toSeconds()
+                        + " s; its console is in " + dir.consoleLog());
             }
         }
         Files.writeString(dir.portFile(), Integer.toString(agentPort));

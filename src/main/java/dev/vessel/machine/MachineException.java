@@ -1,7 +1,7 @@
 package dev.vessel.machine;
 
 /** The helper machine could not be started, reached or used; the message says what to do. */
-public final class MachineException extends Exception {
+public class MachineException extends Exception {
     public MachineException(String message) {
         super(message);
     }

@@ -152,8 +152,11 @@ final class MachineImage {
                 mkdir -p /dev/pts /dev/shm && mount -t devpts -o ptmxmode=0666 devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
                 mount -t tmpfs tmpfs /tmp
                 mount -t tmpfs tmpfs /run
+                # TCG's "max" CPU is AMD-like (SVM); load only the KVM vendor module that matches.
+                vendor=kvm-amd; grep -qw vmx /proc/cpuinfo && vendor=kvm-intel
                 for m in $(cat /etc/vessel/modules); do
-                  insmod /lib/modules/$m.ko 2>/dev/null
+                  case "$m" in kvm-amd|kvm-intel) [ "$m" = "$vendor" ] || continue ;; esac
+                  insmod /lib/modules/$m.ko || echo "vessel-machine: cannot load $m"
                 done
                 hostname vessel-machine
                 ip link set lo up

@@ -24,7 +24,7 @@ record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Pa
         a.addAll(List.of("-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-monitor", "none"));
         a.addAll(List.of("-serial", "file:" + consoleLog));
         a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initramfs.toString()));
-        a.addAll(List.of("-append", "console=ttyS0 loglevel=4 panic=-1 vessel.notify=10.0.2.2:" + notifyPort));
+        a.addAll(List.of("-append", "console=ttyS0 panic=-1 vessel.notify=10.0.2.2:" + notifyPort));
         a.addAll(List.of("-drive", "id=java,file=" + javaDisk + ",format=raw,if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=java"));
         a.addAll(List.of("-drive", "id=data,file=" + dataDisk + ",format=raw,if=none,cache=writeback",

@@ -49,7 +49,7 @@ class VmExitStatusIT {
         Path k = TinyKernel.write(dir, "spin.bzImage", TinyKernel.PRINT_AND_SPIN);
         Process p = VesselCli.start(List.of("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M"));
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        VesselCli.pump(p.getErrorStream(), err);
+        Thread errPump = VesselCli.pump(p.getErrorStream(), err);
         p.getOutputStream().close();
         // The guest has run once its first serial output arrives.
         InputStream out = p.getInputStream();
@@ -61,6 +61,7 @@ class VmExitStatusIT {
         assertTrue(seen.toString().contains("ready"), "the guest never wrote to its console: " + seen + err);
         p.destroy(); // SIGTERM
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vessel did not stop on SIGTERM");
+        errPump.join();
         assertEquals(143, p.exitValue(), err.toString(StandardCharsets.UTF_8));
         if (!dev.vessel.host.HostCapabilities.hardwareVirtualization()) {
             // Nothing of that VM may be left in the helper machine.
