@@ -17,8 +17,8 @@ import java.util.concurrent.Callable;
 
 /** `vessel machine`: the helper machine for hosts without hardware virtualization. */
 @Command(name = "machine", mixinStandardHelpOptions = true,
-        description = {"Manage the helper machine: a QEMU software-emulated x86 machine with nested KVM in which",
-                "Vessel runs its VMs where this host's CPU lacks hardware virtualization (like `podman machine`).",
+        description = {"Manage the helper machine that runs VMs where the CPU lacks hardware virtualization.",
+                "It is a QEMU software-emulated x86 machine with nested KVM, in which Vessel runs its VMs (like `podman machine`).",
                 "`vessel vm run` starts it on demand; it keeps running until `vessel machine stop`."},
         subcommands = {MachineCommand.Start.class, MachineCommand.Stop.class, MachineCommand.Status.class,
                 MachineCommand.Exec.class, MachineCommand.Copy.class})

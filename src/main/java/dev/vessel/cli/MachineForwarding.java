@@ -27,13 +27,35 @@ import java.util.Map;
 final class MachineForwarding {
     private MachineForwarding() {}
 
-    /** JVM options inside the machine: small and quick to start, with a class-data archive per jar. */
-    static List<String> machineJava(String remoteJar, String jarSha) {
-        return List.of("/opt/java/bin/java", "--enable-native-access=ALL-UNNAMED",
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-UsePerfData",
-                "-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=/var/lib/vessel/cds/" + jarSha + ".jsa",
-                "-Xlog:cds=off", "-Xlog:cds+dynamic=off",
-                "-jar", remoteJar);
+    /** JVM options inside the machine: small and quick to start. */
+    static final List<String> MACHINE_JVM_OPTIONS = List.of("--enable-native-access=ALL-UNNAMED",
+            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-UsePerfData");
+
+    /**
+     * The command that runs Vessel in the machine. It first sets the machine's clock from the
+     * host's (it drifts under software emulation, and VMs take their date from it). The JVM uses an
+     * ahead-of-time cache of the VMM's loaded and linked classes, trained once per jar by booting a
+     * minimal guest ({@code vm warm-up}); under emulation that halves the JVM's start-up.
+     */
+    static List<String> machineCommand(String remoteJar, String jarSha, List<String> vesselArgs) {
+        String javaCommand = "/opt/java/bin/java " + String.join(" ", MACHINE_JVM_OPTIONS);
+        String aot = "/var/lib/vessel/aot/" + jarSha + ".aot";
+        String script = "date -u -s \"@$0\" >/dev/null\n"
+                + "if [ ! -f " + aot + " ]; then\n"
+                + "  echo 'vessel: preparing the VMM for fast start in the helper machine (once per build)' >&2\n"
+                + "  mkdir -p /var/lib/vessel/aot\n"
+                + "  " + javaCommand + " -XX:AOTCacheOutput=" + aot + ".$$ -Xlog:aot=off -jar " + remoteJar
+                + " vm warm-up >/dev/null 2>&1 && mv " + aot + ".$$ " + aot + "\n"
+                + "  rm -f " + aot + ".$$ " + aot + ".$$.config\n"
+                + "fi\n"
+                + "[ -f " + aot + " ] && set -- -XX:AOTCache=" + aot + " -Xlog:aot=off \"$@\"\n"
+                + "exec " + javaCommand + " \"$@\"";
+        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", script,
+                Long.toString(java.time.Instant.now().getEpochSecond())));
+        argv.add("-jar");
+        argv.add(remoteJar);
+        argv.addAll(vesselArgs);
+        return argv;
     }
 
     static int runVm(Main main, VmRunCommand run, long memoryBytes) throws Exception {
@@ -47,12 +69,7 @@ final class MachineForwarding {
         Path jar = MachineSupport.ownJar();
         HelperMachine.Endpoint ep = MachineSupport.ensureRunning(main);
         MachineConnection machine = MachineConnection.open(ep);
-        // The machine's clock drifts under software emulation; its VMs take their date from it, so
-        // set it from the host's on the way in (no extra round trip: the shell execs the VMM).
-        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "date -u -s \"@$0\" >/dev/null; exec \"$@\"",
-                Long.toString(java.time.Instant.now().getEpochSecond())));
-        argv.addAll(machineJava(machine.sendFile(jar), jarSha(jar)));
-        argv.addAll(List.of("vm", "run", "--accel", "kvm",
+        List<String> argv = machineCommand(machine.sendFile(jar), jarSha(jar), List.of("vm", "run", "--accel", "kvm",
                 "--kernel", machine.sendFile(kernel),
                 "--initrd", machine.sendFile(initrd),
                 "--cmdline", cmdline,

@@ -6,14 +6,29 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /** The `vessel` command. */
 @Command(name = "vessel",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Micro-VMs on KVM, driven by a virtual machine monitor written in Java.",
-        subcommands = {VmCommand.class, MachineCommand.class, KernelCommand.class, CommandLine.HelpCommand.class})
+        footer = {"", "Run 'vessel COMMAND --help' for more on a command."})
 public final class Main {
+    /**
+     * The subcommands, registered lazily: building picocli's model of every command costs
+     * hundreds of milliseconds under emulation, and one invocation needs only one of them.
+     */
+    private static final Map<String, Supplier<Object>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("vm", VmCommand::new);
+        COMMANDS.put("machine", MachineCommand::new);
+        COMMANDS.put("kernel", KernelCommand::new);
+    }
+
     @Option(names = "--root", paramLabel = "DIR", scope = CommandLine.ScopeType.INHERIT,
             description = "State directory (default: $VESSEL_ROOT, else /var/lib/vessel as root, else ~/.local/share/vessel).")
     Path root;
@@ -23,11 +38,20 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        Timing.mark("main");
         System.exit(run(args));
     }
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        String wanted = firstCommand(args);
+        boolean known = wanted != null && COMMANDS.containsKey(wanted);
+        for (Map.Entry<String, Supplier<Object>> c : COMMANDS.entrySet()) {
+            if (!known || c.getKey().equals(wanted)) {
+                cl.addSubcommand(c.getKey(), c.getValue().get());
+            }
+        }
+        cl.addSubcommand("help", new CommandLine.HelpCommand());
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             // Errors reach the user as one line; the stack trace is for VESSEL_DEBUG=1.
             if (System.getenv("VESSEL_DEBUG") != null) {
@@ -38,6 +62,19 @@ public final class Main {
             return ex instanceof UserError u ? u.status() : 1;
         });
         return cl.execute(args);
+    }
+
+    /** The first argument that is not an option of `vessel` itself. */
+    static String firstCommand(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--root")) {
+                i++;
+            } else if (!a.startsWith("-")) {
+                return a;
+            }
+        }
+        return null;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -150,6 +150,9 @@ public final class HelperMachine {
             } catch (java.net.SocketTimeoutException e) {
                 qemuProcess.destroy();
                 qemuProcess.onExit().join();
+                // Keep the stalled boot's console for diagnosis; the retry writes a new one.
+                Files.move(dir.consoleLog(), dir.path().resolve("console.stalled.log"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 throw new MachineBootTimeout("the helper machine did not come up within " + BOOT_TIMEOUT.toSeconds()
                         + " s; its console is in " + dir.consoleLog());
             }

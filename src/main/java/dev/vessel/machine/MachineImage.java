@@ -41,7 +41,7 @@ final class MachineImage {
     /** A jlinked runtime of the running JDK on an ext4 image, rebuilt when the JDK changes. */
     Path javaRuntimeDisk() throws IOException {
         String javaHome = System.getProperty("java.home");
-        String key = (Runtime.version() + "-" + String.join(",", JAVA_MODULES)).replaceAll("[^A-Za-z0-9.+,-]", "_");
+        String key = (Runtime.version() + "-cds-" + String.join(",", JAVA_MODULES)).replaceAll("[^A-Za-z0-9.+,-]", "_");
         Path image = dir.path().resolve("java-" + Integer.toHexString(key.hashCode()) + ".img");
         if (Files.isRegularFile(image)) {
             return image;
@@ -54,7 +54,8 @@ final class MachineImage {
         try {
             Path runtime = work.resolve("root");
             HostCommand.run(null, List.of(jlink.toString(), "--add-modules", String.join(",", JAVA_MODULES),
-                    "--strip-debug", "--no-man-pages", "--no-header-files", "--output", runtime.toString()));
+                    "--strip-debug", "--no-man-pages", "--no-header-files", "--generate-cds-archive",
+                    "--output", runtime.toString()));
             Path tmp = work.resolve("java.img");
             long size = du(runtime) * 5 / 4 + (32L << 20);
             HostCommand.run(null, List.of("mkfs.ext4", "-q", "-F", "-L", "vessel-java", "-d", runtime.toString(),

@@ -55,41 +55,93 @@ public final class Libc {
     private static final ThreadLocal<MemorySegment> ERRNO_BUFFER =
             ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE_LAYOUT));
 
+    /** Downcall handles live in one holder class each: linked on first use, not all at start-up. */
     private static MethodHandle fn(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
         return LINKER.downcallHandle(symbol, fd, options);
     }
 
-    private static final MethodHandle OPEN = fn("open",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CAPTURE, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = fn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
-    private static final MethodHandle READ = fn("read",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
-    private static final MethodHandle WRITE = fn("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
-    private static final MethodHandle IOCTL_PTR = fn("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), CAPTURE, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_LONG = fn("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = fn("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
-    private static final MethodHandle MUNMAP = fn("munmap",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
-    private static final MethodHandle MADVISE = fn("madvise",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
-    private static final MethodHandle EVENTFD = fn("eventfd",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
-    private static final MethodHandle ISATTY = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle GETPID = fn("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle STRERROR = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    private static final MethodHandle TCGETATTR = fn("tcgetattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
-    private static final MethodHandle TCSETATTR = fn("tcsetattr",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
-    private static final MethodHandle CFMAKERAW = fn("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
-    private static final MethodHandle POLL = fn("poll",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
+    private static final class Open {
+        static final MethodHandle H = fn("open",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Close {
+        static final MethodHandle H = fn("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Read {
+        static final MethodHandle H = fn("read",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class Write {
+        static final MethodHandle H = fn("write",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class IoctlPtr {
+        static final MethodHandle H = fn("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class IoctlLong {
+        static final MethodHandle H = fn("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class Mmap {
+        static final MethodHandle H = fn("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class Munmap {
+        static final MethodHandle H = fn("munmap",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class Madvise {
+        static final MethodHandle H = fn("madvise",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Eventfd {
+        static final MethodHandle H = fn("eventfd",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Isatty {
+        static final MethodHandle H = fn("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+
+    private static final class Getpid {
+        static final MethodHandle H = fn("getpid", FunctionDescriptor.of(JAVA_INT));
+    }
+
+    private static final class Strerror {
+        static final MethodHandle H = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
+
+    private static final class Tcgetattr {
+        static final MethodHandle H = fn("tcgetattr",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    }
+
+    private static final class Tcsetattr {
+        static final MethodHandle H = fn("tcsetattr",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    }
+
+    private static final class Cfmakeraw {
+        static final MethodHandle H = fn("cfmakeraw", FunctionDescriptor.ofVoid(ADDRESS));
+    }
+
+    private static final class Poll {
+        static final MethodHandle H = fn("poll",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE);
+    }
+
 
     private static MemorySegment errnoBuffer() {
         return ERRNO_BUFFER.get();
@@ -111,7 +163,7 @@ public final class Libc {
 
     public static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Strerror.H.invokeExact(errno);
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
@@ -122,7 +174,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cpath = arena.allocateFrom(path);
             MemorySegment err = errnoBuffer();
-            int fd = (int) OPEN.invokeExact(err, cpath, flags, mode);
+            int fd = (int) Open.H.invokeExact(err, cpath, flags, mode);
             if (fd < 0) {
                 throw new ErrnoException("open " + path, errno(err));
             }
@@ -137,7 +189,7 @@ public final class Libc {
     public static void close(int fd) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            int r = (int) CLOSE.invokeExact(err, fd);
+            int r = (int) Close.H.invokeExact(err, fd);
             if (r < 0) {
                 throw new ErrnoException("close", errno(err));
             }
@@ -156,7 +208,7 @@ public final class Libc {
         try {
             MemorySegment err = errnoBuffer();
             while (true) {
-                long n = (long) READ.invokeExact(err, fd, buf, len);
+                long n = (long) Read.H.invokeExact(err, fd, buf, len);
                 if (n >= 0) {
                     return n;
                 }
@@ -180,7 +232,7 @@ public final class Libc {
         try {
             MemorySegment err = errnoBuffer();
             while (true) {
-                long n = (long) WRITE.invokeExact(err, fd, buf, len);
+                long n = (long) Write.H.invokeExact(err, fd, buf, len);
                 if (n >= 0) {
                     return n;
                 }
@@ -200,7 +252,7 @@ public final class Libc {
     public static int ioctl(int fd, long request, MemorySegment arg, String what) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            int r = (int) IOCTL_PTR.invokeExact(err, fd, request, arg);
+            int r = (int) IoctlPtr.H.invokeExact(err, fd, request, arg);
             if (r < 0) {
                 throw new ErrnoException("ioctl " + what, errno(err));
             }
@@ -216,7 +268,7 @@ public final class Libc {
     public static int ioctl(int fd, long request, long arg, String what) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            int r = (int) IOCTL_LONG.invokeExact(err, fd, request, arg);
+            int r = (int) IoctlLong.H.invokeExact(err, fd, request, arg);
             if (r < 0) {
                 throw new ErrnoException("ioctl " + what, errno(err));
             }
@@ -234,7 +286,7 @@ public final class Libc {
      */
     public static int ioctlRaw(int fd, long request, long arg, MemorySegment errnoBuffer) {
         try {
-            int r = (int) IOCTL_LONG.invokeExact(errnoBuffer, fd, request, arg);
+            int r = (int) IoctlLong.H.invokeExact(errnoBuffer, fd, request, arg);
             return r < 0 ? -errno(errnoBuffer) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -249,7 +301,7 @@ public final class Libc {
     public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(err, MemorySegment.NULL, length, prot, flags, fd, offset);
+            MemorySegment p = (MemorySegment) Mmap.H.invokeExact(err, MemorySegment.NULL, length, prot, flags, fd, offset);
             if (p.address() == -1L) {
                 throw new ErrnoException("mmap of " + length + " bytes", errno(err));
             }
@@ -264,7 +316,7 @@ public final class Libc {
     public static void munmap(long address, long length) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            int r = (int) MUNMAP.invokeExact(err, MemorySegment.ofAddress(address), length);
+            int r = (int) Munmap.H.invokeExact(err, MemorySegment.ofAddress(address), length);
             if (r < 0) {
                 throw new ErrnoException("munmap", errno(err));
             }
@@ -278,7 +330,7 @@ public final class Libc {
     public static void madvise(MemorySegment region, int advice) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            int r = (int) MADVISE.invokeExact(err, region, region.byteSize(), advice);
+            int r = (int) Madvise.H.invokeExact(err, region, region.byteSize(), advice);
             if (r < 0) {
                 throw new ErrnoException("madvise", errno(err));
             }
@@ -292,7 +344,7 @@ public final class Libc {
     public static int eventfd(int initval, int flags) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            int fd = (int) EVENTFD.invokeExact(err, initval, flags);
+            int fd = (int) Eventfd.H.invokeExact(err, initval, flags);
             if (fd < 0) {
                 throw new ErrnoException("eventfd", errno(err));
             }
@@ -306,7 +358,7 @@ public final class Libc {
 
     public static boolean isatty(int fd) {
         try {
-            return (int) ISATTY.invokeExact(fd) == 1;
+            return (int) Isatty.H.invokeExact(fd) == 1;
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -314,7 +366,7 @@ public final class Libc {
 
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) Getpid.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -323,7 +375,7 @@ public final class Libc {
     public static void tcgetattr(int fd, MemorySegment termios) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            if ((int) TCGETATTR.invokeExact(err, fd, termios) < 0) {
+            if ((int) Tcgetattr.H.invokeExact(err, fd, termios) < 0) {
                 throw new ErrnoException("tcgetattr", errno(err));
             }
         } catch (ErrnoException e) {
@@ -336,7 +388,7 @@ public final class Libc {
     public static void tcsetattr(int fd, int when, MemorySegment termios) throws ErrnoException {
         try {
             MemorySegment err = errnoBuffer();
-            if ((int) TCSETATTR.invokeExact(err, fd, when, termios) < 0) {
+            if ((int) Tcsetattr.H.invokeExact(err, fd, when, termios) < 0) {
                 throw new ErrnoException("tcsetattr", errno(err));
             }
         } catch (ErrnoException e) {
@@ -348,7 +400,7 @@ public final class Libc {
 
     public static void cfmakeraw(MemorySegment termios) {
         try {
-            CFMAKERAW.invokeExact(termios);
+            Cfmakeraw.H.invokeExact(termios);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -359,7 +411,7 @@ public final class Libc {
         try {
             MemorySegment err = errnoBuffer();
             while (true) {
-                int r = (int) POLL.invokeExact(err, fds, (long) count, timeoutMillis);
+                int r = (int) Poll.H.invokeExact(err, fds, (long) count, timeoutMillis);
                 if (r >= 0) {
                     return r;
                 }

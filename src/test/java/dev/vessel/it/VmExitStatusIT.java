@@ -1,5 +1,6 @@
 package dev.vessel.it;
 
+import dev.vessel.arch.x86.MinimalKernel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,21 +25,21 @@ class VmExitStatusIT {
 
     @Test
     void powerOffThroughTheAcpiPortIsStatus0() throws Exception {
-        Path k = TinyKernel.write(dir, "poweroff.bzImage", TinyKernel.POWER_OFF);
+        Path k = MinimalKernel.write(dir, "poweroff.bzImage", MinimalKernel.POWER_OFF);
         VesselCli.Result r = VesselCli.run("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M");
         assertEquals(0, r.status(), r.toString());
     }
 
     @Test
     void resetThroughTheAcpiPortIsStatus3() throws Exception {
-        Path k = TinyKernel.write(dir, "reset.bzImage", TinyKernel.RESET);
+        Path k = MinimalKernel.write(dir, "reset.bzImage", MinimalKernel.RESET);
         VesselCli.Result r = VesselCli.run("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M");
         assertEquals(3, r.status(), r.toString());
     }
 
     @Test
     void aTripleFaultIsStatus4() throws Exception {
-        Path k = TinyKernel.write(dir, "triple.bzImage", TinyKernel.TRIPLE_FAULT);
+        Path k = MinimalKernel.write(dir, "triple.bzImage", MinimalKernel.TRIPLE_FAULT);
         VesselCli.Result r = VesselCli.run("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M");
         assertEquals(4, r.status(), r.toString());
         assertTrue(r.stderr().contains("triple-faulted"), r.toString());
@@ -46,7 +47,7 @@ class VmExitStatusIT {
 
     @Test
     void sigtermStopsTheVmAndLeavesNoProcessBehind() throws Exception {
-        Path k = TinyKernel.write(dir, "spin.bzImage", TinyKernel.PRINT_AND_SPIN);
+        Path k = MinimalKernel.write(dir, "spin.bzImage", MinimalKernel.PRINT_AND_SPIN);
         Process p = VesselCli.start(List.of("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M"));
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread errPump = VesselCli.pump(p.getErrorStream(), err);
@@ -92,7 +93,7 @@ class VmExitStatusIT {
         r = VesselCli.run("vm", "run", "--cpus", "0");
         assertEquals(2, r.status(), r.toString());
 
-        Path tiny = TinyKernel.write(dir, "poweroff.bzImage", TinyKernel.POWER_OFF);
+        Path tiny = MinimalKernel.write(dir, "poweroff.bzImage", MinimalKernel.POWER_OFF);
         r = VesselCli.run("vm", "run", "--kernel", tiny.toString(), "--initrd", tiny.toString(), "--memory", "16M");
         assertEquals(2, r.status(), r.toString());
     }
