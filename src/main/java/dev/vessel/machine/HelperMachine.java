@@ -125,7 +125,7 @@ public final class HelperMachine {
         Path initramfs = image.initramfs(kernel, agent, token);
         Path javaDisk = image.javaRuntimeDisk();
         Path dataDisk = image.dataDisk(DATA_DISK_SIZE);
-        Files.deleteIfExists(dir.pidFile());
+        killLeftover();
         Files.deleteIfExists(dir.portFile());
 
         int agentPort = freeLoopbackPort();
@@ -161,6 +161,29 @@ public final class HelperMachine {
         log.printf("vessel: helper machine up in %.1f s%n", (System.nanoTime() - started) / 1e9);
         return running().orElseThrow(() -> new MachineException("the helper machine stopped right after booting; see "
                 + dir.consoleLog()));
+    }
+
+    /**
+     * A QEMU from a start that never finished (its starter was killed while it booted) still holds
+     * the disks; we hold the start lock, so it is nobody's: end it before booting a new one.
+     */
+    private void killLeftover() throws IOException {
+        if (Files.isRegularFile(dir.pidFile())) {
+            try {
+                long pid = Long.parseLong(Files.readString(dir.pidFile()).strip());
+                Optional<ProcessHandle> p = ProcessHandle.of(pid);
+                if (p.isPresent() && p.get().isAlive() && isOurQemu(pid)) {
+                    p.get().destroy();
+                    p.get().onExit().get(30, TimeUnit.SECONDS);
+                }
+            } catch (NumberFormatException | java.util.concurrent.ExecutionException
+                     | java.util.concurrent.TimeoutException e) {
+                // Not ours or already gone.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        Files.deleteIfExists(dir.pidFile());
     }
 
     private void launch(QemuCommand qemu) throws IOException, MachineException {

@@ -15,6 +15,29 @@ record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Pa
 
     static final String BINARY = "qemu-system-x86_64";
 
+    /**
+     * Under TCG the guest's TSC runs at the host's TSC rate, but calibrating it against the
+     * emulated PIT fails on a busy host, and the machine's kernel sometimes stalls after that.
+     * Where the host's TSC is constant and its frequency known, pass it instead of calibrating.
+     */
+    static String tscHint() {
+        try {
+            String cpuinfo = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/cpuinfo"));
+            java.util.regex.Matcher flags = java.util.regex.Pattern.compile("(?m)^flags\\s*:(.*)$").matcher(cpuinfo);
+            java.util.regex.Matcher mhz = java.util.regex.Pattern.compile("(?m)^cpu MHz\\s*:\\s*([0-9.]+)").matcher(cpuinfo);
+            if (flags.find() && mhz.find()) {
+                String f = " " + flags.group(1) + " ";
+                if (f.contains(" constant_tsc ") && f.contains(" tsc_known_freq ")) {
+                    long khz = Math.round(Double.parseDouble(mhz.group(1)) * 1000);
+                    return "tsc_early_khz=" + khz + " ";
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // Fall back to the kernel's own calibration.
+        }
+        return "";
+    }
+
     List<String> argv() {
         List<String> a = new ArrayList<>();
         a.add(BINARY);
@@ -24,7 +47,7 @@ record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Pa
         a.addAll(List.of("-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-monitor", "none"));
         a.addAll(List.of("-serial", "file:" + consoleLog));
         a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initramfs.toString()));
-        a.addAll(List.of("-append", "console=ttyS0 panic=-1 vessel.notify=10.0.2.2:" + notifyPort));
+        a.addAll(List.of("-append", "console=ttyS0 panic=-1 " + tscHint() + "vessel.notify=10.0.2.2:" + notifyPort));
         a.addAll(List.of("-drive", "id=java,file=" + javaDisk + ",format=raw,if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=java"));
         a.addAll(List.of("-drive", "id=data,file=" + dataDisk + ",format=raw,if=none,cache=writeback",
