@@ -45,7 +45,7 @@ final class VmRunCommand implements Callable<Integer> {
     @ParentCommand
     VmCommand parent;
 
-    @Option(names = "--kernel", paramLabel = "PATH", description = "bzImage to boot (default: Debian's cloud kernel, fetched once).")
+    @Option(names = "--kernel", paramLabel = "PATH", description = "Kernel to boot: a bzImage, or an ELF vmlinux with a PVH entry (default: Debian's cloud kernel, fetched once).")
     Path kernel;
 
     @Option(names = "--initrd", paramLabel = "PATH", description = "initrd/initramfs (default: the built-in busybox initramfs).")

@@ -56,6 +56,21 @@ public final class SpecialRegs {
         return table(IDT, base, limit);
     }
 
+    /** The GDT register as {base, limit}. */
+    public long[] gdt() {
+        return table(GDT);
+    }
+
+    /** The IDT register as {base, limit}. */
+    public long[] idt() {
+        return table(IDT);
+    }
+
+    private long[] table(long offset) {
+        return new long[] {segment.get(ValueLayout.JAVA_LONG, offset),
+                Short.toUnsignedLong(segment.get(ValueLayout.JAVA_SHORT, offset + 8))};
+    }
+
     private SpecialRegs table(long offset, long base, int limit) {
         segment.set(ValueLayout.JAVA_LONG, offset, base);
         segment.set(ValueLayout.JAVA_SHORT, offset + 8, (short) limit);

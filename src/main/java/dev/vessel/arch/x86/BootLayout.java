@@ -10,7 +10,7 @@ public final class BootLayout {
     /** The GDT the boot protocol asks for (selectors 0x10 code, 0x18 data). */
     public static final long GDT = 0x500;
     /** An empty IDT: interrupts stay disabled until the kernel loads its own. */
-    public static final long IDT = 0x520;
+    public static final long IDT = 0x530;
     /** struct boot_params, the "zero page". */
     public static final long ZERO_PAGE = 0x7000;
     /** Top of the boot stack (grows down into free low memory). */

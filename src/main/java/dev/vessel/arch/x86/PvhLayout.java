@@ -13,7 +13,7 @@ public final class PvhLayout {
     public static final long GDT = BootLayout.GDT;
     public static final int GDT_ENTRIES = 5;
     /** An empty IDT (one null gate), after the GDT: interrupts stay off until the kernel loads its own. */
-    public static final long IDT = 0x530;
+    public static final long IDT = BootLayout.IDT;
     /** struct hvm_start_info (56 bytes), its address goes to EBX. */
     public static final long START_INFO = 0x6000;
     /** The module list: one hvm_modlist_entry (32 bytes), the initrd. */

@@ -83,25 +83,10 @@ class PvhCpuTest {
         try (Arena arena = Arena.ofConfined()) {
             SpecialRegs sregs = new SpecialRegs(arena);
             PvhCpu.apply(sregs, new Regs(arena), ENTRY);
-            long gdt = dev.vessel.kvm.KvmStructs.SREGS.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("gdt"));
-            long idt = dev.vessel.kvm.KvmStructs.SREGS.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("idt"));
-            var raw = arena.allocate(dev.vessel.kvm.KvmStructs.SREGS);
-            // Read the tables back through a copy of the buffer: SpecialRegs has no getter for them.
-            raw.copyFrom(sregsSegment(sregs));
-            assertEquals(PvhLayout.GDT, raw.get(ValueLayout.JAVA_LONG, gdt));
-            assertEquals(PvhLayout.GDT_ENTRIES * 8 - 1, raw.get(ValueLayout.JAVA_SHORT, gdt + 8));
-            assertEquals(PvhLayout.IDT, raw.get(ValueLayout.JAVA_LONG, idt));
-            assertEquals(7, raw.get(ValueLayout.JAVA_SHORT, idt + 8));
-        }
-    }
-
-    private static java.lang.foreign.MemorySegment sregsSegment(SpecialRegs sregs) {
-        try {
-            var f = SpecialRegs.class.getDeclaredField("segment");
-            f.setAccessible(true);
-            return (java.lang.foreign.MemorySegment) f.get(sregs);
-        } catch (ReflectiveOperationException e) {
-            throw new AssertionError(e);
+            assertEquals(PvhLayout.GDT, sregs.gdt()[0]);
+            assertEquals(PvhLayout.GDT_ENTRIES * 8 - 1, sregs.gdt()[1]);
+            assertEquals(PvhLayout.IDT, sregs.idt()[0]);
+            assertEquals(7, sregs.idt()[1]);
         }
     }
 
