@@ -427,6 +427,68 @@ public final class Libc {
         }
     }
 
+    private static final class EpollCreate1 {
+        static final MethodHandle H = fn("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    private static final class EpollCtl {
+        static final MethodHandle H = fn("epoll_ctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    }
+
+    private static final class EpollWait {
+        static final MethodHandle H = fn("epoll_wait",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    public static int epollCreate() throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int fd = (int) EpollCreate1.H.invokeExact(err, O_CLOEXEC);
+            if (fd < 0) {
+                throw new ErrnoException("epoll_create1", errno(err));
+            }
+            return fd;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static void epollCtl(int epfd, int op, int fd, MemorySegment event) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            if ((int) EpollCtl.H.invokeExact(err, epfd, op, fd, event) < 0) {
+                throw new ErrnoException("epoll_ctl", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** epoll_wait(2); returns the number of ready events, 0 on timeout or EINTR. */
+    public static int epollWait(int epfd, MemorySegment events, int max, int timeoutMillis) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int n = (int) EpollWait.H.invokeExact(err, epfd, events, max, timeoutMillis);
+            if (n < 0) {
+                int e = errno(err);
+                if (e == EINTR) {
+                    return 0;
+                }
+                throw new ErrnoException("epoll_wait", e);
+            }
+            return n;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     /** Layout of struct pollfd. */
     public static final StructLayout POLLFD = MemoryLayout.structLayout(
             JAVA_INT.withName("fd"), ValueLayout.JAVA_SHORT.withName("events"), ValueLayout.JAVA_SHORT.withName("revents"));
