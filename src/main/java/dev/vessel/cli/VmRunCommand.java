@@ -121,12 +121,19 @@ final class VmRunCommand implements Callable<Integer> {
     }
 
     Path resolveKernel() throws IOException {
-        return kernel != null ? kernel
-                : new DebianKernel(parent.main.stateRoot().dir("kernels")).ensure(System.err).vmlinuz();
+        return kernel != null ? kernel : defaultKernel().vmlinuz();
     }
 
+    private DebianKernel.Release defaultKernel() throws IOException {
+        return new DebianKernel(parent.main.stateRoot().dir("kernels")).ensure(System.err);
+    }
+
+    /** The built-in initramfs carries the default kernel's virtio modules, so only with that kernel. */
     Path resolveInitrd() throws IOException {
-        return initrd != null ? initrd : DefaultInitramfs.ensure(parent.main.stateRoot().dir("cache"));
+        if (initrd != null) {
+            return initrd;
+        }
+        return DefaultInitramfs.ensure(parent.main.stateRoot().dir("cache"), kernel == null ? defaultKernel() : null);
     }
 
     String resolveCmdline(boolean interactive) {

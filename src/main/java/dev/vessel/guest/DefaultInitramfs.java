@@ -3,6 +3,8 @@ package dev.vessel.guest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The built-in guest root: busybox and an init that reports what the VM looks like from the
@@ -13,7 +15,16 @@ public final class DefaultInitramfs {
     private DefaultInitramfs() {}
 
     /** Bumped whenever the init script or layout changes, so cached images are rebuilt. */
-    static final int FORMAT = 1;
+    static final int FORMAT = 2;
+
+    /**
+     * Kernel modules for Vessel's paravirtual devices, in load order. Debian builds them as
+     * modules, so the initramfs carries them and its init loads them.
+     */
+    public static final List<String> VIRTIO_MODULES = List.of(
+            "virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "virtio_console",
+            "vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport",
+            "virtio-rng", "virtio_balloon");
 
     static final String INIT = """
             #!/bin/busybox sh
@@ -23,6 +34,9 @@ public final class DefaultInitramfs {
             mount -t sysfs sysfs /sys
             mount -t devtmpfs devtmpfs /dev 2>/dev/null
             mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+            if [ -f /lib/modules/load-order ]; then
+              for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m.ko 2>/dev/null; done
+            fi
             hostname vessel
             action=poweroff
             for arg in $(cat /proc/cmdline); do
@@ -42,8 +56,11 @@ public final class DefaultInitramfs {
             esac
             """;
 
-    /** Writes the initramfs to {@code target}, using the busybox at {@code busybox}. */
-    public static void write(Path target, Path busybox) throws IOException {
+    /**
+     * Writes the initramfs to {@code target}, using the busybox at {@code busybox}, with the virtio
+     * modules of {@code kernel} (null: none, e.g. for a kernel whose modules Vessel does not have).
+     */
+    public static void write(Path target, Path busybox, DebianKernel.Release kernel) throws IOException {
         try (Initramfs cpio = Initramfs.create(target)) {
             cpio.directory("dev").charDevice("dev/console", 0600, 5, 1)
                     .directory("proc").directory("sys").directory("tmp").directory("root")
@@ -52,16 +69,25 @@ public final class DefaultInitramfs {
                     .text("init", 0755, INIT)
                     .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n")
                     .text("etc/group", 0644, "root:x:0:\n");
+            if (kernel != null) {
+                List<String> order = new ArrayList<>();
+                for (String m : VIRTIO_MODULES) {
+                    cpio.file("lib/modules/" + m + ".ko", 0644, kernel.module(m));
+                    order.add(m);
+                }
+                cpio.text("lib/modules/load-order", 0644, String.join("\n", order) + "\n");
+            }
         }
     }
 
-    /** The cached built-in initramfs under {@code cacheDir}, built on first use. */
-    public static Path ensure(Path cacheDir) throws IOException {
+    /** The cached built-in initramfs for {@code kernel} (may be null) under {@code cacheDir}, built on first use. */
+    public static Path ensure(Path cacheDir, DebianKernel.Release kernel) throws IOException {
         Path busybox = Busybox.find();
-        String key = FORMAT + "-" + Files.size(busybox) + "-" + Files.getLastModifiedTime(busybox).toMillis();
+        String key = FORMAT + "-" + Files.size(busybox) + "-" + Files.getLastModifiedTime(busybox).toMillis()
+                + "-" + (kernel == null ? "none" : kernel.name());
         Path target = cacheDir.resolve("initramfs-busybox-" + Integer.toHexString(key.hashCode()) + ".cpio");
         if (!Files.isRegularFile(target)) {
-            write(target, busybox);
+            write(target, busybox, kernel);
         }
         return target;
     }
