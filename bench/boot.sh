@@ -1,0 +1,526 @@
+#!/usr/bin/env bash
+# Boot-to-init time and VMM peak memory: Vessel against QEMU 7.2 + KVM, side by side in the
+# same helper machine, same kernel, same initramfs, same kernel command line, 1 vCPU, 256 MiB.
+# Run with --help for what it measures and how.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bench/boot.sh [--runs N] [--out DIR] [--root DIR] [--jar JAR | --commit REV] [--build-dir DIR]
+                     [--fresh-machine] [--keep-machine] [--run-timeout S]
+
+Measures, inside Vessel's helper machine (QEMU/TCG with nested KVM), for the same kernel,
+initramfs and kernel command line, 1 vCPU and 256 MiB:
+
+  boot to init   wall time from starting the VMM process to the guest init's first line
+                 ("Vessel micro-VM: ..."), taken with the machine's clock (busybox ash
+                 $EPOCHREALTIME, microseconds, no fork), so the host<->machine relay is excluded
+  guest uptime   the guest's own /proc/uptime at init (the "vessel-facts: ... uptime=" line)
+  total          wall time from starting the VMM process until it has exited (guest power-off)
+  peak RSS       the VMM process's maximum resident set size over its life (GNU time %M, i.e.
+                 ru_maxrss from wait4: exact, no sampling); it includes the guest RAM the VMM
+                 touched, for both VMMs
+  CPU            user+sys CPU seconds of the VMM process (GNU time %U + %S)
+
+for
+  vessel   the exact java command line that `vessel vm run` runs in the machine (JVM options
+           included): captured from /proc/PID/cmdline of that java process during the warm-up
+           `vessel vm run`, then run directly in the machine
+  qemu     the host's qemu-system-x86_64 (and the shared libraries ldd lists for it, GNU time and
+           bios-microvm.bin, the only firmware file -M microvm loads), sent into the machine and
+           run there: -accel kvm -cpu host -m 256 -smp 1 -M microvm,x-option-roms=off,rtc=on
+           -nodefaults -no-user-config -nographic -serial stdio, plus -L for the firmware folder
+and, separately, the end-to-end figure a user waits for:
+  vessel-e2e   `vessel vm run` started on the host, timed with the host's clock (host JVM,
+               file checks, relay to the machine and back included); no RSS
+
+Order: a discarded warm-up of each (vessel-e2e first: it also provides the command to
+capture), then N rounds of vessel, qemu, vessel-e2e, interleaved. Then one more vessel run
+with VESSEL_TIMING=1 (not counted) whose milestones are saved beside the results.
+
+Options:
+  --runs N          measured runs of each (default 5)
+  --out DIR         results folder (default: bench/results/ in the repo); writes
+                    boot-<UTC time>.csv (raw numbers), .md (the table) and -timing.txt
+  --root DIR        Vessel state root, passed as --root (default: Vessel's own default)
+  --jar JAR         Vessel jar to use (default: build the working tree into --build-dir)
+  --commit REV      build this commit instead (exported with `git archive`, so work in progress
+                    in the working tree is left out and the repo is not touched)
+  --build-dir DIR   where to build the jar (default: ${TMPDIR:-/tmp}/vessel-bench-build)
+  --run-timeout S   give up (and say so) when one run or machine command takes longer than S
+                    seconds (default 300): a hung or badly overloaded helper machine
+  --fresh-machine   restart the helper machine first, with this jar, so the machine (its jlinked
+                    Java runtime, its init) comes from the same build as the VMM; by default a
+                    running machine is reused as it is
+  --keep-machine    leave the helper machine running at the end even if this script started it
+                    (by default the machine is left running or stopped, as found)
+  -h, --help        this text
+
+Needs on the host: a Java 25 JDK, qemu-system-x86 (7.2), GNU time (apt-get install time), tar.
+Prints a markdown table on stdout; progress goes to stderr. A run that fails is recorded in the
+CSV with its exit status and left out of the table; its console and stderr go to
+boot-<UTC time>-failed/. On exit, also on Ctrl-C, it ends what it started in the machine (by pid)
+and removes its work folder there (/tmp/vessel-bench.PID; the sent bundle is unpacked there and
+deleted from the machine's file store at once).
+EOF
+}
+
+die() { echo "bench/boot.sh: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+top=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+runs=5
+out="$top/bench/results"
+root=
+jar=
+commit_rev=
+build_dir="${TMPDIR:-/tmp}/vessel-bench-build"
+keep_machine=0
+fresh_machine=0
+run_timeout=300
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) [ $# -ge 2 ] || die "--runs needs a number"; runs=$2; shift 2 ;;
+    --runs=*) runs=${1#*=}; shift ;;
+    --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; shift 2 ;;
+    --out=*) out=${1#*=}; shift ;;
+    --root) [ $# -ge 2 ] || die "--root needs a folder"; root=$2; shift 2 ;;
+    --root=*) root=${1#*=}; shift ;;
+    --jar) [ $# -ge 2 ] || die "--jar needs a file"; jar=$2; shift 2 ;;
+    --jar=*) jar=${1#*=}; shift ;;
+    --commit) [ $# -ge 2 ] || die "--commit needs a revision"; commit_rev=$2; shift 2 ;;
+    --commit=*) commit_rev=${1#*=}; shift ;;
+    --build-dir) [ $# -ge 2 ] || die "--build-dir needs a folder"; build_dir=$2; shift 2 ;;
+    --build-dir=*) build_dir=${1#*=}; shift ;;
+    --run-timeout) [ $# -ge 2 ] || die "--run-timeout needs seconds"; run_timeout=$2; shift 2 ;;
+    --run-timeout=*) run_timeout=${1#*=}; shift ;;
+    --keep-machine) keep_machine=1; shift ;;
+    --fresh-machine) fresh_machine=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+case "$runs" in ''|*[!0-9]*|0) die "--runs must be a positive number" ;; esac
+case "$run_timeout" in ''|*[!0-9]*|0) die "--run-timeout must be a positive number of seconds" ;; esac
+
+# Measured runs must not carry diagnostics the user's environment might set.
+unset VESSEL_TIMING VESSEL_DEBUG VESSEL_TRACE_IO
+
+# --- host prerequisites --------------------------------------------------------------------
+. "$top/scripts/find-java.sh"
+java_home=$(find_java25) || exit 1
+JAVA="$java_home/bin/java"
+GNU_TIME=/usr/bin/time
+QEMU=$(command -v qemu-system-x86_64 || true)
+[ -n "$QEMU" ] || die "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
+QEMU=$(readlink -f "$QEMU")
+[ -x "$GNU_TIME" ] && "$GNU_TIME" --version 2>&1 | grep -q 'GNU' \
+  || die "GNU time not found at $GNU_TIME: apt-get install time"
+for t in ldd tar awk sort timeout; do command -v "$t" >/dev/null || die "$t not found"; done
+qemu_version=$("$QEMU" --version | head -n 1)
+case "$qemu_version" in *"version 7.2"*) ;; *) say "warning: expected QEMU 7.2, found: $qemu_version" ;; esac
+bios=
+while IFS= read -r d; do
+  [ -f "$d/bios-microvm.bin" ] && { bios=$(readlink -f "$d/bios-microvm.bin"); break; }
+done < <("$QEMU" -L help 2>/dev/null; echo /usr/share/qemu)
+[ -n "$bios" ] || die "bios-microvm.bin (the firmware -M microvm loads) not found in QEMU's data folders"
+missing=$(ldd "$QEMU" | awk '/not found/ {print $1}')
+[ -z "$missing" ] || die "QEMU's shared libraries are missing on this host: $missing"
+
+# --- the Vessel jar and command ----------------------------------------------------------
+[ -z "$jar" ] || [ -z "$commit_rev" ] || die "give --jar or --commit, not both"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vessel-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+if [ -n "$jar" ]; then
+  version="jar $jar"
+elif [ -n "$commit_rev" ]; then
+  sha=$(git -C "$top" rev-parse --verify "$commit_rev^{commit}") || die "$commit_rev: no such commit"
+  say "building Vessel ${sha:0:7} (git archive) into $build_dir"
+  mkdir -p "$tmp/src"
+  git -C "$top" archive "$sha" | tar -x -C "$tmp/src"
+  (cd "$tmp/src" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$build_dir") >&2 || die "build failed"
+  jar="$build_dir/vessel.jar"
+  version="commit ${sha:0:7}"
+else
+  say "building Vessel (working tree) into $build_dir"
+  (cd "$top" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$build_dir") >&2 || die "build failed"
+  jar="$build_dir/vessel.jar"
+  version="working tree at $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
+    version="$version (with uncommitted changes)"
+  fi
+fi
+[ -f "$jar" ] || die "$jar: no such jar"
+jar=$(readlink -f "$jar")
+# The host side of `vessel`: what the brief's users run (`java -jar vessel.jar ...`).
+V=("$JAVA" --enable-native-access=ALL-UNNAMED -jar "$jar")
+[ -z "$root" ] || V+=(--root "$root")
+# Every command that needs the machine is bounded: a hung machine ends the benchmark with a message.
+vessel() { timeout --foreground -k 15 "$run_timeout" "${V[@]}" "$@"; }
+mexec() { vessel machine exec -- "$@"; }
+hung() { # STATUS WHAT: dies with a clear message if STATUS is timeout's
+  [ "$1" != 124 ] && [ "$1" != 137 ] && return 0
+  die "$2 did not finish within $run_timeout s: the helper machine is hung or badly overloaded (its console log is in the machine folder that \`vessel machine status\` names; other QEMU processes on this host: $(pgrep -c qemu-system || echo 0))"; }
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out"
+out=$(readlink -f "$out")
+csv="$out/boot-$stamp.csv"
+md="$out/boot-$stamp.md"
+timing_log="$out/boot-$stamp-timing.txt"
+W="/tmp/vessel-bench.$$"          # work folder inside the machine (its /tmp is a tmpfs)
+machine_ready=0
+started_machine=0
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$machine_ready" = 1 ]; then
+    timeout -k 5 60 "${V[@]}" machine exec -- \
+      sh -c '[ -f "$1/runner.sh" ] && exec sh "$1/runner.sh" cleanup "$1"; rm -rf "$1"' sh "$W" </dev/null >/dev/null 2>&1 || say "warning: could not clean $W in the machine"
+  fi
+  if [ "$started_machine" = 1 ] && [ "$keep_machine" = 0 ]; then
+    say "stopping the helper machine (this script started it)"
+    timeout -k 5 120 "${V[@]}" machine stop </dev/null >/dev/null 2>&1 || say "warning: could not stop the helper machine"
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- the helper machine --------------------------------------------------------------------
+machine_origin="reused a machine that was already running (started earlier, maybe by another Vessel build)"
+if vessel machine status </dev/null >/dev/null 2>&1; then
+  if [ "$fresh_machine" = 1 ]; then
+    say "restarting the helper machine with this jar (--fresh-machine)"
+    vessel machine stop </dev/null >&2 || die "could not stop the running helper machine"
+    vessel machine start </dev/null >&2 \
+      || die "the helper machine cannot start (see above); this benchmark needs it"
+    machine_origin="restarted by this run with the measured jar"
+  else
+    say "helper machine already running; reusing it"
+  fi
+else
+  say "starting the helper machine"
+  vessel machine start </dev/null >&2 \
+    || die "the helper machine cannot start (see above); this benchmark needs it"
+  started_machine=1
+  machine_origin="started by this run with the measured jar"
+fi
+
+# --- what runs inside the machine: ash, busybox only ---------------------------------------
+bundle="$tmp/bundle"
+mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/share/qemu"
+cp "$QEMU" "$bundle/bin/qemu-system-x86_64"
+cp "$GNU_TIME" "$bundle/bin/time"
+cp "$bios" "$bundle/share/qemu/bios-microvm.bin"
+# Every library ldd lists for QEMU, under the name QEMU asks for (the machine's own dynamic
+# loader, copied from this host, loads them through LD_LIBRARY_PATH).
+ldd "$QEMU" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
+  cp -L "$path" "$bundle/lib/$name"
+done
+cat > "$bundle/runner.sh" <<'RUNNER'
+# bench/boot.sh's helper inside the helper machine (busybox ash). Usage: runner.sh MODE W ...
+set -u
+mode=$1
+W=$2
+
+case "$mode" in
+check)
+  [ -c /dev/kvm ] || { echo "no /dev/kvm in the helper machine" >&2; exit 3; }
+  v=$(LD_LIBRARY_PATH=$W/lib "$W/bin/qemu-system-x86_64" --version 2>&1) \
+    || { echo "QEMU does not start in the machine: $v" >&2; exit 3; }
+  "$W/bin/time" -f '' true 2>/dev/null || { echo "GNU time does not run in the machine" >&2; exit 3; }
+  echo "FACT qemu_in_machine ${v%%
+*}"
+  echo "FACT machine_cpus $(grep -c '^processor' /proc/cpuinfo)"
+  echo "FACT machine_mem_kb $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
+  echo "FACT machine_cpu_model $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "FACT machine_kernel $(uname -r)"
+  j=$(ls /opt/java/lib/server/*.jsa 2>/dev/null | tr '\n' ' ')
+  echo "FACT machine_java_cds ${j:-none}"
+  ;;
+capture)
+  # Finds the java process `vessel vm run` starts in the machine and saves its argv, one per line.
+  timeout=$3
+  echo $$ > "$W/capture.pid"
+  i=0
+  while [ ! -e "$W/capture.stop" ] && [ $i -lt $((timeout * 10)) ]; do
+    for d in /proc/[0-9]*; do
+      comm=
+      { read -r comm < "$d/comm"; } 2>/dev/null
+      [ "$comm" = java ] || continue
+      tr '\0' '\n' < "$d/cmdline" > "$W/cand" 2>/dev/null || continue
+      if grep -qx vm "$W/cand" && grep -qx run "$W/cand" && grep -qx -- --kernel "$W/cand"; then
+        tr '\0' '\n' < "$d/environ" > "$W/vessel.environ" 2>/dev/null
+        mv "$W/cand" "$W/vessel.argv"
+        rm -f "$W/capture.pid"
+        cat "$W/vessel.argv"
+        exit 0
+      fi
+    done
+    sleep 0.1
+    i=$((i + 1))
+  done
+  rm -f "$W/capture.pid"
+  echo "saw no java process of \`vessel vm run\` in the machine" >&2
+  exit 1
+  ;;
+run)
+  # runner.sh run W KIND TAG: runs the VMM of KIND once; prints one RESULT line.
+  kind=$3
+  tag=$4
+  case "$kind" in
+    vessel) argv=$W/vessel.argv ;;
+    vessel-timing) argv=$W/vessel.argv; export VESSEL_TIMING=1 ;;
+    qemu) argv=$W/qemu.argv; export LD_LIBRARY_PATH=$W/lib ;;
+    *) echo "unknown kind $kind" >&2; exit 2 ;;
+  esac
+  set --
+  while IFS= read -r a; do set -- "$@" "$a"; done < "$argv"
+  con=$W/$tag.console
+  err=$W/$tag.stderr
+  res=$W/$tag.time
+  rm -f "$W/fifo" "$con" "$res"
+  mkfifo "$W/fifo"
+  t1=
+  up=
+  t0=$EPOCHREALTIME
+  "$W/bin/time" -o "$res" -f '%M %e %U %S' "$@" </dev/null >"$W/fifo" 2>"$err" &
+  pid=$!
+  echo $pid > "$W/running.pid"
+  while IFS= read -r line; do
+    if [ -z "$t1" ]; then
+      case "$line" in *"Vessel micro-VM:"*) t1=$EPOCHREALTIME ;; esac
+    fi
+    case "$line" in *"vessel-facts:"*uptime=*) up=${line##*uptime=}; up=${up%%[!0-9.]*} ;; esac
+    printf '%s\n' "$line" >> "$con"
+  done < "$W/fifo"
+  wait $pid
+  st=$?
+  t2=$EPOCHREALTIME
+  rm -f "$W/running.pid" "$W/fifo"
+  set -- $(tail -n 1 "$res" 2>/dev/null)
+  echo "RESULT $kind $t0 ${t1:-none} $t2 ${up:-none} $st ${1:-none} ${2:-none} ${3:-none} ${4:-none}"
+  ;;
+show)
+  # runner.sh show W TAG: the console and stderr of a run (for error reports and the timing log).
+  echo "--- console"; cat "$W/$3.console" 2>/dev/null
+  echo "--- stderr"; cat "$W/$3.stderr" 2>/dev/null
+  ;;
+cleanup)
+  # Ends what this benchmark started in the machine (by pid), then removes its folder.
+  touch "$W/capture.stop" 2>/dev/null
+  for f in "$W/running.pid" "$W/capture.pid"; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f")
+    for d in /proc/[0-9]*; do
+      s=
+      { read -r s < "$d/stat"; } 2>/dev/null
+      s=${s##*) }
+      set -- $s
+      [ "${2:-}" = "$p" ] && kill -KILL "${d#/proc/}" 2>/dev/null
+    done
+    kill -KILL "$p" 2>/dev/null
+  done
+  sleep 0.2
+  rm -rf "$W"
+  ;;
+*)
+  echo "unknown mode $mode" >&2
+  exit 2
+  ;;
+esac
+RUNNER
+
+say "sending QEMU $(du -sh "$bundle" | cut -f1), its libraries, firmware and GNU time into the machine"
+tar -C "$bundle" -cf "$tmp/vessel-bench-bundle.tar" .
+remote_tar=$(vessel machine cp "$tmp/vessel-bench-bundle.tar" </dev/null) || die "could not send files into the machine"
+machine_ready=1
+# The tar is only a carrier: unpack it into the work folder and drop it from the machine's file store.
+mexec sh -c 'set -e; mkdir -p "$1"; tar -xf "$2" -C "$1"; rm -rf "${2%/*}"' sh "$W" "$remote_tar" </dev/null \
+  || die "could not unpack the bundle in the machine"
+facts=$(mexec sh "$W/runner.sh" check "$W" </dev/null) || die "the machine cannot run the benchmark (see above)"
+fact() { printf '%s\n' "$facts" | sed -n "s/^FACT $1 //p"; }
+
+# --- warm-up 1: `vessel vm run` end to end, capturing the command it runs in the machine -------
+# Runs `vessel vm run` from the host with stdout piped (not a terminal: the guest powers off after
+# init). Timed with the host's clock. Prints "KIND t0 t1 t2 status".
+e2e_run() {
+  local tag=$1 t0 t1= t2 st line
+  : > "$tmp/$tag.console"
+  shopt -s lastpipe
+  set +e +o pipefail
+  t0=$EPOCHREALTIME
+  vessel vm run </dev/null 2>"$tmp/$tag.stderr" | while IFS= read -r line; do
+    if [ -z "$t1" ]; then case "$line" in *"Vessel micro-VM:"*) t1=$EPOCHREALTIME ;; esac; fi
+    printf '%s\n' "$line" >> "$tmp/$tag.console"
+  done
+  st=${PIPESTATUS[0]}
+  t2=$EPOCHREALTIME
+  [ "$st" != 124 ] && [ "$st" != 137 ] || echo "timed out after $run_timeout s" >> "$tmp/$tag.stderr"
+  set -e -o pipefail
+  echo "vessel-e2e $t0 ${t1:-none} $t2 $st"
+}
+
+say "warm-up: vessel vm run from the host (discarded; captures the in-machine command)"
+mexec sh "$W/runner.sh" capture "$W" "$run_timeout" </dev/null >"$tmp/vessel.argv" 2>"$tmp/capture.err" &
+capture_pid=$!
+warm_e2e=$(e2e_run warm-e2e)
+mexec touch "$W/capture.stop" </dev/null >/dev/null 2>&1 || true
+capture_status=0
+wait "$capture_pid" || capture_status=$?
+[ "$capture_status" = 0 ] && [ -s "$tmp/vessel.argv" ] \
+  || die "could not capture the command \`vessel vm run\` runs in the machine: $(cat "$tmp/capture.err")
+\`vessel vm run\` said: $(tail -n 20 "$tmp/warm-e2e.console" "$tmp/warm-e2e.stderr")"
+mapfile -t vessel_argv < "$tmp/vessel.argv"
+arg_after() { local i; for ((i = 0; i < ${#vessel_argv[@]} - 1; i++)); do
+  [ "${vessel_argv[i]}" = "$1" ] && { printf '%s' "${vessel_argv[i + 1]}"; return 0; }; done; return 1; }
+kernel=$(arg_after --kernel) || die "no --kernel in the captured command"
+initrd=$(arg_after --initrd) || die "no --initrd in the captured command"
+cmdline=$(arg_after --cmdline) || die "no --cmdline in the captured command"
+qemu_argv=("$W/bin/qemu-system-x86_64" -L "$W/share/qemu" -accel kvm -cpu host -m 256 -smp 1
+  -M microvm,x-option-roms=off,rtc=on -nodefaults -no-user-config -nographic -serial stdio
+  -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
+printf '%s\n' "${qemu_argv[@]}" > "$tmp/qemu.argv"
+mexec sh -c 'cat > "$1"' sh "$W/qemu.argv" < "$tmp/qemu.argv" || die "could not write the QEMU command into the machine"
+# Does the JVM have its class-data archive / ahead-of-time cache after Vessel's first run in the
+# machine (the first run creates it)?
+cds_file=$(printf '%s\n' "${vessel_argv[@]}" | sed -n 's/^-XX:SharedArchiveFile=//p; s/^-XX:AOTCache=//p' | head -n 1)
+if [ -n "$cds_file" ]; then
+  if mexec test -s "$cds_file" </dev/null; then cds_state="present ($cds_file)"; else cds_state="ABSENT ($cds_file was not created)"; fi
+else
+  cds_state="none named on the java command line"
+fi
+cds_state="$cds_state; the machine's runtime's own CDS archive: $(fact machine_java_cds)"
+say "JVM archive/cache after the first run: $cds_state"
+
+# --- measured runs -------------------------------------------------------------------------
+echo "round,kind,warmup,to_init_ms,guest_uptime_s,total_ms,peak_rss_kb,user_s,sys_s,exit_status,host_load1" > "$csv"
+failures="$out/boot-$stamp-failed"   # console and stderr of runs that failed, if any
+load1() { cut -d' ' -f1 /proc/loadavg; }
+keep_failure() { # TAG: saves a failed run's console and stderr (read from stdin)
+  mkdir -p "$failures"; cat > "$failures/$1.log"; say "  (its console and stderr: $failures/$1.log)"; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "none" || b == "none") print ""; else printf "%.1f", (b - a) * 1000 }'; }
+na() { [ "$1" = none ] && echo "" || echo "$1"; }
+
+machine_run() { # KIND ROUND WARMUP
+  local kind=$1 round=$2 warm=$3 tag="$1-$2" r _k t0 t1 t2 up st rss el us sy
+  local o rs
+  o=$(mexec sh "$W/runner.sh" run "$W" "$kind" "$tag" </dev/null; echo "STATUS $?")
+  rs=$(sed -n 's/^STATUS //p' <<<"$o")
+  r=$(grep '^RESULT ' <<<"$o" || true)
+  hung "$rs" "$kind run $round"
+  [ "$rs" != 130 ] && [ "$rs" != 143 ] || die "interrupted"
+  [ -n "$r" ] || die "$kind run $round produced no result in the machine (status $rs)"
+  read -r _ _k t0 t1 t2 up st rss el us sy <<<"$r"
+  echo "$round,$kind,$warm,$(ms "$t0" "$t1"),$(na "$up"),$(ms "$t0" "$t2"),$(na "$rss"),$(na "$us"),$(na "$sy"),$st,$(load1)" >> "$csv"
+  if [ "$st" != 0 ] || [ "$t1" = none ]; then
+    say "  $kind #$round FAILED: exit status $st$([ "$t1" = none ] && echo ", no init line"); not counted"
+    mexec sh "$W/runner.sh" show "$W" "$tag" </dev/null 2>&1 | keep_failure "$tag"
+    return 0
+  fi
+  say "  $kind #$round: init $(ms "$t0" "$t1") ms, guest uptime ${up} s, total $(ms "$t0" "$t2") ms, peak RSS $rss kB"
+}
+e2e_record() { # ROUND WARMUP RESULT
+  local _k t0 t1 t2 st
+  local tag=$4 up
+  read -r _k t0 t1 t2 st <<<"$3"
+  up=$(sed -n 's/.*vessel-facts:.*uptime=\([0-9.]*\).*/\1/p' "$tmp/$tag.console")
+  echo "$1,vessel-e2e,$2,$(ms "$t0" "$t1"),$up,$(ms "$t0" "$t2"),,,,$st,$(load1)" >> "$csv"
+  if [ "$st" != 0 ] || [ "$t1" = none ]; then
+    say "  vessel-e2e #$1 FAILED: exit status $st$([ "$t1" = none ] && echo ", no init line"); not counted"
+    { echo "--- console"; cat "$tmp/$tag.console"; echo "--- stderr"; cat "$tmp/$tag.stderr"; } 2>&1 | keep_failure "$tag"
+    return 0
+  fi
+  say "  vessel-e2e #$1: init $(ms "$t0" "$t1") ms, total $(ms "$t0" "$t2") ms (host clock)"
+}
+
+e2e_record 0 1 "$warm_e2e" warm-e2e
+say "warm-up: vessel and qemu in the machine (discarded)"
+machine_run vessel 0 1
+machine_run qemu 0 1
+for ((i = 1; i <= runs; i++)); do
+  say "round $i of $runs"
+  machine_run vessel "$i" 0
+  machine_run qemu "$i" 0
+  e2e_record "$i" 0 "$(e2e_run "e2e-$i")" "e2e-$i"
+done
+
+say "one more vessel run with VESSEL_TIMING=1 (not counted)"
+r=$(mexec sh "$W/runner.sh" run "$W" vessel-timing timing </dev/null | grep '^RESULT ' || true)
+read -r _ _ t0 t1 t2 up st _ <<<"${r:-x x none none none none none}"
+{
+  echo "# One vessel run in the machine with VESSEL_TIMING=1 (not counted in the table)."
+  echo "# From the shell's start of the VMM process: first init line after $(ms "$t0" "$t1") ms, exit after $(ms "$t0" "$t2") ms; guest uptime at init ${up} s; exit status $st."
+  echo "# 'timing: N ms' lines count from the JVM's start."
+  mexec sh "$W/runner.sh" show "$W" timing </dev/null || true
+} > "$timing_log"
+
+# --- report --------------------------------------------------------------------------------
+stats() { # KIND COLUMN -> "median min max" over the measured (non-warm-up) runs
+  awk -F, -v k="$1" -v c="$2" '$2 == k && $3 == 0 && $10 == 0 && $4 != "" && $c != "" { print $c }' "$csv" | sort -g \
+    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA NA NA"; exit }
+             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'
+}
+cpu_stats() { # KIND -> user+sys per run
+  awk -F, -v k="$1" '$2 == k && $3 == 0 && $10 == 0 && $4 != "" && $8 != "" { print $8 + $9 }' "$csv" | sort -g \
+    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA NA NA"; exit }
+             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'
+}
+fmt() { # "median min max" SCALE DECIMALS -> "median (min–max)"
+  awk -v s="$2" -v d="$3" '{ if ($1 == "NA") { print "—"; exit }
+    f = "%." d "f"; printf f " (" f "–" f ")\n", $1 / s, $2 / s, $3 / s }' <<<"$1"
+}
+ratio() { awk '{ split($0, x, "|"); split(x[1], a, " "); split(x[2], b, " ");
+  if (a[1] == "NA" || b[1] == "NA" || b[1] == 0) print "—"; else printf "%.2f×\n", a[1] / b[1] }' <<<"$1|$2"; }
+
+round_ratios() { # COLUMN -> "median min max" of vessel/qemu within each round (runs next to each other
+  # see the most similar host load, so this is the steadier comparison on a shared host)
+  awk -F, -v c="$1" 'NR > 1 && $3 == 0 && $10 == 0 && $4 != "" && $c != "" {
+      if ($2 == "vessel") vs[$1] = (c == 8 ? $8 + $9 : $c)
+      if ($2 == "qemu") qs[$1] = (c == 8 ? $8 + $9 : $c) }
+    END { for (r in vs) if ((r in qs) && qs[r] > 0) print vs[r] / qs[r] }' "$csv" | sort -g \
+    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "—"; exit }
+             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+             printf "%.2f× (%.2f–%.2f)\n", m, a[1], a[NR] }'
+}
+row() { # LABEL COLUMN SCALE DECIMALS
+  local v q
+  v=$(stats vessel "$2"); q=$(stats qemu "$2")
+  echo "| $1 | $(fmt "$v" "$3" "$4") | $(fmt "$q" "$3" "$4") | $(ratio "$v" "$q") | $(round_ratios "$2") |"
+}
+failed() { awk -F, -v k="$1" '$2 == k && ($10 != 0 || $4 == "") { n++ } END { print n + 0 }' "$csv"; }
+cv=$(cpu_stats vessel); cq=$(cpu_stats qemu)
+e_init=$(stats vessel-e2e 4); e_total=$(stats vessel-e2e 6)
+{
+  echo "Boot to init and VMM memory, $(date -u '+%Y-%m-%d %H:%M UTC'), Vessel $version, $runs measured runs each (median (min–max))"
+  echo
+  echo "| Measured in the helper machine | Vessel | QEMU 7.2 | Vessel/QEMU (medians) | Vessel/QEMU per round |"
+  echo "|---|---|---|---|---|"
+  row "Boot to init, wall (s)" 4 1000 2
+  row "Guest uptime at init (s)" 5 1 2
+  row "Start to exit, wall (s)" 6 1000 2
+  row "VMM peak RSS (MiB)" 7 1024 1
+  echo "| VMM CPU time, user+sys (s) | $(fmt "$cv" 1 2) | $(fmt "$cq" 1 2) | $(ratio "$cv" "$cq") | $(round_ratios 8) |"
+  echo
+  echo "| End to end from the host: \`vessel vm run\` | |"
+  echo "|---|---|"
+  echo "| Start to init line on the host (s) | $(fmt "$e_init" 1000 2) |"
+  echo "| Guest uptime at init (s) | $(fmt "$(stats vessel-e2e 5)" 1 2) |"
+  echo "| Start to exit (s) | $(fmt "$e_total" 1000 2) |"
+  echo
+  echo "- Machine: $(fact machine_cpus) vCPUs, $(( $(fact machine_mem_kb) / 1024 )) MiB, kernel $(fact machine_kernel), CPU \"$(fact machine_cpu_model)\" (QEMU TCG, nested KVM)."
+  echo "- Host: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores, $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $qemu_version."
+  echo "- Guest kernel command line (both): \`$cmdline\`"
+  echo "- Vessel in the machine (captured from \`vessel vm run\`): \`${vessel_argv[*]}\`"
+  echo "- QEMU in the machine: \`LD_LIBRARY_PATH=$W/lib ${qemu_argv[*]}\`"
+  echo "- Runs that failed (not counted; logs in $(basename "$failures")/): $(failed vessel) vessel, $(failed qemu) qemu, $(failed vessel-e2e) vessel-e2e, warm-ups included."
+  echo "- Host load (1-min load average, other work on the host shares its cores): $(awk -F, 'NR > 1 { l = l sep $11; sep = ", " } END { print l }' "$csv") at the end of each run, in order."
+  echo "- Helper machine: $machine_origin."
+  echo "- Warm-up: one discarded run of each first (the first \`vessel vm run\` of a build in the machine also creates the JVM's archive/cache). After it: $cds_state."
+  echo "- Raw numbers: $(basename "$csv"); Vessel's own milestones (VESSEL_TIMING=1): $(basename "$timing_log")."
+} | tee "$md"
+say "results: $csv, $md, $timing_log"
