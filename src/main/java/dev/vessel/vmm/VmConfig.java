@@ -1,10 +1,27 @@
 package dev.vessel.vmm;
 
 import java.nio.file.Path;
+import java.util.List;
 
-/** What to boot and with what: everything `vessel vm run` was told, validated. */
-public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes) {
+/**
+ * What to boot and with what: everything `vessel vm run` was told, validated.
+ *
+ * @param disks virtio-blk disks, in the order the guest sees them (vda, vdb, ...)
+ * @param console where the guest console goes: the emulated UART or virtio-console (hvc0)
+ * @param vsockSocket host-side Unix socket of the hybrid virtio-vsock device, or null for none
+ * @param rng whether to give the guest a virtio-rng device
+ * @param balloon whether to give the guest a virtio-balloon device
+ * @param apiSocket Unix socket on which the running VM takes requests (balloon target), or null
+ */
+public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes,
+                       List<Disk> disks, Console console, Path vsockSocket, boolean rng, boolean balloon,
+                       Path apiSocket) {
     public static final long MIN_MEMORY = 32L << 20;
+
+    /** A raw disk image and whether the guest may write it. */
+    public record Disk(Path path, boolean readOnly) {}
+
+    public enum Console { SERIAL, VIRTIO }
 
     public VmConfig {
         if (cpus < 1 || cpus > 255) {
@@ -16,5 +33,14 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if ((memoryBytes & 0xFFFFF) != 0) {
             throw new IllegalArgumentException("--memory must be a whole number of MiB");
         }
+        disks = List.copyOf(disks);
+        if (console == null) {
+            console = Console.SERIAL;
+        }
+    }
+
+    /** A VM with only the legacy devices (serial console), as `vm run` boots by default. */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes) {
+        this(kernel, initrd, cmdline, cpus, memoryBytes, List.of(), Console.SERIAL, null, false, false, null);
     }
 }
