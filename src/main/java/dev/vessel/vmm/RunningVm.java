@@ -2,6 +2,7 @@ package dev.vessel.vmm;
 
 import dev.vessel.devices.legacy.rtc.CmosRtc;
 import dev.vessel.devices.legacy.serial.Uart16550;
+import dev.vessel.devices.virtio.mmio.VirtioMmioTransport;
 import dev.vessel.memory.GuestMemory;
 
 import java.util.List;
@@ -13,8 +14,11 @@ public final class RunningVm {
     private final CmosRtc rtc;
     private final GuestMemory memory;
     private final List<Vcpu> vcpus;
+    private final List<VirtioMmioTransport> virtio;
 
-    RunningVm(Vm vm, Uart16550 console, CmosRtc rtc, GuestMemory memory, List<Vcpu> vcpus) {
+    RunningVm(Vm vm, Uart16550 console, CmosRtc rtc, GuestMemory memory, List<Vcpu> vcpus,
+              List<VirtioMmioTransport> virtio) {
+        this.virtio = virtio;
         this.vm = vm;
         this.console = console;
         this.rtc = rtc;
@@ -32,6 +36,8 @@ public final class RunningVm {
         VmExit exit = vm.awaitExit();
         console.flush();
         rtc.close();
+        // Devices finish their work (a last flush to a disk) before the process reports the exit.
+        virtio.forEach(VirtioMmioTransport::close);
         return exit;
     }
 

@@ -6,6 +6,10 @@ import dev.vessel.arch.x86.CpuSetup;
 import dev.vessel.arch.x86.CpuidConfig;
 import dev.vessel.arch.x86.LinuxLoader;
 import dev.vessel.arch.x86.acpi.AcpiConfig;
+import dev.vessel.arch.x86.acpi.AcpiDevice;
+import dev.vessel.devices.virtio.mmio.VirtioMmioTransport;
+import dev.vessel.sys.EventFd;
+import dev.vessel.sys.Libc;
 import dev.vessel.arch.x86.acpi.AcpiTables;
 import dev.vessel.arch.x86.acpi.PowerPort;
 import dev.vessel.devices.legacy.i8042.I8042Controller;
@@ -74,7 +78,28 @@ public final class VmBuilder {
                 () -> vm.stop(VmExit.POWER_OFF, "guest powered off"),
                 () -> vm.stop(VmExit.REBOOT, "guest requested a reset")));
 
-        AcpiTables acpi = AcpiTables.build(new AcpiConfig(config.cpus(), List.of()), BootLayout.ACPI_TABLES);
+        EventLoop events;
+        try {
+            events = new EventLoop("vm-events");
+        } catch (ErrnoException e) {
+            throw new KvmException("cannot create the VM's event loop: " + e.getMessage(), e);
+        }
+        List<AcpiDevice> acpiDevices = new ArrayList<>();
+        List<VirtioMmioTransport> transports = new ArrayList<>();
+        List<VirtioDevices.Named> virtio = VirtioDevices.create(new VirtioDevices.Host(config, consoleOut));
+        for (int i = 0; i < virtio.size(); i++) {
+            VirtioDevices.Named d = virtio.get(i);
+            int gsi = MmioLayout.gsi(i);
+            VirtioMmioTransport t = new VirtioMmioTransport(d.device(), memory, MmioLayout.base(i),
+                    new KvmInterruptLine(vmFd, gsi), VirtioMmioTransport.newWorker("virtio-" + d.name()));
+            t.register(vm.mmio(), "virtio-" + d.name());
+            wireQueueNotifications(vmFd, events, t);
+            acpiDevices.add(t.acpiDevice(i, gsi));
+            transports.add(t);
+        }
+        events.start();
+
+        AcpiTables acpi = AcpiTables.build(new AcpiConfig(config.cpus(), acpiDevices), BootLayout.ACPI_TABLES);
         if (acpi.image().length > BootLayout.ACPI_TABLES_END - BootLayout.ACPI_TABLES) {
             throw new IllegalStateException("ACPI tables do not fit below 1 MiB");
         }
@@ -102,6 +127,23 @@ public final class VmBuilder {
             threads.add(Thread.ofPlatform().name("vcpu-" + i).daemon(true).unstarted(vcpu));
         }
         threads.forEach(Thread::start);
-        return new RunningVm(vm, com1, rtc, memory, vcpus);
+        return new RunningVm(vm, com1, rtc, memory, vcpus, transports);
+    }
+
+    /**
+     * One ioeventfd per queue on the QueueNotify register (datamatch = queue index): a guest kick
+     * completes inside KVM, without a VM exit to Java; the event loop hands it to the device.
+     */
+    private static void wireQueueNotifications(VmFd vmFd, EventLoop events, VirtioMmioTransport t) throws KvmException {
+        for (int q = 0; q < t.device().queueCount(); q++) {
+            int queue = q;
+            try {
+                EventFd kick = new EventFd(Libc.EFD_NONBLOCK);
+                vmFd.registerIoEventFd(kick.fd(), t.notifyAddress(), 4, false, (long) queue);
+                events.addEventFd(kick, () -> t.onQueueNotify(queue));
+            } catch (ErrnoException e) {
+                throw new KvmException("cannot wire queue " + queue + " of " + t + ": " + e.getMessage(), e);
+            }
+        }
     }
 }
