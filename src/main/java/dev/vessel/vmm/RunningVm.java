@@ -15,10 +15,12 @@ public final class RunningVm {
     private final GuestMemory memory;
     private final List<Vcpu> vcpus;
     private final List<VirtioMmioTransport> virtio;
+    private final List<java.util.concurrent.ExecutorService> workers;
 
     RunningVm(Vm vm, Uart16550 console, CmosRtc rtc, GuestMemory memory, List<Vcpu> vcpus,
-              List<VirtioMmioTransport> virtio) {
+              List<VirtioMmioTransport> virtio, List<java.util.concurrent.ExecutorService> workers) {
         this.virtio = virtio;
+        this.workers = workers;
         this.vm = vm;
         this.console = console;
         this.rtc = rtc;
@@ -37,7 +39,9 @@ public final class RunningVm {
         console.flush();
         rtc.close();
         // Devices finish their work (a last flush to a disk) before the process reports the exit.
+        // Guest memory stays mapped until the process exits, so closing after the vCPUs stopped is safe.
         virtio.forEach(VirtioMmioTransport::close);
+        workers.forEach(java.util.concurrent.ExecutorService::shutdown);
         return exit;
     }
 

@@ -86,12 +86,15 @@ public final class VmBuilder {
         }
         List<AcpiDevice> acpiDevices = new ArrayList<>();
         List<VirtioMmioTransport> transports = new ArrayList<>();
+        List<java.util.concurrent.ExecutorService> workers = new ArrayList<>();
         List<VirtioDevices.Named> virtio = VirtioDevices.create(new VirtioDevices.Host(config, consoleOut));
         for (int i = 0; i < virtio.size(); i++) {
             VirtioDevices.Named d = virtio.get(i);
             int gsi = MmioLayout.gsi(i);
+            java.util.concurrent.ExecutorService worker = VirtioMmioTransport.newWorker("virtio-" + d.name());
+            workers.add(worker);
             VirtioMmioTransport t = new VirtioMmioTransport(d.device(), memory, MmioLayout.base(i),
-                    new KvmInterruptLine(vmFd, gsi), VirtioMmioTransport.newWorker("virtio-" + d.name()));
+                    new KvmInterruptLine(vmFd, gsi), worker);
             t.register(vm.mmio(), "virtio-" + d.name());
             wireQueueNotifications(vmFd, events, t);
             acpiDevices.add(t.acpiDevice(i, gsi));
@@ -127,7 +130,7 @@ public final class VmBuilder {
             threads.add(Thread.ofPlatform().name("vcpu-" + i).daemon(true).unstarted(vcpu));
         }
         threads.forEach(Thread::start);
-        return new RunningVm(vm, com1, rtc, memory, vcpus, transports);
+        return new RunningVm(vm, com1, rtc, memory, vcpus, transports, workers);
     }
 
     /**

@@ -118,7 +118,8 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
     private long driverFeatures;
     private boolean driverFeaturesBeyond64;
     private int queueSel;
-    private boolean closed;
+    /** Written under lock; volatile so the configuration-space path reads it without the lock. */
+    private volatile boolean closed;
 
     /** The current activation (DRIVER_OK until reset); written under lock. */
     private volatile Activation activation;
@@ -293,7 +294,9 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
     public void write(long offset, int size, long value) {
         try {
             if (offset >= CONFIG && offset < WINDOW_SIZE) {
-                writeConfigSpace((int) (offset - CONFIG), size, value);
+                if (!closed) {
+                    writeConfigSpace((int) (offset - CONFIG), size, value);
+                }
                 return;
             }
             if (size != 4 || offset < 0 || offset >= CONFIG || (offset & 3) != 0) {
@@ -487,8 +490,8 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
             }
             status |= VirtioStatus.FEATURES_OK;
         }
-        if ((added & VirtioStatus.DRIVER_OK) != 0 && !needsReset && activate()) {
-            status |= VirtioStatus.DRIVER_OK;
+        if ((added & VirtioStatus.DRIVER_OK) != 0 && !needsReset) {
+            activate();
         }
     }
 
@@ -509,7 +512,8 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
         return null;
     }
 
-    private boolean activate() {
+    /** DRIVER_OK: builds the queues and hands the activation to the worker; refuses (DEVICE_NEEDS_RESET) if a queue is bad. */
+    private void activate() {
         boolean eventIdx = VirtioFeatures.has(driverFeatures, VirtioFeatures.RING_EVENT_IDX);
         boolean indirect = VirtioFeatures.has(driverFeatures, VirtioFeatures.INDIRECT_DESC);
         Virtqueue[] vqs = new Virtqueue[queueCount];
@@ -521,17 +525,17 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
                 } catch (VirtqueueException e) {
                     needsReset = true;
                     error("queue " + i + " refused at DRIVER_OK: " + e.getMessage(), null);
-                    return false;
+                    return;
                 }
             }
         }
         Activation a = new Activation(driverFeatures, vqs);
+        status |= VirtioStatus.DRIVER_OK;
         activation = a;
         a.submit(() -> device.activate(a));
         for (int i = 0; i < queueCount; i++) {
             a.scheduleNotify(i);
         }
-        return true;
     }
 
     /** Status=0: cut the activation off, let the worker finish and reset the device, then clear every register. */
