@@ -20,6 +20,8 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** `vessel vm run`: boot a kernel with an initrd, console on stdin/stdout. */
@@ -63,6 +65,28 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "256M", description = "Guest RAM, e.g. 256M, 2G (default: ${DEFAULT-VALUE}).")
     String memory;
 
+    @Option(names = "--disk", paramLabel = "PATH[,ro]",
+            description = "A raw disk image as a virtio-blk disk (vda, vdb, ... in order); ',ro' makes it read-only. Repeatable.")
+    List<String> disks = new ArrayList<>();
+
+    @Option(names = "--console", paramLabel = "serial|virtio", defaultValue = "serial",
+            description = "Guest console: the emulated 16550 UART (ttyS0, one VM exit per byte) or virtio-console (hvc0). Default: ${DEFAULT-VALUE}.")
+    VmConfig.Console console;
+
+    @Option(names = "--vsock", paramLabel = "PATH",
+            description = "Give the guest a virtio-vsock device; the host side is this Unix socket (Firecracker's hybrid vsock).")
+    Path vsock;
+
+    @Option(names = "--rng", description = "Give the guest a virtio-rng device (entropy from the host).")
+    boolean rng;
+
+    @Option(names = "--balloon", description = "Give the guest a virtio-balloon device.")
+    boolean balloon;
+
+    @Option(names = "--api-socket", paramLabel = "PATH",
+            description = "Unix socket on which the running VM takes requests (see `vessel vm balloon`).")
+    Path apiSocket;
+
     @Option(names = "--accel", paramLabel = "MODE", defaultValue = "auto",
             description = "kvm: this host's KVM; machine: inside the helper machine; auto: kvm where the CPU has VMX/SVM, else machine.")
     Accel accel;
@@ -91,6 +115,7 @@ final class VmRunCommand implements Callable<Integer> {
         if (kernel != null) {
             checkKernel(kernel);
         }
+        parseDisks();
         Accel mode = accel == Accel.auto
                 ? (HostCapabilities.hardwareVirtualization() ? Accel.kvm : Accel.machine)
                 : accel;
@@ -98,6 +123,30 @@ final class VmRunCommand implements Callable<Integer> {
             return MachineForwarding.runVm(parent.main, this, memoryBytes);
         }
         return runHere(memoryBytes);
+    }
+
+    /** `--disk PATH[,ro]` options as disks; every image must exist. */
+    List<VmConfig.Disk> parseDisks() throws UserError {
+        List<VmConfig.Disk> out = new ArrayList<>();
+        for (String d : disks) {
+            boolean ro = false;
+            String path = d;
+            int comma = d.lastIndexOf(',');
+            if (comma >= 0) {
+                String opt = d.substring(comma + 1);
+                if (!opt.equals("ro") && !opt.equals("rw")) {
+                    throw new UserError("--disk " + d + ": unknown option '" + opt + "' (use PATH or PATH,ro)");
+                }
+                ro = opt.equals("ro");
+                path = d.substring(0, comma);
+            }
+            Path p = Path.of(path);
+            if (!Files.isRegularFile(p)) {
+                throw new UserError("--disk " + path + ": no such file");
+            }
+            out.add(new VmConfig.Disk(p, ro));
+        }
+        return out;
     }
 
     /** Rejects what cannot be a kernel here, before anything is sent to a helper machine. */
@@ -140,7 +189,7 @@ final class VmRunCommand implements Callable<Integer> {
         if (cmdline != null) {
             return cmdline;
         }
-        String c = DEFAULT_CMDLINE;
+        String c = console == VmConfig.Console.VIRTIO ? DEFAULT_CMDLINE.replace("console=ttyS0", "console=hvc0") : DEFAULT_CMDLINE;
         if (initrd == null) {
             c += " vessel.action=" + (interactive ? "shell" : "poweroff");
         }
@@ -152,7 +201,8 @@ final class VmRunCommand implements Callable<Integer> {
         boolean interactive = interactive();
         VmConfig config;
         try {
-            config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes);
+            config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
+                    parseDisks(), console, vsock, rng, balloon, apiSocket);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

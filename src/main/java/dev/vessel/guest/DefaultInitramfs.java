@@ -15,7 +15,7 @@ public final class DefaultInitramfs {
     private DefaultInitramfs() {}
 
     /** Bumped whenever the init script or layout changes, so cached images are rebuilt. */
-    static final int FORMAT = 2;
+    static final int FORMAT = 3;
 
     /**
      * Kernel modules for Vessel's paravirtual devices, in load order. Debian builds them as
@@ -37,6 +37,10 @@ public final class DefaultInitramfs {
             if [ -f /lib/modules/load-order ]; then
               for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m.ko 2>/dev/null; done
             fi
+            # With console=hvc0 the console's driver is a module: only now can init's stdio reach it.
+            if grep -q 'console=hvc0' /proc/cmdline && [ -c /dev/hvc0 ]; then
+              exec 0<>/dev/hvc0 1>&0 2>&0
+            fi
             hostname vessel
             action=poweroff
             for arg in $(cat /proc/cmdline); do
@@ -46,6 +50,13 @@ public final class DefaultInitramfs {
             mem_kb=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo)
             echo "Vessel micro-VM: Linux $(uname -r), $cpus vCPU(s), $((mem_kb / 1024)) MiB RAM, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
             echo "vessel-facts: nproc=$cpus memtotal_kb=$mem_kb epoch=$(date -u +%s) uptime=$(cut -d' ' -f1 /proc/uptime)"
+            if [ -x /etc/vessel/run ]; then
+              # An image built with a script (DefaultInitramfs.writeWithScript) runs it, then powers off.
+              /etc/vessel/run
+              echo "vessel-run-status: $?"
+              sync
+              poweroff -f
+            fi
             case "$action" in
               shell)
                 echo "Type 'exit' or press Ctrl-D to power off."
@@ -61,7 +72,20 @@ public final class DefaultInitramfs {
      * modules of {@code kernel} (null: none, e.g. for a kernel whose modules Vessel does not have).
      */
     public static void write(Path target, Path busybox, DebianKernel.Release kernel) throws IOException {
+        writeWithScript(target, busybox, kernel, null);
+    }
+
+    /**
+     * The built-in image plus a shell script that the init runs after its usual set-up (mounts,
+     * modules, banner) instead of the action; it prints {@code vessel-run-status: N} with the
+     * script's exit status, syncs and powers off. For tests and benchmarks that drive the guest.
+     */
+    public static void writeWithScript(Path target, Path busybox, DebianKernel.Release kernel, String script)
+            throws IOException {
         try (Initramfs cpio = Initramfs.create(target)) {
+            if (script != null) {
+                cpio.text("etc/vessel/run", 0755, script.startsWith("#!") ? script : "#!/bin/sh\n" + script);
+            }
             cpio.directory("dev").charDevice("dev/console", 0600, 5, 1)
                     .directory("proc").directory("sys").directory("tmp").directory("root")
                     .file("bin/busybox", 0755, busybox)
