@@ -140,6 +140,10 @@ final class VmRunCommand implements Callable<Integer> {
                 ro = opt.equals("ro");
                 path = d.substring(0, comma);
             }
+            if (path.startsWith("nbd://")) {
+                out.add(new VmConfig.Disk(path, ro));
+                continue;
+            }
             Path p = Path.of(path);
             if (!Files.isRegularFile(p)) {
                 throw new UserError("--disk " + path + ": no such file");

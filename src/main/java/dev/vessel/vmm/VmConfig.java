@@ -18,8 +18,27 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
                        Path apiSocket) {
     public static final long MIN_MEMORY = 32L << 20;
 
-    /** A raw disk image and whether the guest may write it. */
-    public record Disk(Path path, boolean readOnly) {}
+    /**
+     * A disk and whether the guest may write it: a raw image file, or an NBD export
+     * ({@code nbd://HOST:PORT/EXPORT}, how the helper machine reaches a disk file on the host).
+     */
+    public record Disk(String location, boolean readOnly) {
+        public Disk(Path path, boolean readOnly) {
+            this(path.toString(), readOnly);
+        }
+
+        public boolean isNbd() {
+            return location.startsWith("nbd://");
+        }
+
+        /** The image file; only for disks that are not NBD exports. */
+        public Path path() {
+            if (isNbd()) {
+                throw new IllegalStateException(location + " is an NBD export, not a file");
+            }
+            return Path.of(location);
+        }
+    }
 
     public enum Console { SERIAL, VIRTIO }
 

@@ -28,6 +28,21 @@ public final class NbdClient implements BlockBackend {
         this.name = name;
     }
 
+    /** Connects to {@code nbd://HOST:PORT[/EXPORT]}. */
+    public static NbdClient connect(String uri) throws IOException {
+        java.net.URI u;
+        try {
+            u = new java.net.URI(uri);
+        } catch (java.net.URISyntaxException e) {
+            throw new IOException("not an NBD address: " + uri);
+        }
+        if (!"nbd".equals(u.getScheme()) || u.getHost() == null || u.getPort() < 1) {
+            throw new IOException("not an NBD address (nbd://HOST:PORT/EXPORT): " + uri);
+        }
+        String path = u.getPath() == null ? "" : u.getPath();
+        return connect(new InetSocketAddress(u.getHost(), u.getPort()), path.startsWith("/") ? path.substring(1) : path);
+    }
+
     public static NbdClient connect(InetSocketAddress address, String exportName) throws IOException {
         SocketChannel ch = SocketChannel.open(address);
         try {

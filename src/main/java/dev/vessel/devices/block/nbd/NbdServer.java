@@ -18,12 +18,23 @@ import java.nio.channels.SocketChannel;
  */
 public final class NbdServer implements AutoCloseable {
     private final BlockBackend backend;
+    private final String exportName;
     private final ServerSocketChannel listener;
     private final Thread thread;
     private volatile boolean closed;
 
+    /** Serves {@code backend} under any export name. */
     public NbdServer(BlockBackend backend, InetSocketAddress bindAddress) throws IOException {
+        this(backend, bindAddress, null);
+    }
+
+    /**
+     * Serves {@code backend} only to clients that ask for export {@code exportName}: on a port
+     * every local user can reach, a random name is what keeps the disk private to its VM.
+     */
+    public NbdServer(BlockBackend backend, InetSocketAddress bindAddress, String exportName) throws IOException {
         this.backend = backend;
+        this.exportName = exportName;
         this.listener = ServerSocketChannel.open().bind(bindAddress);
         this.thread = Thread.ofPlatform().name("nbd-server").daemon(true).unstarted(this::serve);
     }
@@ -83,6 +94,13 @@ public final class NbdServer implements AutoCloseable {
                 case Nbd.OPT_GO -> {
                     if (length < 6 || data.getInt(0) < 0 || 4 + data.getInt(0) + 2 > length) {
                         optionReply(ch, option, Nbd.REP_ERR_INVALID, ByteBuffer.allocate(0));
+                        continue;
+                    }
+                    byte[] name = new byte[data.getInt(0)];
+                    data.get(4, name);
+                    if (exportName != null && !java.security.MessageDigest.isEqual(name,
+                            exportName.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+                        optionReply(ch, option, Nbd.REP_ERR_UNKNOWN, ByteBuffer.allocate(0));
                         continue;
                     }
                     ByteBuffer info = ByteBuffer.allocate(12);

@@ -63,6 +63,19 @@ class NbdTest {
     }
 
     @Test
+    void aNamedExportIsServedOnlyUnderItsName() throws Exception {
+        Path img = image(1 << 20);
+        try (FileBackend file = FileBackend.open(img, false);
+             NbdServer server = new NbdServer(file, loopback(0), "s3cret").start()) {
+            IOException e = assertThrows(IOException.class, () -> NbdClient.connect(loopback(server.port()), "guess"));
+            assertTrue(e.getMessage().contains("refused export"), e.getMessage());
+            try (NbdClient client = NbdClient.connect("nbd://127.0.0.1:" + server.port() + "/s3cret")) {
+                assertEquals(1 << 20, client.size());
+            }
+        }
+    }
+
+    @Test
     void readOnlyExportRefusesWrites() throws Exception {
         Path img = image(1 << 20);
         try (FileBackend file = FileBackend.open(img, true);
