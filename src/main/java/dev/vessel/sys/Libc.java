@@ -49,14 +49,18 @@ public final class Libc {
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =
             CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+    static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
 
     /** One errno buffer per thread: downcalls are frequent (every VM exit), allocation is not. */
     private static final ThreadLocal<MemorySegment> ERRNO_BUFFER =
             ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE_LAYOUT));
 
-    /** Downcall handles live in one holder class each: linked on first use, not all at start-up. */
-    private static MethodHandle fn(String name, FunctionDescriptor fd, Linker.Option... options) {
+    /**
+     * Downcall handles live in one holder class each: linked on first use, not all at start-up.
+     * Package-private, with the errno helpers below, for the other classes of this package that
+     * keep their own downcalls ({@link UnixSocket}).
+     */
+    static MethodHandle fn(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
         return LINKER.downcallHandle(symbol, fd, options);
@@ -119,6 +123,19 @@ public final class Libc {
         static final MethodHandle H = fn("getpid", FunctionDescriptor.of(JAVA_INT));
     }
 
+    private static final class Geteuid {
+        static final MethodHandle H = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
+    }
+
+    private static final class Dup2 {
+        static final MethodHandle H = fn("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Setpriority {
+        static final MethodHandle H = fn("setpriority",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
     private static final class Strerror {
         static final MethodHandle H = fn("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     }
@@ -143,15 +160,15 @@ public final class Libc {
     }
 
 
-    private static MemorySegment errnoBuffer() {
+    static MemorySegment errnoBuffer() {
         return ERRNO_BUFFER.get();
     }
 
-    private static int errno(MemorySegment buffer) {
+    static int errno(MemorySegment buffer) {
         return (int) ERRNO.get(buffer, 0L);
     }
 
-    private static RuntimeException unexpected(Throwable t) {
+    static RuntimeException unexpected(Throwable t) {
         if (t instanceof RuntimeException r) {
             return r;
         }
@@ -367,6 +384,51 @@ public final class Libc {
     public static int getpid() {
         try {
             return (int) Getpid.H.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int geteuid() {
+        try {
+            return (int) Geteuid.H.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** dup2(2): makes {@code newFd} refer to what {@code oldFd} refers to. Retries on EINTR. */
+    public static void dup2(int oldFd, int newFd) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            while ((int) Dup2.H.invokeExact(err, oldFd, newFd) < 0) {
+                int e = errno(err);
+                if (e != EINTR) {
+                    throw new ErrnoException("dup2", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static final int PRIO_PROCESS = 0;
+
+    /**
+     * setpriority(2) with PRIO_PROCESS: the nice value of one thread ({@code tid}; 0 is the
+     * calling thread) on Linux, where the nice value is per thread. New threads and child
+     * processes start with their creator's.
+     */
+    public static void setThreadNice(int tid, int nice) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            if ((int) Setpriority.H.invokeExact(err, PRIO_PROCESS, tid, nice) < 0) {
+                throw new ErrnoException("setpriority", errno(err));
+            }
+        } catch (ErrnoException e) {
+            throw e;
         } catch (Throwable t) {
             throw unexpected(t);
         }
