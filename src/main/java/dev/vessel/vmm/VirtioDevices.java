@@ -24,6 +24,19 @@ final class VirtioDevices {
         VmConfig config = host.config();
         List<Named> devices = new ArrayList<>();
         // Device entries are added here, one block per device type, in guest enumeration order.
+        for (int i = 0; i < config.disks().size(); i++) { // virtio-blk: vda, vdb, ... (backend: VirtioBlkDevice.openBackend)
+            VmConfig.Disk disk = config.disks().get(i);
+            devices.add(new Named("blk" + i, dev.vessel.devices.virtio.blk.VirtioBlkDevice.open(disk.location(), disk.readOnly())));
+        }
+        if (config.rng()) { // virtio-rng: /dev/hwrng
+            devices.add(new Named("rng", new dev.vessel.devices.virtio.rng.VirtioRng()));
+        }
+        if (config.balloon()) { // virtio-balloon; serves --api-socket (BalloonApi) until the process exits
+            devices.add(new Named("balloon", dev.vessel.devices.virtio.balloon.VirtioBalloon.create(config.memoryBytes(), config.apiSocket())));
+        }
+        if (config.vsockSocket() != null) { // virtio-vsock, guest CID 3; host side: hybrid vsock on this Unix socket
+            devices.add(new Named("vsock", dev.vessel.devices.virtio.vsock.VirtioVsock.open(config.vsockSocket())));
+        }
         return devices;
     }
 }
