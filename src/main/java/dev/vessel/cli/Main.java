@@ -27,6 +27,11 @@ public final class Main {
         COMMANDS.put("vm", VmCommand::new);
         COMMANDS.put("machine", MachineCommand::new);
         COMMANDS.put("kernel", KernelCommand::new);
+        COMMANDS.put("images", ImagesCommand::new);
+        COMMANDS.put("import", ImportCommand::new);
+        COMMANDS.put("load", LoadCommand::new);
+        COMMANDS.put("tag", TagCommand::new);
+        COMMANDS.put("rmi", RmiCommand::new);
     }
 
     @Option(names = "--root", paramLabel = "DIR", scope = CommandLine.ScopeType.INHERIT,

@@ -1,0 +1,112 @@
+package dev.vessel.image;
+
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/** How docker's CLI prints sizes, ages and tables, for output that reads the same. */
+public final class DockerFormat {
+    private DockerFormat() {}
+
+    private static final String[] UNITS = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+
+    /** A size in decimal units with three significant digits: {@code 4.26MB}, {@code 1.2kB}, {@code 0B}. */
+    public static String humanSize(long bytes) {
+        double size = bytes;
+        int i = 0;
+        while (size >= 1000 && i < UNITS.length - 1) {
+            size /= 1000;
+            i++;
+        }
+        return threeDigits(size) + UNITS[i];
+    }
+
+    /** Like C's and Go's {@code %.3g}: three significant digits, no trailing zeros. */
+    static String threeDigits(double v) {
+        if (v == 0) {
+            return "0";
+        }
+        BigDecimal d = new BigDecimal(v).round(new MathContext(3, RoundingMode.HALF_EVEN));
+        int exponent = d.precision() - d.scale() - 1;
+        if (exponent < -4 || exponent >= 3) {
+            BigDecimal mantissa = d.movePointLeft(exponent).stripTrailingZeros();
+            return mantissa.toPlainString() + "e" + (exponent < 0 ? "-" : "+") + String.format("%02d", Math.abs(exponent));
+        }
+        return d.stripTrailingZeros().toPlainString();
+    }
+
+    /** A duration as docker says it: {@code Less than a second}, {@code About an hour}, {@code 3 weeks}. */
+    public static String humanDuration(Duration d) {
+        long seconds = d.toSeconds();
+        if (seconds < 1) {
+            return "Less than a second";
+        }
+        if (seconds == 1) {
+            return "1 second";
+        }
+        if (seconds < 60) {
+            return seconds + " seconds";
+        }
+        long minutes = d.toMinutes();
+        if (minutes == 1) {
+            return "About a minute";
+        }
+        if (minutes < 60) {
+            return minutes + " minutes";
+        }
+        long hours = Math.round(d.toMillis() / 3_600_000.0);
+        if (hours == 1) {
+            return "About an hour";
+        }
+        if (hours < 48) {
+            return hours + " hours";
+        }
+        if (hours < 24 * 7 * 2) {
+            return hours / 24 + " days";
+        }
+        if (hours < 24 * 30 * 2) {
+            return hours / 24 / 7 + " weeks";
+        }
+        if (hours < 24 * 365 * 2) {
+            return hours / 24 / 30 + " months";
+        }
+        return d.toHours() / 24 / 365 + " years";
+    }
+
+    /** {@code docker images}' CREATED column: {@code 2 weeks ago}, or {@code N/A} without a date. */
+    public static String createdSince(Instant created, Instant now) {
+        if (created == null || created.equals(Instant.EPOCH.minusSeconds(62135596800L))) {
+            return "N/A";
+        }
+        return humanDuration(Duration.between(created, now)) + " ago";
+    }
+
+    /**
+     * Rows aligned the way docker's tables are (Go's tabwriter with minimum width 10 and padding 3):
+     * every column but the last padded to its widest cell plus 3, at least 10.
+     */
+    public static String table(List<List<String>> rows) {
+        int cols = rows.stream().mapToInt(List::size).max().orElse(0);
+        int[] width = new int[cols];
+        for (List<String> r : rows) {
+            for (int c = 0; c < r.size() - 1; c++) {
+                width[c] = Math.max(width[c], Math.max(10, r.get(c).length() + 3));
+            }
+        }
+        StringBuilder sb = new StringBuilder();
+        for (List<String> r : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int c = 0; c < r.size(); c++) {
+                line.append(r.get(c));
+                if (c < r.size() - 1) {
+                    line.append(" ".repeat(width[c] - r.get(c).length()));
+                }
+            }
+            sb.append(line).append('\n');
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,158 @@
+package dev.vessel.image;
+
+import dev.vessel.host.HostCommand;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds an image's root filesystem disk: its layers applied into a private temporary tree, then
+ * {@code mkfs.ext4 -d} makes a read-only ext4 of it (no journal, no lost+found, root directory
+ * with the tree's owner and mode; mkfs copies every file's mode, numeric owner, mtime, symlinks
+ * and hard links when run as root). It is renamed into {@code disks/ID.ext4} when complete, under
+ * a per-image lock, so concurrent builders build it once and a killed one leaves nothing there.
+ */
+final class RootfsDisk {
+    private RootfsDisk() {}
+
+    private static final long BLOCK = 4096;
+    private static final long INODE_SIZE = 256;
+
+    static Path ensure(ImageStore store, Image image) throws IOException, ImageException {
+        Path disk = store.diskPath(image);
+        if (Files.isRegularFile(disk)) {
+            return disk;
+        }
+        Path lockFile = store.directory().resolve("locks").resolve("disk-" + image.id().hex() + ".lock");
+        try (FileLocks.Held l = FileLocks.exclusive(lockFile);
+             ImageStore.Temp work = store.temp("disk")) {
+            if (Files.isRegularFile(disk)) {
+                return disk;
+            }
+            Path rootfs = work.path.resolve("rootfs");
+            Files.createDirectory(rootfs);
+            Files.setAttribute(rootfs, "unix:mode", 0755);
+            unpack(store, image, rootfs);
+            Path img = work.path.resolve("disk.ext4");
+            build(rootfs, img, "vessel-" + image.id().hex().substring(0, 9));
+            Files.setAttribute(img, "unix:mode", 0444);
+            AtomicFiles.move(img, disk);
+            return disk;
+        }
+    }
+
+    /** Applies the image's layers, lowest first, into {@code rootfs}, re-checking each diff_id. */
+    static void unpack(ImageStore store, Image image, Path rootfs) throws IOException, ImageException {
+        LayerApplier applier = new LayerApplier(rootfs, store.policy());
+        List<Digest> diffIds = image.diffIds();
+        for (int i = 0; i < image.layers().size(); i++) {
+            Descriptor layer = image.layers().get(i);
+            if (!store.blobs().has(layer.digest())) {
+                throw new InvalidImageException("image " + image.shortId() + ": layer " + layer.digest() + " is missing from the store");
+            }
+            Compression c = MediaTypes.layerCompression(layer.mediaType());
+            if (c == null) {
+                throw new InvalidImageException("layer " + layer.digest() + ": unsupported media type " + layer.mediaType());
+            }
+            MessageDigest md = Digest.sha256();
+            try (InputStream raw = new BufferedInputStream(store.blobs().open(layer.digest()), 1 << 16);
+                 InputStream in = new DigestInputStream(c.decompress(raw), md)) {
+                applier.apply(in, layer.digest().toString());
+            }
+            Digest actual = Digest.of(md);
+            if (i < diffIds.size() && !actual.equals(diffIds.get(i))) {
+                throw new DigestMismatchException("layer " + layer.digest() + " uncompressed (rootfs.diff_ids)", diffIds.get(i), actual);
+            }
+        }
+    }
+
+    /** Sizes of a tree, for the filesystem that holds it. */
+    record Usage(long blocks, long inodes) {}
+
+    static Usage usage(Path root) throws IOException {
+        long[] blocks = {0};
+        long[] inodes = {0};
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes a) {
+                inodes[0]++;
+                blocks[0] += Math.max(1, (a.size() + BLOCK - 1) / BLOCK);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes a) {
+                inodes[0]++;
+                if (a.isRegularFile()) {
+                    long b = (a.size() + BLOCK - 1) / BLOCK;
+                    blocks[0] += b + b / 512; // data, and extent tree blocks for fragmented files
+                } else if (a.isSymbolicLink() && a.size() >= 60) {
+                    blocks[0]++;
+                }
+                return FileVisitResult.CONTINUE;
+            }
+        });
+        return new Usage(blocks[0], inodes[0]);
+    }
+
+    /** Runs mkfs.ext4 on the tree; grows the filesystem and retries when the estimate was short. */
+    static void build(Path rootfs, Path img, String label) throws IOException, InvalidImageException {
+        Usage u = usage(rootfs);
+        long inodes = u.inodes() + 64 + u.inodes() / 16;
+        long bytes = u.blocks() * BLOCK + u.blocks() * BLOCK / 8 + inodes * INODE_SIZE + (16L << 20);
+        String owner;
+        int mode;
+        owner = Files.getAttribute(rootfs, "unix:uid", LinkOption.NOFOLLOW_LINKS) + ":"
+                + Files.getAttribute(rootfs, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+        mode = ((Integer) Files.getAttribute(rootfs, "unix:mode", LinkOption.NOFOLLOW_LINKS)) & 07777;
+        IOException last = null;
+        for (int attempt = 0; attempt < 4; attempt++) {
+            long mib = (bytes + (1 << 20) - 1) >> 20;
+            Files.deleteIfExists(img);
+            List<String> cmd = new ArrayList<>(List.of(program("mkfs.ext4"), "-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256",
+                    "-N", Long.toString(inodes), "-m", "0", "-O", "^has_journal,^resize_inode", "-L", label,
+                    "-E", "root_owner=" + owner + ",lazy_itable_init=0", "-d", rootfs.toString(), img.toString(), mib + "M"));
+            try {
+                HostCommand.run(null, cmd);
+                last = null;
+                break;
+            } catch (IOException e) {
+                last = e;
+                bytes = bytes * 3 / 2;
+                inodes = inodes * 5 / 4;
+            }
+        }
+        if (last != null) {
+            throw new IOException("building the image's root filesystem failed: " + last.getMessage(), last);
+        }
+        Path script = img.resolveSibling("debugfs.cmds");
+        Files.writeString(script, "rmdir /lost+found\nsif / mode 0" + Integer.toOctalString(040000 | mode) + "\n");
+        HostCommand.run(null, List.of(program("debugfs"), "-w", "-f", script.toString(), img.toString()));
+        Files.delete(script);
+    }
+
+    /** A program of e2fsprogs: on PATH, else in /sbin or /usr/sbin (not on a normal user's PATH). */
+    static String program(String name) {
+        if (HostCommand.available(name)) {
+            return name;
+        }
+        for (String d : List.of("/usr/sbin", "/sbin")) {
+            Path p = Path.of(d, name);
+            if (Files.isExecutable(p)) {
+                return p.toString();
+            }
+        }
+        return name; // HostCommand reports it as not installed
+    }
+}

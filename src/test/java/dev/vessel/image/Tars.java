@@ -1,0 +1,147 @@
+package dev.vessel.image;
+
+import com.github.luben.zstd.ZstdOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPOutputStream;
+
+/** Builds tar archives (layers, rootfs tarballs, image archives) for tests, hostile ones included. */
+final class Tars {
+    static final FileTime MTIME = FileTime.fromMillis(1_000_000_000_000L);
+
+    private final List<Object[]> entries = new ArrayList<>();
+
+    static Tars tar() {
+        return new Tars();
+    }
+
+    Tars dir(String name) {
+        return dir(name, 0755);
+    }
+
+    Tars dir(String name, int mode) {
+        TarArchiveEntry e = new TarArchiveEntry(name.endsWith("/") ? name : name + "/", TarConstants.LF_DIR);
+        e.setMode(040000 | mode);
+        return add(e, null);
+    }
+
+    Tars file(String name, String content) {
+        return file(name, content.getBytes(StandardCharsets.UTF_8), 0644, 0, 0);
+    }
+
+    Tars file(String name, byte[] content, int mode, int uid, int gid) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
+        e.setMode(0100000 | mode);
+        e.setSize(content.length);
+        e.setUserId(uid);
+        e.setGroupId(gid);
+        return add(e, content);
+    }
+
+    Tars symlink(String name, String target) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_SYMLINK, true);
+        e.setLinkName(target);
+        e.setMode(0120777);
+        return add(e, null);
+    }
+
+    Tars hardlink(String name, String target) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_LINK, true);
+        e.setLinkName(target);
+        e.setMode(0100644);
+        return add(e, null);
+    }
+
+    Tars charDevice(String name, int major, int minor) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_CHR, true);
+        e.setDevMajor(major);
+        e.setDevMinor(minor);
+        e.setMode(020666);
+        return add(e, null);
+    }
+
+    Tars fifo(String name) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_FIFO, true);
+        e.setMode(010644);
+        return add(e, null);
+    }
+
+    Tars whiteout(String dirAndName) {
+        int slash = dirAndName.lastIndexOf('/');
+        String name = slash < 0 ? ".wh." + dirAndName : dirAndName.substring(0, slash + 1) + ".wh." + dirAndName.substring(slash + 1);
+        return file(name, new byte[0], 0644, 0, 0);
+    }
+
+    Tars opaque(String dir) {
+        return file(dir + "/.wh..wh..opq", new byte[0], 0644, 0, 0);
+    }
+
+    /** An entry with a raw name (preserveAbsolutePath), for hostile names. */
+    Tars raw(String name, String content) {
+        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
+        byte[] b = content.getBytes(StandardCharsets.UTF_8);
+        e.setMode(0100644);
+        e.setSize(b.length);
+        return add(e, b);
+    }
+
+    Tars add(TarArchiveEntry e, byte[] content) {
+        e.setModTime(MTIME);
+        entries.add(new Object[] {e, content});
+        return this;
+    }
+
+    byte[] bytes() {
+        ByteArrayOutputStream bo = new ByteArrayOutputStream();
+        write(bo);
+        return bo.toByteArray();
+    }
+
+    void write(OutputStream out) {
+        try (TarArchiveOutputStream t = new TarArchiveOutputStream(out, "UTF-8")) {
+            t.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            t.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+            t.setAddPaxHeadersForNonAsciiNames(true);
+            for (Object[] x : entries) {
+                t.putArchiveEntry((TarArchiveEntry) x[0]);
+                if (x[1] != null) {
+                    t.write((byte[]) x[1]);
+                }
+                t.closeArchiveEntry();
+            }
+            t.finish();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static byte[] gzip(byte[] b) {
+        ByteArrayOutputStream bo = new ByteArrayOutputStream();
+        try (GZIPOutputStream g = new GZIPOutputStream(bo)) {
+            g.write(b);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bo.toByteArray();
+    }
+
+    static byte[] zstd(byte[] b) {
+        ByteArrayOutputStream bo = new ByteArrayOutputStream();
+        try (ZstdOutputStream z = new ZstdOutputStream(bo)) {
+            z.write(b);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bo.toByteArray();
+    }
+}
