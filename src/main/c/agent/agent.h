@@ -62,6 +62,14 @@ struct spawned {
 /* 0 ok; -1 with *err (errno) and msg when the process could not be started. */
 int spawn_process(const struct exec_req *req, struct spawned *sp, int *err, char *msg, size_t msglen);
 
+/* ---- vmm_client.c ---- */
+/* vessel-agent --vmm-client SOCKET -- ARGS...: returns the exit status (see standby.h). */
+int vmm_client_main(int argc, char **argv);
+
+/* ---- unix_relay.c ---- */
+/* vessel-agent --connect-unix PATH: stdin/stdout <-> a Unix stream socket; returns the exit status. */
+int unix_relay_main(int argc, char **argv);
+
 /* ---- session.c ---- */
 extern volatile sig_atomic_t session_child_pid;
 void session_run(int sock, const struct agent_config *cfg) __attribute__((noreturn));

@@ -43,6 +43,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vessel-agent --listen SPEC [--token-file PATH]\n"
+            "       vessel-agent --vmm-client SOCKET -- ARGS...\n"
+            "       vessel-agent --connect-unix PATH | --connect-vsock CID:PORT\n"
             "\n"
             "Remote-exec server for Vessel guests (protocol " VA_PROTOCOL_VERSION ").\n"
             "\n"
@@ -55,6 +57,13 @@ static void usage(FILE *f)
             "  --token-file PATH   shared secret; every connection must present it\n"
             "                      in its hello frame (a trailing newline in the\n"
             "                      file is ignored)\n"
+            "  --vmm-client SOCKET run the Vessel command line ARGS in the standby VMM\n"
+            "                      listening on SOCKET (see standby.h), with this\n"
+            "                      process's stdio; exit with its status, or 200 at\n"
+            "                      once when no standby takes it\n"
+            "  --connect-unix PATH join stdin/stdout to the Unix stream socket PATH\n"
+            "                      (how the host reaches a socket in the helper machine)\n"
+            "  --connect-vsock CID:PORT  the same with a vsock stream (CID 2: the host)\n"
             "  --help              show this help\n");
 }
 
@@ -264,6 +273,11 @@ static int start_session(int lfd, int conn, const struct agent_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* before ensure_std_fds: a client passes on the stdio it got, or none at all */
+    if (argc > 1 && strcmp(argv[1], "--vmm-client") == 0)
+        return vmm_client_main(argc, argv);
+    if (argc > 1 && (strcmp(argv[1], "--connect-unix") == 0 || strcmp(argv[1], "--connect-vsock") == 0))
+        return unix_relay_main(argc, argv);
     ensure_std_fds();
 
     const char *listen_spec = NULL, *token_file = NULL;

@@ -4,7 +4,10 @@ import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.machine.HelperMachine;
 import dev.vessel.machine.MachineConnection;
+import dev.vessel.machine.DiskExports;
 import dev.vessel.machine.MachineException;
+import dev.vessel.machine.SocketRelay;
+import dev.vessel.vmm.VmConfig;
 import dev.vessel.sys.Terminal;
 
 import java.io.FileDescriptor;
@@ -31,16 +34,40 @@ final class MachineForwarding {
     static final List<String> MACHINE_JVM_OPTIONS = List.of("--enable-native-access=ALL-UNNAMED",
             "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-UsePerfData");
 
+    /** Where the machine's standby VMM for a build of Vessel waits (see {@link VmStandbyCommand}). */
+    static String standbySocket(String jarSha) {
+        return "/run/vessel/vmm-" + jarSha + ".sock";
+    }
+
     /**
      * The command that runs Vessel in the machine. It first sets the machine's clock from the
-     * host's (it drifts under software emulation, and VMs take their date from it). The JVM uses an
-     * ahead-of-time cache of the VMM's loaded and linked classes, trained once per jar by booting a
-     * minimal guest ({@code vm warm-up}); under emulation that halves the JVM's start-up.
+     * host's (it drifts under software emulation, and VMs take their date from it).
+     *
+     * <p>Fast path: a standby VMM of this jar ({@code vm standby}), started earlier and warmed up,
+     * takes the command with this session's stdio through {@code vessel-agent --vmm-client}, which
+     * passes INT, TERM and HUP on to it and exits with the VM's status (the shell ignores those
+     * signals meanwhile and waits for it). The client exits 200 at once when no standby takes the
+     * command (none there, or one that cannot run it as a fresh process would).
+     *
+     * <p>Cold path: a fresh JVM. It uses an ahead-of-time cache of the VMM's loaded and linked
+     * classes, trained once per jar by booting a minimal guest ({@code vm warm-up}); under emulation
+     * that halves the JVM's start-up. Unless a standby is alive, it also starts one for the next
+     * command: detached (its own session, stdio on /dev/null, so this session's output does not wait
+     * for it) at low priority while it warms up, without the diagnostic VESSEL_* variables.
      */
     static List<String> machineCommand(String remoteJar, String jarSha, List<String> vesselArgs) {
         String javaCommand = "/opt/java/bin/java " + String.join(" ", MACHINE_JVM_OPTIONS);
         String aot = "/var/lib/vessel/aot/" + jarSha + ".aot";
+        String sock = standbySocket(jarSha);
+        String pidFile = sock.substring(0, sock.length() - ".sock".length()) + ".pid";
         String script = "date -u -s \"@$0\" >/dev/null\n"
+                + "if [ -S " + sock + " ]; then\n"
+                + "  trap '' INT TERM HUP\n"
+                + "  /sbin/vessel-agent --vmm-client " + sock + " -- \"$@\"\n"
+                + "  st=$?\n"
+                + "  [ $st -eq 200 ] || exit $st\n"
+                + "  trap - INT TERM HUP\n"
+                + "fi\n"
                 + "if [ ! -f " + aot + " ]; then\n"
                 + "  echo 'vessel: preparing the VMM for fast start in the helper machine (once per build)' >&2\n"
                 + "  mkdir -p /var/lib/vessel/aot\n"
@@ -48,12 +75,23 @@ final class MachineForwarding {
                 + " vm warm-up >/dev/null 2>&1 && mv " + aot + ".$$ " + aot + "\n"
                 + "  rm -f " + aot + ".$$ " + aot + ".$$.config\n"
                 + "fi\n"
-                + "[ -f " + aot + " ] && set -- -XX:AOTCache=" + aot + " -Xlog:aot=off \"$@\"\n"
-                + "exec " + javaCommand + " \"$@\"";
+                + "java=\"" + javaCommand + "\"\n"
+                + "[ -f " + aot + " ] && java=\"$java -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"
+                // No standby while one is alive (busybox's kill takes an empty pid for 0: its own
+                // group), nor when an old machine's agent has no client mode. `setsid setsid`
+                // puts the standby in the background without `&`, which would start it with SIGINT
+                // ignored (and a JVM keeps it so): the first setsid leads a new session, so the
+                // second forks, returns at once, and its child starts another session.
+                + "p=$(cat " + pidFile + " 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
+                + "if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent; then\n"
+                + "  mkdir -p /run/vessel\n"
+                + "  setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
+                + " exec env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO \"$@\"' sh $java -jar " + remoteJar
+                + " vm standby --socket " + sock + " </dev/null >/dev/null 2>&1\n"
+                + "fi\n"
+                + "exec $java -jar " + remoteJar + " \"$@\"";
         List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", script,
                 Long.toString(java.time.Instant.now().getEpochSecond())));
-        argv.add("-jar");
-        argv.add(remoteJar);
         argv.addAll(vesselArgs);
         return argv;
     }
@@ -69,13 +107,63 @@ final class MachineForwarding {
         Path jar = MachineSupport.ownJar();
         HelperMachine.Endpoint ep = MachineSupport.ensureRunning(main);
         MachineConnection machine = MachineConnection.open(ep);
-        List<String> argv = machineCommand(machine.sendFile(jar), jarSha(jar), List.of("vm", "run", "--accel", "kvm",
+        List<String> vmArgs = new ArrayList<>(List.of("vm", "run", "--accel", "kvm",
                 "--kernel", machine.sendFile(kernel),
                 "--initrd", machine.sendFile(initrd),
                 "--cmdline", cmdline,
                 "--cpus", Integer.toString(run.cpus),
-                "--memory", memoryBytes + "b"));
-        return forward(machine, argv, interactive);
+                "--memory", memoryBytes + "b",
+                "--console", run.console.name().toLowerCase(java.util.Locale.ROOT)));
+        if (run.rng) {
+            vmArgs.add("--rng");
+        }
+        if (run.balloon) {
+            vmArgs.add("--balloon");
+        }
+        // The VM's sockets live in the machine; the host paths are relays to them.
+        String sockets = "/run/vessel/vm-" + java.util.HexFormat.of().formatHex(randomBytes());
+        List<AutoCloseable> relays = new ArrayList<>();
+        try (DiskExports exports = new DiskExports()) {
+            for (VmConfig.Disk d : run.parseDisks()) {
+                vmArgs.add("--disk");
+                vmArgs.add(d.isNbd() ? d.location() + (d.readOnly() ? ",ro" : "") : exports.export(d.path(), d.readOnly()));
+            }
+            if (run.vsock != null) {
+                SocketRelay r = SocketRelay.start(run.vsock, sockets + "/vsock.sock", machine, true);
+                relays.add(r);
+                vmArgs.addAll(List.of("--vsock", sockets + "/vsock.sock", "--vsock-uplink", r.uplink()));
+            }
+            if (run.apiSocket != null) {
+                relays.add(SocketRelay.start(run.apiSocket, sockets + "/api.sock", machine, false));
+                vmArgs.addAll(List.of("--api-socket", sockets + "/api.sock"));
+            }
+            if (!relays.isEmpty()) {
+                machine.runQuietly(List.of("mkdir", "-p", sockets));
+            }
+            List<String> argv = machineCommand(machine.sendFile(jar), jarSha(jar), vmArgs);
+            return forward(machine, argv, interactive);
+        } finally {
+            for (AutoCloseable r : relays) {
+                try {
+                    r.close();
+                } catch (Exception e) {
+                    // the VM is over; a relay that does not close cleanly loses nothing
+                }
+            }
+            if (!relays.isEmpty()) {
+                try {
+                    machine.runQuietly(List.of("rm", "-rf", sockets));
+                } catch (IOException | MachineException e) {
+                    // the machine's /run is a tmpfs: gone at its next start anyway
+                }
+            }
+        }
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[8];
+        new java.security.SecureRandom().nextBytes(b);
+        return b;
     }
 
     /** A short content hash of the jar: names its class-data archive in the machine. */
@@ -87,7 +175,7 @@ final class MachineForwarding {
     static int forward(MachineConnection machine, List<String> argv, boolean interactive) throws Exception {
         Map<String, String> env = new LinkedHashMap<>(Map.of(
                 "PATH", "/sbin:/bin:/usr/sbin:/usr/bin", "HOME", "/root", "VESSEL_ROOT", "/var/lib/vessel"));
-        for (String pass : List.of("TERM", "VESSEL_TIMING", "VESSEL_DEBUG", "VESSEL_TRACE_IO")) {
+        for (String pass : List.of("TERM", "VESSEL_STATS", "VESSEL_TIMING", "VESSEL_DEBUG", "VESSEL_TRACE_IO")) {
             String v = System.getenv(pass);
             if (v != null) {
                 env.put(pass, v);

@@ -57,6 +57,8 @@ public final class Main {
             }
         }
         cl.addSubcommand("help", new CommandLine.HelpCommand());
+        // --console serial|virtio, --accel auto|kvm|machine: documented in lower case.
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             // Errors reach the user as one line; the stack trace is for VESSEL_DEBUG=1.
             if (System.getenv("VESSEL_DEBUG") != null) {

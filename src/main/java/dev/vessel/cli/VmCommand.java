@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 /** `vessel vm`: run raw micro-VMs (a kernel and an initrd). */
 @Command(name = "vm", mixinStandardHelpOptions = true,
         description = "Run micro-VMs from a kernel and an initrd.",
-        subcommands = {VmRunCommand.class, VmWarmUpCommand.class})
+        subcommands = {VmRunCommand.class, VmWarmUpCommand.class, VmStandbyCommand.class, VmBalloonCommand.class, VmStatsCommand.class})
 final class VmCommand {
     @picocli.CommandLine.ParentCommand
     Main main;

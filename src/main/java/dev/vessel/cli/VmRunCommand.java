@@ -77,6 +77,10 @@ final class VmRunCommand implements Callable<Integer> {
             description = "Give the guest a virtio-vsock device; the host side is this Unix socket (Firecracker's hybrid vsock).")
     Path vsock;
 
+    /** Set by the host side of `--accel machine` (see {@link dev.vessel.machine.VsockRelay}); not for users. */
+    @Option(names = "--vsock-uplink", hidden = true, paramLabel = "HOST:PORT/SECRET")
+    String vsockUplink;
+
     @Option(names = "--rng", description = "Give the guest a virtio-rng device (entropy from the host).")
     boolean rng;
 
@@ -206,7 +210,7 @@ final class VmRunCommand implements Callable<Integer> {
         VmConfig config;
         try {
             config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
-                    parseDisks(), console, vsock, rng, balloon, apiSocket);
+                    parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
@@ -228,7 +232,13 @@ final class VmRunCommand implements Callable<Integer> {
         });
         Runtime.getRuntime().addShutdownHook(restore);
         ConsoleInput.start(vm, interactive);
+        if (interactive && console == VmConfig.Console.VIRTIO) {
+            followWindowSize(vm);
+        }
         VmExit exit = vm.awaitExit();
+        if (dev.vessel.vmm.VmStats.enabled()) {
+            dev.vessel.vmm.VmStats.report(vm, System.err);
+        }
         if (raw != null) {
             raw.close();
         }
@@ -236,5 +246,21 @@ final class VmRunCommand implements Callable<Integer> {
             System.err.println("\r\nvessel: " + vm.exitReason());
         }
         return exit.status();
+    }
+
+    /** hvc0 learns the terminal's size now and again on every SIGWINCH (the UART has no such channel). */
+    private static void followWindowSize(RunningVm vm) {
+        Runnable update = () -> {
+            int[] size = Terminal.windowSize(1);
+            if (size != null && size[0] > 0 && size[1] > 0) {
+                vm.resizeConsole(size[1], size[0]);
+            }
+        };
+        update.run();
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("WINCH"), sig -> update.run());
+        } catch (IllegalArgumentException e) {
+            // No SIGWINCH on this platform: the size stays as first set.
+        }
     }
 }

@@ -10,33 +10,42 @@ import java.util.List;
 /** A booted VM: wait for it to end, feed its console. */
 public final class RunningVm {
     private final Vm vm;
-    private final Uart16550 console;
+    private final Uart16550 uart;
+    private final dev.vessel.devices.virtio.console.VirtioConsole virtioConsole;
     private final CmosRtc rtc;
     private final GuestMemory memory;
     private final List<Vcpu> vcpus;
     private final List<VirtioMmioTransport> virtio;
     private final List<java.util.concurrent.ExecutorService> workers;
 
-    RunningVm(Vm vm, Uart16550 console, CmosRtc rtc, GuestMemory memory, List<Vcpu> vcpus,
+    RunningVm(Vm vm, Uart16550 uart, dev.vessel.devices.virtio.console.VirtioConsole virtioConsole, CmosRtc rtc, GuestMemory memory, List<Vcpu> vcpus,
               List<VirtioMmioTransport> virtio, List<java.util.concurrent.ExecutorService> workers) {
         this.virtio = virtio;
         this.workers = workers;
         this.vm = vm;
-        this.console = console;
+        this.uart = uart;
+        this.virtioConsole = virtioConsole;
         this.rtc = rtc;
         this.memory = memory;
         this.vcpus = vcpus;
     }
 
-    /** The serial console, to send host input to the guest. */
-    public Uart16550 console() {
-        return console;
+    /** The guest's console, to send host input to: virtio-console port 0 (hvc0) if the VM has one, else the UART. */
+    public dev.vessel.devices.ConsoleSink console() {
+        return virtioConsole != null ? virtioConsole.console() : uart;
+    }
+
+    /** Tells the guest the host terminal's size (virtio-console only; a UART has no such notion). */
+    public void resizeConsole(int cols, int rows) {
+        if (virtioConsole != null) {
+            virtioConsole.resize(cols, rows);
+        }
     }
 
     /** Blocks until the guest powers off, resets, faults or is stopped. */
     public VmExit awaitExit() throws InterruptedException {
         VmExit exit = vm.awaitExit();
-        console.flush();
+        uart.flush();
         rtc.close();
         // Devices finish their work (a last flush to a disk) before the process reports the exit.
         // Guest memory stays mapped until the process exits, so closing after the vCPUs stopped is safe.

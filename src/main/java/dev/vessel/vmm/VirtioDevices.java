@@ -24,6 +24,9 @@ final class VirtioDevices {
         VmConfig config = host.config();
         List<Named> devices = new ArrayList<>();
         // Device entries are added here, one block per device type, in guest enumeration order.
+        if (config.console() == VmConfig.Console.VIRTIO) { // virtio-console: port 0 is hvc0, the guest console
+            devices.add(new Named("console", new dev.vessel.devices.virtio.console.VirtioConsole(host.consoleOut())));
+        }
         for (int i = 0; i < config.disks().size(); i++) { // virtio-blk: vda, vdb, ... (backend: VirtioBlkDevice.openBackend)
             VmConfig.Disk disk = config.disks().get(i);
             devices.add(new Named("blk" + i, dev.vessel.devices.virtio.blk.VirtioBlkDevice.open(disk.location(), disk.readOnly())));
@@ -35,7 +38,11 @@ final class VirtioDevices {
             devices.add(new Named("balloon", dev.vessel.devices.virtio.balloon.VirtioBalloon.create(config.memoryBytes(), config.apiSocket())));
         }
         if (config.vsockSocket() != null) { // virtio-vsock, guest CID 3; host side: hybrid vsock on this Unix socket
-            devices.add(new Named("vsock", dev.vessel.devices.virtio.vsock.VirtioVsock.open(config.vsockSocket())));
+            var vsock = dev.vessel.devices.virtio.vsock.VirtioVsock.open(config.vsockSocket());
+            if (config.vsockUplink() != null) {
+                vsock.withUplink(dev.vessel.devices.virtio.vsock.VsockUplink.parse(config.vsockUplink()));
+            }
+            devices.add(new Named("vsock", vsock));
         }
         return devices;
     }

@@ -130,7 +130,12 @@ public final class VmBuilder {
             threads.add(Thread.ofPlatform().name("vcpu-" + i).daemon(true).unstarted(vcpu));
         }
         threads.forEach(Thread::start);
-        return new RunningVm(vm, com1, rtc, memory, vcpus, transports, workers);
+        dev.vessel.devices.virtio.console.VirtioConsole virtioConsole = virtio.stream()
+                .map(VirtioDevices.Named::device)
+                .filter(d -> d instanceof dev.vessel.devices.virtio.console.VirtioConsole)
+                .map(d -> (dev.vessel.devices.virtio.console.VirtioConsole) d)
+                .findFirst().orElse(null);
+        return new RunningVm(vm, com1, virtioConsole, rtc, memory, vcpus, transports, workers);
     }
 
     /**

@@ -9,12 +9,14 @@ import java.util.List;
  * @param disks virtio-blk disks, in the order the guest sees them (vda, vdb, ...)
  * @param console where the guest console goes: the emulated UART or virtio-console (hvc0)
  * @param vsockSocket host-side Unix socket of the hybrid virtio-vsock device, or null for none
+ * @param vsockUplink {@code HOST:PORT/SECRET} of the host's relay when this VMM runs in the helper
+ *     machine (guest connections to the host go there), or null
  * @param rng whether to give the guest a virtio-rng device
  * @param balloon whether to give the guest a virtio-balloon device
  * @param apiSocket Unix socket on which the running VM takes requests (balloon target), or null
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes,
-                       List<Disk> disks, Console console, Path vsockSocket, boolean rng, boolean balloon,
+                       List<Disk> disks, Console console, Path vsockSocket, String vsockUplink, boolean rng, boolean balloon,
                        Path apiSocket) {
     public static final long MIN_MEMORY = 32L << 20;
 
@@ -60,6 +62,6 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
 
     /** A VM with only the legacy devices (serial console), as `vm run` boots by default. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes) {
-        this(kernel, initrd, cmdline, cpus, memoryBytes, List.of(), Console.SERIAL, null, false, false, null);
+        this(kernel, initrd, cmdline, cpus, memoryBytes, List.of(), Console.SERIAL, null, null, false, false, null);
     }
 }

@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * milliseconds after the first unflushed byte, by a timer thread the UART owns. This keeps the
  * per-byte cost to an array store without ever holding output back indefinitely.
  */
-public final class Uart16550 implements BusDevice, AutoCloseable {
+public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSink, AutoCloseable {
     /** The legacy I/O base of COM1. */
     public static final int COM1_BASE = 0x3f8;
     /** The ISA interrupt of COM1. */

@@ -145,6 +145,8 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             boolean pollerRunning) {}
 
     private final Path socketPath;
+    /** Where guest connections to the host go instead of {@code PATH_port}, or null (see {@link VsockUplink}). */
+    private volatile VsockUplink uplink;
     private final long guestCid;
     private final Limits limits;
     private final ServerSocketChannel listener;
@@ -201,6 +203,12 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
         } catch (IllegalStateException e) {
             // Already shutting down.
         }
+    }
+
+    /** Sends guest connections to the host through {@code uplink} (the VMM runs in the helper machine). */
+    public VirtioVsock withUplink(VsockUplink uplink) {
+        this.uplink = uplink;
+        return this;
     }
 
     public Path socketPath() {
@@ -653,13 +661,20 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             invalid(h, null);
             return;
         }
-        String path = socketPath + "_" + Integer.toUnsignedString(h.dstPort());
+        VsockUplink up = uplink;
+        String path = up != null ? up.address() + " (host port " + Integer.toUnsignedString(h.dstPort()) + ")"
+                : socketPath + "_" + Integer.toUnsignedString(h.dstPort());
         SocketChannel ch = null;
         try {
-            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.configureBlocking(false);
-            if (!ch.connect(UnixDomainSocketAddress.of(path))) {
-                throw new IOException("its listen backlog is full");
+            if (up != null) {
+                ch = up.connect(Integer.toUnsignedLong(h.dstPort()));
+                ch.configureBlocking(false);
+            } else {
+                ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                ch.configureBlocking(false);
+                if (!ch.connect(UnixDomainSocketAddress.of(path))) {
+                    throw new IOException("its listen backlog is full");
+                }
             }
         } catch (IOException | RuntimeException e) {
             closeQuietly(ch);
