@@ -82,7 +82,16 @@ public final class DefaultInitramfs {
      */
     public static void writeWithScript(Path target, Path busybox, DebianKernel.Release kernel, String script)
             throws IOException {
+        writeWithScript(target, busybox, kernel, script, java.util.Map.of());
+    }
+
+    /** As {@link #writeWithScript(Path, Path, DebianKernel.Release, String)}, plus executables (path in the image to host file). */
+    public static void writeWithScript(Path target, Path busybox, DebianKernel.Release kernel, String script,
+            java.util.Map<String, Path> executables) throws IOException {
         try (Initramfs cpio = Initramfs.create(target)) {
+            for (var e : new java.util.TreeMap<>(executables).entrySet()) {
+                cpio.file(e.getKey(), 0755, e.getValue());
+            }
             if (script != null) {
                 cpio.text("etc/vessel/run", 0755, script.startsWith("#!") ? script : "#!/bin/sh\n" + script);
             }
