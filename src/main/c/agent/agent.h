@@ -11,6 +11,7 @@ struct agent_config {
     const uint8_t *token; /* NULL when no --token-file was given */
     size_t token_len;
     pid_t main_pid;
+    int container; /* the guest's init in container mode: 'P' is allowed */
 };
 
 /* ---- util.c ---- */
@@ -45,6 +46,7 @@ struct exec_req {
     int has_uid, has_gid;
     uid_t uid;
     gid_t gid;
+    const char *user; /* "NAME|UID[:GROUP|GID]", resolved in the process's root; NULL: none */
 };
 /* payload must stay alive while req is used. 0 ok, -1 with a message in err. */
 int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, char *err, size_t errlen);
@@ -65,6 +67,18 @@ int spawn_process(const struct exec_req *req, struct spawned *sp, int *err, char
 /* ---- vmm_client.c ---- */
 /* vessel-agent --vmm-client SOCKET -- ARGS...: returns the exit status (see standby.h). */
 int vmm_client_main(int argc, char **argv);
+
+/* ---- user.c ---- */
+/* Resolves docker's --user syntax in the current root; 0, or ENOENT/EINVAL. */
+int resolve_user(const char *spec, uid_t *uid, gid_t *gid);
+
+/* ---- container_init.c ---- */
+/* Prepares the container root as PID 1 (mounts, modules, switch to the overlay root); 0 or -1. */
+int container_init(void);
+/* Tells the host the agent listens (vsock CID 2, port VA_READY_PORT). */
+void container_ready(unsigned long port);
+/* Syncs the disks and powers the VM off. */
+void container_poweroff(void) __attribute__((noreturn));
 
 /* ---- unix_relay.c ---- */
 /* vessel-agent --connect-unix PATH: stdin/stdout <-> a Unix stream socket; returns the exit status. */

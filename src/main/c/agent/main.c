@@ -281,6 +281,14 @@ int main(int argc, char **argv)
     ensure_std_fds();
 
     const char *listen_spec = NULL, *token_file = NULL;
+    int container = getpid() == 1 && argc == 1; /* the kernel started us as /init */
+    if (container) {
+        if (container_init() < 0) {
+            fprintf(stderr, "vessel-init: the container cannot start; powering off\n");
+            container_poweroff();
+        }
+        listen_spec = "vsock:" VA_STR(VA_CONTAINER_PORT);
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **target = NULL;
@@ -323,7 +331,7 @@ int main(int argc, char **argv)
                 listen_spec);
         return 2;
     }
-    struct agent_config cfg = {.token = NULL, .token_len = 0, .main_pid = getpid()};
+    struct agent_config cfg = {.token = NULL, .token_len = 0, .main_pid = getpid(), .container = container};
     if (token_file) {
         uint8_t *tok;
         if (read_token(token_file, &tok, &cfg.token_len) < 0)
@@ -353,6 +361,8 @@ int main(int argc, char **argv)
     }
     printf("%lu\n", port);
     fflush(stdout);
+    if (container)
+        container_ready(port);
     agent_log("listening on %s (port %lu, %s, %s)", listen_spec, port, VA_PROTOCOL_VERSION,
               cfg.token ? "token required" : "no token");
 

@@ -96,12 +96,24 @@
 #define VA_DEFAULT_ROWS 24u
 #define VA_DEFAULT_COLS 80u
 
+/* Container mode (the agent is the guest's init): it connects to the host's
+ * vsock port VA_READY_PORT and sends "READY <port>\n" once it listens on
+ * VA_CONTAINER_PORT. A client may send 'P' (empty payload) instead of 'E'
+ * after the hello: the agent kills every process, syncs the disks and powers
+ * the VM off (no reply; the connection just ends). Outside container mode 'P'
+ * is refused with 'F' (EPERM). */
+#define VA_CONTAINER_PORT 1024
+#define VA_READY_PORT 1025
+#define VA_STR_(x) #x
+#define VA_STR(x) VA_STR_(x)
+
 /* client -> agent */
 #define VA_HELLO 'H'
 #define VA_EXEC 'E'
 #define VA_STDIN 'I'
 #define VA_RESIZE 'R'
 #define VA_SIGNAL 'S'
+#define VA_POWEROFF 'P'
 
 /* agent -> client */
 #define VA_HELLO_REPLY 'H'

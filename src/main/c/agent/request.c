@@ -174,6 +174,10 @@ int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, cha
             if (parse_num(v, 4294967294ull, &num) < 0)
                 FAIL("uid must be a number 0..4294967294");
             req->uid = (uid_t)num;
+        } else if (KEY("user")) {
+            if (req->user)
+                FAIL("duplicate key 'user'");
+            req->user = v;
         } else if (KEY("gid")) {
             if (req->has_gid++)
                 FAIL("duplicate key 'gid'");
@@ -188,6 +192,8 @@ int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, cha
     }
     if (req->argc == 0)
         FAIL("exec request has no arg");
+    if (req->user && (req->has_uid || req->has_gid))
+        FAIL("give user, or uid/gid, not both");
     if (req->argv[0][0] == 0)
         FAIL("argv[0] is empty");
     if (req->envc == 0) {

@@ -564,6 +564,12 @@ void session_run(int sock, const struct agent_config *cfg)
         close(sock);
         _exit(0);
     }
+    if (type == VA_POWEROFF) {
+        if (!cfg->container)
+            reject(sock, EPERM, "power-off is for the container init only");
+        agent_log("power-off requested by the host");
+        container_poweroff();
+    }
     if (type != VA_EXEC)
         reject(sock, EPROTO, "expected an exec request frame");
 

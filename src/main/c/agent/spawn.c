@@ -177,16 +177,25 @@ __attribute__((noreturn)) static void child_main(const struct exec_req *req, cha
     close_other_fds(errfd);
 
     int root = geteuid() == 0;
-    if (req->has_gid) {
-        if (setgroups(1, &req->gid) < 0 && (root || errno != EPERM))
+    uid_t uid = req->uid;
+    gid_t gid = req->gid;
+    int has_uid = req->has_uid, has_gid = req->has_gid;
+    if (req->user) {
+        int e = resolve_user(req->user, &uid, &gid);
+        if (e)
+            child_fail(errfd, e, "user");
+        has_uid = has_gid = 1;
+    }
+    if (has_gid) {
+        if (setgroups(1, &gid) < 0 && (root || errno != EPERM))
             child_fail(errfd, errno, "setgroups");
-        if (setgid(req->gid) < 0)
+        if (setgid(gid) < 0)
             child_fail(errfd, errno, "setgid");
     }
-    if (req->has_uid) {
-        if (!req->has_gid && setgroups(0, NULL) < 0 && (root || errno != EPERM))
+    if (has_uid) {
+        if (!has_gid && setgroups(0, NULL) < 0 && (root || errno != EPERM))
             child_fail(errfd, errno, "setgroups");
-        if (setuid(req->uid) < 0)
+        if (setuid(uid) < 0)
             child_fail(errfd, errno, "setuid");
     }
     if (req->cwd && chdir(req->cwd) < 0)
@@ -264,6 +273,8 @@ int spawn_process(const struct exec_req *req, struct spawned *sp, int *err, char
         *err = f.err;
         if (strcmp(f.what, "exec") == 0)
             snprintf(msg, msglen, "exec %s: %s", req->argv[0], strerror(f.err));
+        else if (strcmp(f.what, "user") == 0)
+            snprintf(msg, msglen, "unable to find user %s: no matching entries in passwd or group file", req->user);
         else if (strcmp(f.what, "chdir") == 0)
             snprintf(msg, msglen, "chdir %s: %s", req->cwd, strerror(f.err));
         else

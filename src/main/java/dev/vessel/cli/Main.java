@@ -32,6 +32,19 @@ public final class Main {
         COMMANDS.put("load", LoadCommand::new);
         COMMANDS.put("tag", TagCommand::new);
         COMMANDS.put("rmi", RmiCommand::new);
+        COMMANDS.put("run", RunCommand::new);
+        COMMANDS.put("start", ContainerCommands.Start::new);
+        COMMANDS.put("stop", ContainerCommands.Stop::new);
+        COMMANDS.put("restart", ContainerCommands.Restart::new);
+        COMMANDS.put("kill", ContainerCommands.Kill::new);
+        COMMANDS.put("attach", ContainerCommands.Attach::new);
+        COMMANDS.put("exec", ExecCommand::new);
+        COMMANDS.put("wait", ContainerCommands.Wait::new);
+        COMMANDS.put("rm", ContainerCommands.Rm::new);
+        COMMANDS.put("ps", ContainerCommands.Ps::new);
+        COMMANDS.put("logs", ContainerCommands.Logs::new);
+        COMMANDS.put("inspect", ContainerCommands.Inspect::new);
+        COMMANDS.put("container-shim", ContainerShimCommand::new);
     }
 
     @Option(names = "--root", paramLabel = "DIR", scope = CommandLine.ScopeType.INHERIT,
@@ -59,6 +72,13 @@ public final class Main {
         cl.addSubcommand("help", new CommandLine.HelpCommand());
         // --console serial|virtio, --accel auto|kvm|machine: documented in lower case.
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        // `run IMAGE CMD -x` and `exec C CMD -x`: everything after the first positional is the command's.
+        for (String verb : new String[] {"run", "exec"}) {
+            CommandLine sub = cl.getSubcommands().get(verb);
+            if (sub != null) {
+                sub.setStopAtPositional(true);
+            }
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             // Errors reach the user as one line; the stack trace is for VESSEL_DEBUG=1.
             if (System.getenv("VESSEL_DEBUG") != null) {

@@ -53,6 +53,8 @@ public final class SocketRelay implements AutoCloseable {
     private final ServerSocketChannel hostListener;
     private final ServerSocket uplinkListener; // null: no guest-to-host direction (an API socket)
     private final String secret;
+    /** The socket file this relay made: only that one is removed on close (a successor may own the path by then). */
+    private Object socketFileKey;
     private final Set<AutoCloseable> open = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -70,6 +72,8 @@ public final class SocketRelay implements AutoCloseable {
         try {
             hostListener.bind(UnixDomainSocketAddress.of(this.hostPath));
             this.uplinkListener = uplink ? new ServerSocket(0, 50, InetAddress.getLoopbackAddress()) : null;
+            this.socketFileKey = Files.readAttributes(this.hostPath, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
         } catch (IOException e) {
             hostListener.close();
             Files.deleteIfExists(this.hostPath);
@@ -240,6 +244,14 @@ public final class SocketRelay implements AutoCloseable {
             closeQuietly(uplinkListener);
         }
         open.forEach(SocketRelay::closeQuietly);
-        Files.deleteIfExists(hostPath);
+        try {
+            Object now = Files.readAttributes(hostPath, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
+            if (now != null && now.equals(socketFileKey)) {
+                Files.deleteIfExists(hostPath);
+            }
+        } catch (IOException e) {
+            // already gone
+        }
     }
 }

@@ -127,6 +127,10 @@ public final class Libc {
         static final MethodHandle H = fn("geteuid", FunctionDescriptor.of(JAVA_INT));
     }
 
+    private static final class Fcntl {
+        static final MethodHandle H = fn("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
+    }
+
     private static final class Dup2 {
         static final MethodHandle H = fn("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
     }
@@ -407,6 +411,22 @@ public final class Libc {
                     throw new ErrnoException("dup2", e);
                 }
             }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** A close-on-exec duplicate of {@code fd} (fcntl F_DUPFD_CLOEXEC). */
+    public static int dupCloexec(int fd) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int r = (int) Fcntl.H.invokeExact(err, fd, 1030 /* F_DUPFD_CLOEXEC */, 3);
+            if (r < 0) {
+                throw new ErrnoException("fcntl(F_DUPFD_CLOEXEC)", errno(err));
+            }
+            return r;
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

@@ -184,6 +184,21 @@ public final class AgentClient implements AutoCloseable {
         return new ExecSession(channel, writeLock, stdin, stdout, stderr);
     }
 
+    /**
+     * Container mode: asks the agent (the guest's init) to kill every process, sync the disks and
+     * power the VM off. The agent does not answer; the VM's exit is the acknowledgement.
+     */
+    public void powerOff() throws IOException {
+        if (agentVersion == null) {
+            throw new IllegalStateException("hello first");
+        }
+        if (execStarted) {
+            throw new IllegalStateException("one request per connection");
+        }
+        execStarted = true;
+        writeFrame(AgentProtocol.POWEROFF, new byte[0]);
+    }
+
     private void writeFrame(byte type, byte[] payload) throws IOException {
         writeLock.lock();
         try {

@@ -117,6 +117,12 @@ public final class AgentProtocol {
     public static final byte STDIN = 'I';
     public static final byte RESIZE = 'R';
     public static final byte SIGNAL = 'S';
+    /** Container mode only: kill everything, sync, power off (instead of an exec request). */
+    public static final byte POWEROFF = 'P';
+    /** Container mode: the agent listens on this vsock port... */
+    public static final int CONTAINER_PORT = 1024;
+    /** ...and says {@code READY <port>} to the host's vsock port READY_PORT once it does. */
+    public static final int READY_PORT = 1025;
 
     // agent -> client
     public static final byte HELLO_REPLY = 'H';
@@ -308,6 +314,9 @@ public final class AgentProtocol {
         }
         r.uid().ifPresent(v -> entry(out, "uid", Long.toString(v)));
         r.gid().ifPresent(v -> entry(out, "gid", Long.toString(v)));
+        if (r.user() != null) {
+            entry(out, "user", r.user());
+        }
         if (out.size() > MAX_PAYLOAD) {
             throw new IllegalArgumentException("exec request of " + out.size() + " bytes exceeds " + MAX_PAYLOAD);
         }
@@ -338,6 +347,7 @@ public final class AgentProtocol {
         Integer cols = null;
         Long uid = null;
         Long gid = null;
+        String user = null;
         int start = 0;
         for (int i = 0; i < payload.length; i++) {
             if (payload[i] != 0) {
@@ -372,6 +382,7 @@ public final class AgentProtocol {
                 case "cols" -> cols = once(key, cols, (int) number(key, v, 65535));
                 case "uid" -> uid = once(key, uid, number(key, v, 4294967294L));
                 case "gid" -> gid = once(key, gid, number(key, v, 4294967294L));
+                case "user" -> user = once(key, user, v);
                 default -> throw new AgentProtocolException("unknown key '" + key + "' in exec request");
             }
         }
@@ -383,7 +394,7 @@ public final class AgentProtocol {
                     rows == null ? DEFAULT_ROWS : rows, cols == null ? DEFAULT_COLS : cols,
                     uid == null ? OptionalLong.empty() : OptionalLong.of(uid),
                     gid == null ? OptionalLong.empty() : OptionalLong.of(gid),
-                    inherit != null && inherit);
+                    inherit != null && inherit, user);
         } catch (IllegalArgumentException e) {
             throw new AgentProtocolException(e.getMessage());
         }

@@ -19,6 +19,8 @@ import java.util.OptionalLong;
  * @param uid numeric user id to run as, or empty for the agent's
  * @param gid numeric group id to run as, or empty for the agent's
  * @param inheritEnv start from the agent's environment, overridden by {@code env}
+ * @param user docker's {@code --user}: {@code NAME|UID[:GROUP|GID]}, resolved by the agent against the
+ *     process root's /etc/passwd and /etc/group; null for none (exclusive with uid/gid)
  */
 public record ExecRequest(
         List<String> argv,
@@ -29,7 +31,8 @@ public record ExecRequest(
         int cols,
         OptionalLong uid,
         OptionalLong gid,
-        boolean inheritEnv) {
+        boolean inheritEnv,
+        String user) {
 
     private static final long MAX_ID = 4294967294L;
 
@@ -69,6 +72,15 @@ public record ExecRequest(
         gid = gid == null ? OptionalLong.empty() : gid;
         checkId("uid", uid);
         checkId("gid", gid);
+        if (user != null) {
+            if (user.isEmpty() || user.length() > 256) {
+                throw new IllegalArgumentException("user must be 1..256 characters");
+            }
+            noNul("user", user);
+            if (uid.isPresent() || gid.isPresent()) {
+                throw new IllegalArgumentException("give user, or uid/gid, not both");
+            }
+        }
     }
 
     private static void noNul(String what, String s) {
@@ -90,36 +102,41 @@ public record ExecRequest(
 
     public static ExecRequest of(List<String> argv) {
         return new ExecRequest(argv, Map.of(), null, false, AgentProtocol.DEFAULT_ROWS, AgentProtocol.DEFAULT_COLS,
-                OptionalLong.empty(), OptionalLong.empty(), false);
+                OptionalLong.empty(), OptionalLong.empty(), false, null);
     }
 
     public ExecRequest withEnv(Map<String, String> newEnv) {
-        return new ExecRequest(argv, newEnv, cwd, tty, rows, cols, uid, gid, inheritEnv);
+        return new ExecRequest(argv, newEnv, cwd, tty, rows, cols, uid, gid, inheritEnv, user);
     }
 
     public ExecRequest withCwd(String newCwd) {
-        return new ExecRequest(argv, env, newCwd, tty, rows, cols, uid, gid, inheritEnv);
+        return new ExecRequest(argv, env, newCwd, tty, rows, cols, uid, gid, inheritEnv, user);
     }
 
     /** Runs on a pseudo-terminal of the given size. */
     public ExecRequest withTty(int newRows, int newCols) {
-        return new ExecRequest(argv, env, cwd, true, newRows, newCols, uid, gid, inheritEnv);
+        return new ExecRequest(argv, env, cwd, true, newRows, newCols, uid, gid, inheritEnv, user);
     }
 
     public ExecRequest withoutTty() {
-        return new ExecRequest(argv, env, cwd, false, rows, cols, uid, gid, inheritEnv);
+        return new ExecRequest(argv, env, cwd, false, rows, cols, uid, gid, inheritEnv, user);
     }
 
     public ExecRequest withUser(long newUid, long newGid) {
         return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), OptionalLong.of(newGid),
-                inheritEnv);
+                inheritEnv, user);
     }
 
     public ExecRequest withUid(long newUid) {
-        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), gid, inheritEnv);
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), gid, inheritEnv, user);
+    }
+
+    /** Runs as docker's {@code --user} value ({@code NAME|UID[:GROUP|GID]}), resolved in the guest. */
+    public ExecRequest withUserSpec(String spec) {
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.empty(), OptionalLong.empty(), inheritEnv, spec);
     }
 
     public ExecRequest withInheritEnv(boolean inherit) {
-        return new ExecRequest(argv, env, cwd, tty, rows, cols, uid, gid, inherit);
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, uid, gid, inherit, user);
     }
 }

@@ -1,0 +1,55 @@
+package dev.vessel.container;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
+import java.util.List;
+
+/**
+ * How a container was created (docker create/run flags merged with the image's config); fixed
+ * for the container's life.
+ *
+ * @param id 64 hex digits
+ * @param name unique, docker's rules ({@code [a-zA-Z0-9][a-zA-Z0-9_.-]*})
+ * @param image the reference the user gave
+ * @param imageId the image's config digest ({@code sha256:...})
+ * @param created RFC 3339 time
+ * @param path argv[0] of the main process
+ * @param args the rest of argv
+ * @param env {@code NAME=VALUE}, image's first, then the user's
+ * @param workingDir absolute, or empty for /
+ * @param user docker's --user, or empty for root
+ * @param hostname the guest's hostname
+ * @param tty -t
+ * @param openStdin -i
+ * @param autoRemove --rm
+ * @param memoryBytes guest RAM
+ * @param cpus vCPUs
+ * @param diskBytes size of the writable disk
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ContainerConfig(String id, String name, String image, String imageId, String created,
+                              String path, List<String> args, List<String> env, String workingDir, String user,
+                              String hostname, boolean tty, boolean openStdin, boolean autoRemove,
+                              long memoryBytes, int cpus, long diskBytes) {
+    public ContainerConfig {
+        args = List.copyOf(args);
+        env = List.copyOf(env);
+    }
+
+    public String shortId() {
+        return id.substring(0, 12);
+    }
+
+    /** The main process's argv. */
+    public List<String> argv() {
+        java.util.ArrayList<String> a = new java.util.ArrayList<>();
+        a.add(path);
+        a.addAll(args);
+        return a;
+    }
+
+    /** Docker's name syntax. */
+    public static boolean validName(String name) {
+        return name != null && name.matches("[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}");
+    }
+}

@@ -1,0 +1,64 @@
+package dev.vessel.container;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * Where a container is in its life, as its supervisor last wrote it (atomically).
+ *
+ * @param status created, running or exited (docker's names)
+ * @param pid the supervisor process while running, else 0
+ * @param pidStart the supervisor's start time (epoch ms), telling it from a later process with the same pid
+ * @param exitCode the main process's status once exited
+ * @param startedAt RFC 3339, or empty
+ * @param finishedAt RFC 3339, or empty
+ * @param error why the container could not start, or empty
+ * @param restartCount how often it was started again
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt,
+                             String finishedAt, String error, int restartCount) {
+    public static final String CREATED = "created";
+    public static final String RUNNING = "running";
+    public static final String EXITED = "exited";
+
+    public static ContainerState created() {
+        return new ContainerState(CREATED, 0, 0, 0, "", "", "", 0);
+    }
+
+    public ContainerState running(long newPid, long newPidStart, boolean restart) {
+        return new ContainerState(RUNNING, newPid, newPidStart, 0, Instant.now().toString(), "", "",
+                restartCount + (restart ? 1 : 0));
+    }
+
+    public ContainerState exited(int code, String why) {
+        return new ContainerState(EXITED, 0, 0, code, startedAt, Instant.now().toString(), why == null ? "" : why,
+                restartCount);
+    }
+
+    /**
+     * The truth: a state that says running but whose supervisor is gone (killed, host rebooted)
+     * is exited, with the status docker gives a killed container (137).
+     */
+    public ContainerState observed() {
+        if (!RUNNING.equals(status) || supervisor().isPresent()) {
+            return this;
+        }
+        return new ContainerState(EXITED, 0, 0, 137, startedAt, finishedAt, "its supervisor died", restartCount);
+    }
+
+    /** The live supervisor process, if this state is running and it still exists. */
+    public Optional<ProcessHandle> supervisor() {
+        if (!RUNNING.equals(status) || pid <= 0) {
+            return Optional.empty();
+        }
+        return ProcessHandle.of(pid).filter(p -> p.isAlive() && p.info().startInstant()
+                .map(i -> Math.abs(i.toEpochMilli() - pidStart) < 2000).orElse(false));
+    }
+
+    public boolean isRunning() {
+        return observed().status.equals(RUNNING);
+    }
+}

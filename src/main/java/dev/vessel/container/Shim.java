@@ -1,0 +1,471 @@
+package dev.vessel.container;
+
+import dev.vessel.guest.agent.AgentClient;
+import dev.vessel.guest.agent.AgentProtocol;
+import dev.vessel.guest.agent.ExecFailure;
+import dev.vessel.guest.agent.ExecRequest;
+import dev.vessel.guest.agent.ExecSession;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A container's supervisor: one process per running container (the seed's "one KVM process per
+ * VM"), detached from the CLI that started it. It boots the container's VM, runs the main process
+ * through the guest agent, keeps its output in the container's log and passes it to attached
+ * clients, takes stop/kill/attach/wait requests on its socket ({@link ShimProtocol}), and when the
+ * main process ends it powers the VM off, writes the final state and (with --rm) removes the
+ * container.
+ */
+public final class Shim {
+    private static final System.Logger LOG = System.getLogger(Shim.class.getName());
+    /** How long the guest may take from VMM start to a listening agent. */
+    private static final Duration BOOT_TIMEOUT = Duration.ofMinutes(3);
+
+    /** Runs {@code vessel vm run ARGS} in this process and returns its exit status. */
+    @FunctionalInterface
+    public interface VmRunner {
+        int run(List<String> args) throws Exception;
+    }
+
+    /** What the VM boots, resolved by the caller. */
+    public record Boot(Path kernel, Path initrd, Path imageDisk) {}
+
+    private final ContainerStore store;
+    private final ContainerStore.Container container;
+    private final ContainerConfig config;
+    private final Set<Client> clients = ConcurrentHashMap.newKeySet();
+    private final CountDownLatch firstAttach = new CountDownLatch(1);
+    private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+    private volatile ExecSession main;
+    /** Completes with the main process's session once it started (null if it never does). */
+    private final CompletableFuture<ExecSession> mainStarted = new CompletableFuture<>();
+    private volatile boolean stdinClosed;
+    private ContainerLog log;
+
+    private Shim(ContainerStore store, ContainerStore.Container container) {
+        this.store = store;
+        this.container = container;
+        this.config = container.config();
+    }
+
+    /** One connected CLI. */
+    private final class Client {
+        final SocketChannel ch;
+        final boolean attached;
+        final boolean stdin;
+
+        Client(SocketChannel ch, boolean attached, boolean stdin) {
+            this.ch = ch;
+            this.attached = attached;
+            this.stdin = stdin;
+        }
+
+        synchronized void send(byte type, byte[] b, int off, int len) {
+            try {
+                AgentProtocol.write(ch, type, b, off, len);
+            } catch (IOException e) {
+                drop();
+            }
+        }
+
+        void drop() {
+            clients.remove(this);
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // gone
+            }
+        }
+    }
+
+    /**
+     * Runs the container to its end. {@code ready} is called once the supervisor's socket listens
+     * (the CLI may attach from then on). With {@code waitForAttach} the main process starts only
+     * after the first client attached (so `run` sees all output), or after 30 s without one.
+     */
+    public static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm,
+                          boolean waitForAttach, boolean restart, Runnable ready) throws IOException {
+        return new Shim(store, c).run(boot, vm, waitForAttach, restart, ready);
+    }
+
+    private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, Runnable ready) throws IOException {
+        Path shimSock = container.shimSocket();
+        Path readySock = Path.of(container.vsockSocket() + "_" + AgentProtocol.READY_PORT);
+        Files.createDirectories(shimSock.getParent());
+        Files.deleteIfExists(shimSock);
+        Files.deleteIfExists(readySock);
+        Files.deleteIfExists(container.vsockSocket());
+        ProcessHandle self = ProcessHandle.current();
+        long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+        container.writeState(container.state().running(self.pid(), selfStart, restart));
+        log = ContainerLog.append(container.log());
+
+        try (ServerSocketChannel control = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+             ServerSocketChannel readyListener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            control.bind(UnixDomainSocketAddress.of(shimSock));
+            readyListener.bind(UnixDomainSocketAddress.of(readySock));
+            Thread.ofPlatform().daemon(true).name("shim-control").start(() -> acceptClients(control));
+
+            CompletableFuture<Integer> vmExit = new CompletableFuture<>();
+            Thread.ofPlatform().daemon(true).name("shim-vm").start(() -> {
+                try {
+                    vmExit.complete(vm.run(vmArgs(boot)));
+                } catch (Throwable t) {
+                    vmExit.completeExceptionally(t);
+                }
+            });
+            CompletableFuture<Void> agentReady = CompletableFuture.runAsync(() -> awaitReady(readyListener));
+            String failure = null;
+            try {
+                CompletableFuture.anyOf(agentReady, vmExit).get(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                if (!agentReady.isDone()) {
+                    failure = "the container's VM stopped before it was ready (status " + vmExit.getNow(-1)
+                            + "; its console is in " + container.consoleLog() + ")";
+                }
+            } catch (TimeoutException e) {
+                failure = "the container's VM did not get ready within " + BOOT_TIMEOUT.toSeconds() + " s";
+            } catch (Exception e) {
+                failure = "the container's VM failed: " + rootMessage(e);
+            }
+            int code;
+            if (failure == null) {
+                // The CLI goes on once the container runs: when it attaches, before the main
+                // process starts (it waits for the CLI); when it does not, once that process started.
+                code = runMain(waitForAttach, ready);
+                mainStarted.complete(null);
+                powerOff();
+            } else {
+                code = 125;
+                mainStarted.complete(null);
+                fail(failure);
+            }
+            try {
+                vmExit.get(60, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "the VM did not power off: " + e);
+            }
+            container.writeState(container.state().exited(code, failure));
+            log.close();
+            if (config.autoRemove()) {
+                store.remove(container);
+            }
+            exitCode.complete(code);
+            for (Client cl : clients) {
+                cl.send(AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(code).array(), 0, 4);
+            }
+            return code;
+        } finally {
+            Files.deleteIfExists(shimSock);
+            Files.deleteIfExists(readySock);
+        }
+    }
+
+    private List<String> vmArgs(Boot boot) {
+        String cmdline = "console=ttyS0 quiet panic=-1 pci=off vessel.hostname=" + config.hostname();
+        return List.of("vm", "run", "--accel", "auto",
+                "--kernel", boot.kernel().toString(),
+                "--initrd", boot.initrd().toString(),
+                "--cmdline", cmdline,
+                "--disk", boot.imageDisk() + ",ro",
+                "--disk", container.rwDisk().toString(),
+                "--vsock", container.vsockSocket().toString(),
+                "--rng",
+                "--cpus", Integer.toString(config.cpus()),
+                "--memory", config.memoryBytes() + "b");
+    }
+
+    /** Waits for the guest agent's READY (other connections to that port are not it: ignored). */
+    private static void awaitReady(ServerSocketChannel readyListener) {
+        while (true) {
+            try (SocketChannel c = readyListener.accept()) {
+                byte[] line = Channels.newInputStream(c).readNBytes(64);
+                if (new String(line, StandardCharsets.US_ASCII).startsWith("READY ")) {
+                    return;
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    private AgentClient agent() throws IOException {
+        return GuestAgent.connect(container.vsockSocket());
+    }
+
+    private int runMain(boolean waitForAttach, Runnable ready) {
+        if (waitForAttach) {
+            ready.run();
+            try {
+                firstAttach.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String e : config.env()) {
+            int eq = e.indexOf('=');
+            if (eq > 0) {
+                env.put(e.substring(0, eq), e.substring(eq + 1));
+            }
+        }
+        env.putIfAbsent("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        env.putIfAbsent("HOSTNAME", config.hostname());
+        if (config.tty()) {
+            env.putIfAbsent("TERM", "xterm");
+        }
+        ExecRequest request = ExecRequest.of(config.argv()).withEnv(env)
+                .withCwd(config.workingDir().isEmpty() ? "/" : config.workingDir());
+        if (!config.user().isEmpty()) {
+            request = request.withUserSpec(config.user());
+        }
+        if (config.tty()) {
+            request = request.withTty(24, 80);
+        }
+        try (AgentClient client = agent();
+             ExecSession session = client.exec(request, null, stream("stdout", AgentProtocol.STDOUT),
+                     stream("stderr", AgentProtocol.STDERR))) {
+            main = session;
+            mainStarted.complete(session);
+            if (!waitForAttach) {
+                ready.run();
+            }
+            if (!config.openStdin()) {
+                closeStdin();
+            }
+            int status = session.waitFor();
+            if (session.failure().isPresent()) {
+                ExecFailure f = session.failure().get();
+                byte[] msg = (f.message() + "\n").getBytes(StandardCharsets.UTF_8);
+                stream("stderr", AgentProtocol.STDERR).write(msg);
+                return f.errno() == AgentProtocol.ENOENT ? 127 : 126;
+            }
+            return status;
+        } catch (IOException e) {
+            fail("lost the container's main process: " + e.getMessage());
+            return 137;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 137;
+        } finally {
+            main = null;
+            mainStarted.complete(null);
+        }
+    }
+
+    /** Output of the main process: to the log, and to every attached client. */
+    private OutputStream stream(String name, byte type) {
+        return new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                log.write(name, b, off, len);
+                for (Client c : clients) {
+                    if (c.attached) {
+                        c.send(type, b, off, len);
+                    }
+                }
+            }
+        };
+    }
+
+    private void powerOff() {
+        try (AgentClient client = agent()) {
+            client.powerOff();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "could not ask the guest to power off: " + e);
+        }
+    }
+
+    private void fail(String message) {
+        LOG.log(System.Logger.Level.ERROR, message);
+        System.err.println("vessel-shim: " + message);
+        for (Client c : clients) {
+            byte[] p = ShimProtocol.failure(5, message);
+            c.send(AgentProtocol.FAILURE, p, 0, p.length);
+        }
+    }
+
+    private synchronized void closeStdin() {
+        if (stdinClosed) {
+            return;
+        }
+        ExecSession s = main;
+        if (s != null) {
+            try {
+                s.closeStdin();
+                stdinClosed = true;
+            } catch (IOException e) {
+                // the process is gone
+            }
+        }
+    }
+
+    private void acceptClients(ServerSocketChannel control) {
+        while (true) {
+            SocketChannel ch;
+            try {
+                ch = control.accept();
+            } catch (IOException e) {
+                return;
+            }
+            Thread.ofVirtual().name("shim-client").start(() -> serve(ch));
+        }
+    }
+
+    private void serve(SocketChannel ch) {
+        Client client = null;
+        try {
+            AgentProtocol.Frame hello = AgentProtocol.read(ch, ShimProtocol.CLIENT_TYPES);
+            if (hello == null || hello.type() != AgentProtocol.HELLO) {
+                ch.close();
+                return;
+            }
+            AgentProtocol.write(ch, AgentProtocol.HELLO_REPLY, ShimProtocol.VERSION.getBytes(StandardCharsets.US_ASCII));
+            AgentProtocol.Frame req = AgentProtocol.read(ch, ShimProtocol.CLIENT_TYPES);
+            if (req == null) {
+                ch.close();
+                return;
+            }
+            switch (req.type()) {
+                case ShimProtocol.ATTACH -> {
+                    boolean stdin = req.payload().length > 0 && (req.payload()[0] & ShimProtocol.ATTACH_STDIN) != 0;
+                    client = new Client(ch, true, stdin);
+                    clients.add(client);
+                    firstAttach.countDown();
+                    finishedAlready(client);
+                    readInput(client);
+                }
+                case ShimProtocol.SIGNAL -> {
+                    int sig = req.payload().length == 1 ? req.payload()[0] & 0xFF : 0;
+                    ExecSession s = main;
+                    if (sig >= 1 && sig <= 64 && s != null) {
+                        s.signal(sig);
+                    }
+                    AgentProtocol.write(ch, AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(0).array());
+                    ch.close();
+                }
+                case ShimProtocol.STOP -> {
+                    int seconds = req.payload().length == 4 ? ByteBuffer.wrap(req.payload()).getInt() : 10;
+                    client = new Client(ch, false, false);
+                    clients.add(client);
+                    if (!finishedAlready(client)) {
+                        stop(Math.clamp(seconds, 0, 3600));
+                    }
+                    readInput(client);
+                }
+                case ShimProtocol.WAIT -> {
+                    client = new Client(ch, false, false);
+                    clients.add(client);
+                    finishedAlready(client);
+                    readInput(client);
+                }
+                default -> ch.close();
+            }
+        } catch (IOException e) {
+            if (client != null) {
+                client.drop();
+            } else {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // gone
+                }
+            }
+        }
+    }
+
+    /** A client that came after the end gets the status at once. */
+    private boolean finishedAlready(Client c) {
+        Integer code = exitCode.getNow(null);
+        if (code != null) {
+            c.send(AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(code).array(), 0, 4);
+            return true;
+        }
+        return false;
+    }
+
+    private void stop(int seconds) {
+        ExecSession s = main;
+        if (s == null) {
+            return;
+        }
+        try {
+            s.signal(15);
+        } catch (IOException e) {
+            return;
+        }
+        Thread.ofVirtual().start(() -> {
+            try {
+                exitCode.get(seconds, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                ExecSession still = main;
+                if (still != null) {
+                    try {
+                        still.signal(9);
+                    } catch (IOException ignored) {
+                        // ended meanwhile
+                    }
+                }
+            } catch (Exception e) {
+                // ended
+            }
+        });
+    }
+
+    /** Frames from a client until it leaves: stdin and resizes for the main process. */
+    private void readInput(Client c) throws IOException {
+        while (true) {
+            AgentProtocol.Frame f = AgentProtocol.read(c.ch, ShimProtocol.CLIENT_TYPES);
+            if (f == null) {
+                c.drop();
+                return;
+            }
+            ExecSession s = main;
+            if (f.type() == AgentProtocol.STDIN && s == null && !exitCode.isDone()) {
+                s = mainStarted.join(); // input that came before the process started waits for it
+            }
+            if (f.type() == AgentProtocol.STDIN && c.stdin && config.openStdin()) {
+                if (f.payload().length == 0) {
+                    closeStdin();
+                } else if (s != null && !stdinClosed) {
+                    s.writeStdin(f.payload());
+                }
+            } else if (f.type() == AgentProtocol.RESIZE && f.payload().length == 4 && s != null) {
+                ByteBuffer b = ByteBuffer.wrap(f.payload());
+                s.resize(Short.toUnsignedInt(b.getShort()), Short.toUnsignedInt(b.getShort()));
+            }
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() != null ? t.getMessage() : t.toString();
+    }
+}
