@@ -108,7 +108,12 @@ final class ContainerSupport {
         Runtime.getRuntime().addShutdownHook(restore);
         Object writeLock = new Object();
         try (ch) {
-            AgentProtocol.write(ch, ShimProtocol.ATTACH, new byte[] {(byte) (stdin ? ShimProtocol.ATTACH_STDIN : 0)});
+            int[] size = tty ? Terminal.windowSize(1) : null;
+            ByteBuffer attach = ByteBuffer.allocate(size != null ? 5 : 1).put((byte) (stdin ? ShimProtocol.ATTACH_STDIN : 0));
+            if (size != null) {
+                attach.putShort((short) size[0]).putShort((short) size[1]);
+            }
+            AgentProtocol.write(ch, ShimProtocol.ATTACH, attach.array());
             if (tty) {
                 sendSize(ch, writeLock);
                 Signal.handle(new Signal("WINCH"), s -> sendSize(ch, writeLock));

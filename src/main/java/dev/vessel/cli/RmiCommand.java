@@ -20,11 +20,19 @@ import java.util.function.Function;
         description = "Remove one or more images.",
         footer = {"", "Exit status: 0, or 125 when any image could not be removed (no such image, used by a container)."})
 final class RmiCommand implements Callable<Integer> {
-    /**
-     * Which container uses an image: the containers' store answers it (until it is wired, no
-     * container uses any image).
-     */
-    static Function<Main, ImageUsers> users = m -> ImageUsers.NONE;
+    /** Which container uses an image: the containers' store answers it. */
+    static Function<Main, ImageUsers> users = m -> imageId -> {
+        try {
+            for (var c : ContainerSupport.store(m).list()) {
+                if (c.config().imageId().equals(imageId.toString())) {
+                    return java.util.Optional.of(new ImageUsers.Container(c.config().id(), c.state().isRunning()));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return java.util.Optional.empty();
+    };
 
     @ParentCommand
     Main main;

@@ -58,6 +58,7 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
                 .map(i -> Math.abs(i.toEpochMilli() - pidStart) < 2000).orElse(false));
     }
 
+    @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isRunning() {
         return observed().status.equals(RUNNING);
     }

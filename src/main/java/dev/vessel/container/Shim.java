@@ -56,6 +56,8 @@ public final class Shim {
     private final ContainerConfig config;
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
     private final CountDownLatch firstAttach = new CountDownLatch(1);
+    /** The terminal size the first attached client reported (rows, cols), for the main process's pty. */
+    private volatile int[] attachSize = {24, 80};
     private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
     private volatile ExecSession main;
     /** Completes with the main process's session once it started (null if it never does). */
@@ -240,7 +242,8 @@ public final class Shim {
             request = request.withUserSpec(config.user());
         }
         if (config.tty()) {
-            request = request.withTty(24, 80);
+            int[] size = attachSize;
+            request = request.withTty(size[0], size[1]);
         }
         try (AgentClient client = agent();
              ExecSession session = client.exec(request, null, stream("stdout", AgentProtocol.STDOUT),
@@ -353,7 +356,16 @@ public final class Shim {
             }
             switch (req.type()) {
                 case ShimProtocol.ATTACH -> {
-                    boolean stdin = req.payload().length > 0 && (req.payload()[0] & ShimProtocol.ATTACH_STDIN) != 0;
+                    byte[] p = req.payload();
+                    boolean stdin = p.length > 0 && (p[0] & ShimProtocol.ATTACH_STDIN) != 0;
+                    if (p.length == 5 && firstAttach.getCount() > 0) {
+                        ByteBuffer b = ByteBuffer.wrap(p, 1, 4);
+                        int rows = Short.toUnsignedInt(b.getShort());
+                        int cols = Short.toUnsignedInt(b.getShort());
+                        if (rows > 0 && cols > 0) {
+                            attachSize = new int[] {rows, cols};
+                        }
+                    }
                     client = new Client(ch, true, stdin);
                     clients.add(client);
                     firstAttach.countDown();
@@ -446,7 +458,7 @@ public final class Shim {
                 return;
             }
             ExecSession s = main;
-            if (f.type() == AgentProtocol.STDIN && s == null && !exitCode.isDone()) {
+            if ((f.type() == AgentProtocol.STDIN || f.type() == AgentProtocol.RESIZE) && s == null && !exitCode.isDone()) {
                 s = mainStarted.join(); // input that came before the process started waits for it
             }
             if (f.type() == AgentProtocol.STDIN && c.stdin && config.openStdin()) {

@@ -16,7 +16,8 @@ import java.nio.file.Path;
  * <pre>
  *   client: 'H' (empty)              supervisor: 'H' "vessel-shim/1"
  *   client: one request:
- *     'A' u8 flags (1: stdin)        attach: then the client may send 'I' stdin (empty: EOF) and
+ *     'A' u8 flags (1: stdin)        attach (optionally + u16 rows, u16 cols: the terminal, used for
+ *                                    the main process's pty when it has not started): then 'I' stdin (empty: EOF) and
  *                                    'R' resize; the supervisor sends 'O'/'e' output as it comes
  *     'S' u8 signal                  signal the main process
  *     'T' u32 seconds                stop: SIGTERM, then SIGKILL after that many seconds

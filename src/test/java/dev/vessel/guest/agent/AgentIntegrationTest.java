@@ -119,6 +119,21 @@ class AgentIntegrationTest {
     }
 
     @Test
+    void userByNameAndGroupResolveInThePasswdAndGroupFiles() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(ProcessHandle.current().info().user().orElse("").equals("root"),
+                "switching users needs root");
+        ExecRequest byName = ExecRequest.of("sh", "-c", "id -u; id -g").withEnv(PATH).withUserSpec("nobody");
+        assertEquals("65534\n65534\n", run(byName, null).out());
+        ExecRequest withGroup = ExecRequest.of("sh", "-c", "id -u; id -g").withEnv(PATH).withUserSpec("nobody:0");
+        assertEquals("65534\n0\n", run(withGroup, null).out());
+        ExecRequest numeric = ExecRequest.of("sh", "-c", "id -u; id -g").withEnv(PATH).withUserSpec("4321");
+        assertEquals("4321\n0\n", run(numeric, null).out(), "an unknown uid runs with group 0, as in docker");
+        Result unknown = run(ExecRequest.of("true").withEnv(PATH).withUserSpec("no-such-user"), null);
+        assertTrue(unknown.failure().isPresent(), unknown.toString());
+        assertTrue(unknown.failure().get().message().contains("unable to find user no-such-user"), unknown.toString());
+    }
+
+    @Test
     void stdoutAndStderrStayApart() throws Exception {
         Result r = run("sh", "-c", "echo out; echo err >&2; echo out2");
         assertEquals("out\nout2\n", r.out());

@@ -1,0 +1,87 @@
+package dev.vessel.container;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ContainerStoreTest {
+    @TempDir
+    Path root;
+
+    static ContainerConfig config(String id, String name, String created) {
+        return new ContainerConfig(id, name, "busybox", "sha256:" + "a".repeat(64), created, "sh", List.of("-c", "true"),
+                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30);
+    }
+
+    @Test
+    void namesAreUniqueAndLookupIsByIdPrefixOrName() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        String a = "ab" + "0".repeat(62);
+        String b = "ac" + "1".repeat(62);
+        store.create(config(a, "first", "2026-01-01T00:00:00Z"));
+        store.create(config(b, "second", "2026-01-02T00:00:00Z"));
+        ContainerException dup = assertThrows(ContainerException.class,
+                () -> store.create(config("ad" + "2".repeat(62), "first", "2026-01-03T00:00:00Z")));
+        assertEquals(125, dup.status());
+        assertTrue(dup.getMessage().contains("already in use"));
+
+        assertEquals(List.of(b, a), store.list().stream().map(c -> c.config().id()).toList(), "newest first");
+        assertEquals(a, store.require("first").config().id());
+        assertEquals(b, store.require("ac").config().id());
+        assertEquals(a, store.require(a).config().id());
+        assertThrows(ContainerException.class, () -> store.find("a"), "an ambiguous prefix");
+        assertEquals(1, assertThrows(ContainerException.class, () -> store.require("nope")).status());
+    }
+
+    @Test
+    void stateIsReplacedAtomicallyAndADeadSupervisorReadsAsExited() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        ContainerStore.Container c = store.create(config("cd" + "3".repeat(62), "s", "2026-01-01T00:00:00Z"));
+        assertEquals(ContainerState.CREATED, c.state().status());
+
+        ProcessHandle self = ProcessHandle.current();
+        long start = self.info().startInstant().orElseThrow().toEpochMilli();
+        c.writeState(c.state().running(self.pid(), start, false));
+        assertTrue(c.state().isRunning(), "this very process is the supervisor");
+
+        // A pid that is not (or no longer) the supervisor: another start time.
+        c.writeState(c.state().running(self.pid(), start - 3_600_000, false));
+        ContainerState seen = c.state().observed();
+        assertEquals(ContainerState.EXITED, seen.status());
+        assertEquals(137, seen.exitCode());
+
+        c.writeState(c.state().exited(3, null));
+        assertEquals(3, c.state().exitCode());
+        try (var files = Files.list(c.dir())) {
+            assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temp files left");
+        }
+    }
+
+    @Test
+    void removeDeletesEverythingAndHalfCreatedFoldersAreNotContainers() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        ContainerStore.Container c = store.create(config("ef" + "4".repeat(62), "r", "2026-01-01T00:00:00Z"));
+        Files.writeString(c.rwDisk(), "disk");
+        store.remove(c);
+        assertFalse(Files.exists(c.dir()));
+        Files.createDirectories(root.resolve("containers").resolve("f".repeat(64))); // no config.json
+        assertTrue(store.list().isEmpty());
+    }
+
+    @Test
+    void socketPathsStayShortForAnyRoot() throws Exception {
+        Path deep = root.resolve("a".repeat(40)).resolve("containers");
+        ContainerStore store = ContainerStore.open(deep);
+        ContainerStore.Container c = store.create(config("0a" + "5".repeat(62), "p", "2026-01-01T00:00:00Z"));
+        String ready = c.vsockSocket() + "_1025";
+        assertTrue(ready.length() - root.toString().length() < 80, ready);
+    }
+}
