@@ -39,6 +39,7 @@ final class ContainerShimCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Timing.mark("shim: start");
         ContainerStore store = ContainerSupport.store(main);
         ContainerStore.Container c;
         Shim.Boot boot;
@@ -55,6 +56,7 @@ final class ContainerShimCommand implements Callable<Integer> {
         } catch (ImageException e) {
             throw new UserError(e.getMessage(), 125);
         }
+        Timing.mark("shim: boot files ready");
         // The VM's console (written to fd 1) goes to the console log; the CLI that started this
         // supervisor reads one line, "ready", from the original stdout once the container runs.
         int notify = Libc.dupCloexec(1);

@@ -65,12 +65,13 @@ final class ContainerSupport {
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.PIPE)
                 .redirectError(ProcessBuilder.Redirect.appendTo(c.consoleLog().toFile()));
-        pb.environment().remove("VESSEL_TIMING");
+        Timing.mark("supervisor starting");
         Process p = pb.start();
         String line;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII))) {
             line = r.readLine();
         }
+        Timing.mark("supervisor ready");
         if (!"ready".equals(line)) {
             throw new UserError("the container's supervisor did not start (see " + c.consoleLog() + "): "
                     + lastLines(c.consoleLog(), 5), 125);

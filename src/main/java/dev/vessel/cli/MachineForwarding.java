@@ -126,7 +126,17 @@ final class MachineForwarding {
         try (DiskExports exports = new DiskExports()) {
             for (VmConfig.Disk d : run.parseDisks()) {
                 vmArgs.add("--disk");
-                vmArgs.add(d.isNbd() ? d.location() + (d.readOnly() ? ",ro" : "") : exports.export(d.path(), d.readOnly()));
+                String where;
+                if (d.isNbd()) {
+                    where = d.location() + (d.readOnly() ? ",ro" : "");
+                } else if (d.readOnly()) {
+                    // Nothing flows back from a read-only disk: a copy in the machine (sent once,
+                    // kept by content hash) serves reads locally instead of over NBD.
+                    where = machine.sendFile(d.path()) + ",ro";
+                } else {
+                    where = exports.export(d.path(), false);
+                }
+                vmArgs.add(where);
             }
             if (run.vsock != null) {
                 SocketRelay r = SocketRelay.start(run.vsock, sockets + "/vsock.sock", machine, true);

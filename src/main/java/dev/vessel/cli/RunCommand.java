@@ -89,13 +89,17 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Timing.mark("run: start");
         ContainerStore.Container c = create(main, this);
+        Timing.mark("run: container created");
         ContainerSupport.startShim(main, c, !detach, false);
         if (detach) {
             System.out.println(c.config().id());
             return 0;
         }
-        return ContainerSupport.attach(c, interactive, tty, detachKeys);
+        int status = ContainerSupport.attach(c, interactive, tty, detachKeys);
+        Timing.mark("run: container ended");
+        return status;
     }
 
     /** docker create: the container's folder, config and writable disk. */

@@ -11,7 +11,7 @@ final class Timing {
         if (ON) {
             long sinceJvmStart = System.currentTimeMillis() - ProcessHandle.current().info().startInstant()
                     .map(java.time.Instant::toEpochMilli).orElse(System.currentTimeMillis());
-            System.err.printf("timing: %6d ms %s%n", sinceJvmStart, what);
+            System.err.printf("timing: %6d ms %s (at %d)%n", sinceJvmStart, what, System.currentTimeMillis() % 1_000_000);
         }
     }
 }

@@ -51,6 +51,15 @@ public final class Shim {
     /** What the VM boots, resolved by the caller. */
     public record Boot(Path kernel, Path initrd, Path imageDisk) {}
 
+    private static final boolean TIMING = System.getenv("VESSEL_TIMING") != null;
+
+    /** VESSEL_TIMING=1: milestones on stderr (the console log), wall clock in ms mod 10^6 to line up with the CLI's. */
+    private static void mark(String what) {
+        if (TIMING) {
+            System.err.printf("timing: shim %s (at %d)%n", what, System.currentTimeMillis() % 1_000_000);
+        }
+    }
+
     private final ContainerStore store;
     private final ContainerStore.Container container;
     private final ContainerConfig config;
@@ -137,6 +146,7 @@ public final class Shim {
                     vmExit.completeExceptionally(t);
                 }
             });
+            mark("VM starting");
             CompletableFuture<Void> agentReady = CompletableFuture.runAsync(() -> awaitReady(readyListener));
             String failure = null;
             try {
@@ -151,12 +161,15 @@ public final class Shim {
                 failure = "the container's VM failed: " + rootMessage(e);
             }
             int code;
+            mark("agent ready");
             if (failure == null) {
                 // The CLI goes on once the container runs: when it attaches, before the main
                 // process starts (it waits for the CLI); when it does not, once that process started.
                 code = runMain(waitForAttach, ready);
                 mainStarted.complete(null);
+                mark("main process ended");
                 powerOff();
+                mark("power-off requested");
             } else {
                 code = 125;
                 mainStarted.complete(null);
@@ -167,6 +180,7 @@ public final class Shim {
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "the VM did not power off: " + e);
             }
+            mark("VM ended");
             container.writeState(container.state().exited(code, failure));
             log.close();
             if (config.autoRemove()) {
@@ -250,6 +264,7 @@ public final class Shim {
                      stream("stderr", AgentProtocol.STDERR))) {
             main = session;
             mainStarted.complete(session);
+            mark("main process started");
             if (!waitForAttach) {
                 ready.run();
             }

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Containers end to end: `vessel run --rm busybox true` against the bare `vessel vm run`, and the
+# memory one idle running container costs. Run with --help for what it measures and how.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bench/run.sh [--runs N] [--root DIR] [--jar JAR] [--out DIR]
+
+Measures, from the host, with the host's clock (date +%s%N), N interleaved rounds of:
+
+  vm-run         `vessel vm run`: boot the default kernel with the built-in busybox initramfs,
+                 whose init prints what it sees and powers off; start of the CLI to its exit
+  container-run  `vessel run --rm busybox true`: create the container (writable disk made with
+                 mkfs.ext4), start its supervisor, boot the same kernel with vessel-agent as
+                 init, mount the image and the disk under overlayfs, run `true`, power off,
+                 write the state, remove the container; start of the CLI to its exit
+
+and reports medians and the ratio container-run / vm-run (the issue's goal: <= 1.3).
+Where there is no hardware virtualization both go through the same helper machine and its
+standby VMM, so the ratio compares like with like.
+
+Then the memory of one idle running container (`vessel run -d busybox sleep 600`):
+  supervisor RSS   VmRSS of the container's supervisor process on the host
+  machine used     growth of the helper machine's used memory (MemTotal - MemAvailable) from
+                   before the container started to while it idles: the VMM process and the
+                   guest RAM it touched (no hardware virtualization: the VM lives there)
+A docker baseline (`docker run --rm busybox true`) is run only where a Docker engine answers.
+
+Options:
+  --runs N     rounds (default 5)
+  --root DIR   Vessel state root (default: Vessel's default)
+  --jar JAR    Vessel jar (default: build the working tree into ${TMPDIR:-/tmp}/vessel-bench-run)
+  --out DIR    results folder (default bench/results): run-<UTC>.csv and .md
+  -h, --help   this text
+EOF
+}
+
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+top=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+runs=5 root= jar= out="$top/bench/results"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=${2:?}; shift 2 ;;
+    --root) root=${2:?}; shift 2 ;;
+    --jar) jar=${2:?}; shift 2 ;;
+    --out) out=${2:?}; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+case "$runs" in ''|*[!0-9]*|0) die "--runs must be a positive number" ;; esac
+unset VESSEL_TIMING VESSEL_DEBUG VESSEL_TRACE_IO
+
+. "$top/scripts/find-java.sh"
+java_home=$(find_java25) || exit 1
+if [ -z "$jar" ]; then
+  jar="${TMPDIR:-/tmp}/vessel-bench-run/vessel.jar"
+  say "building the working tree"
+  (cd "$top" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$(dirname "$jar")") >&2 || die "build failed"
+fi
+[ -f "$jar" ] || die "$jar: no such jar"
+V=("$java_home/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$jar")
+[ -z "$root" ] || V+=(--root "$root")
+vessel() { timeout -k 10 600 "${V[@]}" "$@"; }
+
+ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else printf "%.0f\n", (a[m]+a[m+1])/2}'; }
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out"
+csv="$out/run-$stamp.csv"
+md="$out/run-$stamp.md"
+echo "kind,round,ms,status" > "$csv"
+
+say "warm-up (machine start, kernel, busybox image, caches; not counted)"
+vessel vm run </dev/null >/dev/null 2>&1 || die "vessel vm run fails; see its output"
+vessel run --rm busybox true </dev/null >/dev/null 2>&1 || die "vessel run --rm busybox true fails"
+# The helper machine keeps one standby VMM warm for the next command; give both kinds the same start.
+for i in $(seq 1 "$runs"); do
+  for kind in vm-run container-run; do
+    t0=$(ms_now)
+    if [ "$kind" = vm-run ]; then
+      vessel vm run </dev/null >/dev/null 2>&1; st=$?
+    else
+      vessel run --rm busybox true </dev/null >/dev/null 2>&1; st=$?
+    fi
+    t1=$(ms_now)
+    echo "$kind,$i,$((t1 - t0)),$st" >> "$csv"
+    say "round $i $kind: $((t1 - t0)) ms (status $st)"
+  done
+done
+
+vm_med=$(awk -F, '$1=="vm-run" && $4==0 {print $3}' "$csv" | median)
+ct_med=$(awk -F, '$1=="container-run" && $4==0 {print $3}' "$csv" | median)
+ratio=$(awk -v a="$ct_med" -v b="$vm_med" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+
+say "memory of one idle container"
+machine=0
+if vessel machine status >/dev/null 2>&1; then machine=1; fi
+used_kb() { vessel machine exec -- sh -c "awk '/MemTotal/ {t=\$2} /MemAvailable/ {a=\$2} END {print t-a}' /proc/meminfo" </dev/null; }
+before=; [ "$machine" = 1 ] && before=$(used_kb)
+name="bench-idle-$$"
+vessel run -d --name "$name" busybox sleep 600 </dev/null >/dev/null 2>&1 || die "cannot start an idle container"
+state_dir=$(vessel inspect "$name" | awk -F'"' '/"LogPath"/ {print $4}' | xargs dirname)
+shim_pid=$(awk -F': ' '/"pid"/ {gsub(/[ ,]/, "", $2); print $2}' "$state_dir/state.json")
+shim_rss=$(awk '/VmRSS/ {print $2}' "/proc/$shim_pid/status")
+after=; [ "$machine" = 1 ] && after=$(used_kb)
+vessel rm -f "$name" >/dev/null 2>&1 || say "warning: could not remove $name"
+machine_kb=n/a
+[ "$machine" = 1 ] && machine_kb=$((after - before))
+echo "supervisor-rss-kb,1,$shim_rss,0" >> "$csv"
+echo "machine-used-kb,1,$machine_kb,0" >> "$csv"
+
+docker_line="not run: no Docker engine answers here (\`docker info\` fails)"
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  ds=()
+  for i in $(seq 1 "$runs"); do t0=$(ms_now); docker run --rm busybox true >/dev/null 2>&1; ds+=($(( $(ms_now) - t0 ))); done
+  docker_line="$(printf '%s\n' "${ds[@]}" | median) ms (container baseline, not a VM)"
+fi
+
+{
+  echo "| what | median | ratio |"
+  echo "|---|---:|---:|"
+  echo "| \`vessel vm run\` (bare boot, init, power-off) | $vm_med ms | 1.00 |"
+  echo "| \`vessel run --rm busybox true\` | $ct_med ms | $ratio |"
+  echo "| \`docker run --rm busybox true\` | $docker_line | |"
+  echo
+  echo "Idle container (\`busybox sleep 600\`): supervisor RSS on the host $((shim_rss / 1024)) MiB;"
+  echo "helper machine memory used by its VM: $([ "$machine_kb" = n/a ] && echo n/a || echo "$((machine_kb / 1024)) MiB")."
+  echo
+  echo "$runs rounds, $(date -u), jar $(basename "$jar"), raw numbers in $(basename "$csv")."
+} | tee "$md"
