@@ -107,9 +107,17 @@ final class MachineForwarding {
         Path jar = MachineSupport.ownJar();
         HelperMachine.Endpoint ep = MachineSupport.ensureRunning(main);
         MachineConnection machine = MachineConnection.open(ep);
+        List<VmConfig.Disk> disks = run.parseDisks();
+        List<Path> toSend = new ArrayList<>(List.of(jar, kernel, initrd));
+        for (VmConfig.Disk d : disks) {
+            if (!d.isNbd() && d.readOnly()) {
+                toSend.add(d.path());
+            }
+        }
+        List<String> sent = machine.sendFiles(toSend);
         List<String> vmArgs = new ArrayList<>(List.of("vm", "run", "--accel", "kvm",
-                "--kernel", machine.sendFile(kernel),
-                "--initrd", machine.sendFile(initrd),
+                "--kernel", sent.get(1),
+                "--initrd", sent.get(2),
                 "--cmdline", cmdline,
                 "--cpus", Integer.toString(run.cpus),
                 "--memory", memoryBytes + "b",
@@ -124,7 +132,8 @@ final class MachineForwarding {
         String sockets = "/run/vessel/vm-" + java.util.HexFormat.of().formatHex(randomBytes());
         List<AutoCloseable> relays = new ArrayList<>();
         try (DiskExports exports = new DiskExports()) {
-            for (VmConfig.Disk d : run.parseDisks()) {
+            int nextSent = 3;
+            for (VmConfig.Disk d : disks) {
                 vmArgs.add("--disk");
                 String where;
                 if (d.isNbd()) {
@@ -132,7 +141,7 @@ final class MachineForwarding {
                 } else if (d.readOnly()) {
                     // Nothing flows back from a read-only disk: a copy in the machine (sent once,
                     // kept by content hash) serves reads locally instead of over NBD.
-                    where = machine.sendFile(d.path()) + ",ro";
+                    where = sent.get(nextSent++) + ",ro";
                 } else {
                     where = exports.export(d.path(), false);
                 }
@@ -150,7 +159,7 @@ final class MachineForwarding {
             if (!relays.isEmpty()) {
                 machine.runQuietly(List.of("mkdir", "-p", sockets));
             }
-            List<String> argv = machineCommand(machine.sendFile(jar), jarSha(jar), vmArgs);
+            List<String> argv = machineCommand(sent.get(0), jarSha(jar), vmArgs);
             return forward(machine, argv, interactive);
         } finally {
             for (AutoCloseable r : relays) {
