@@ -39,22 +39,10 @@ capture), then N rounds of vessel, qemu, vessel-e2e, interleaved. Then one more 
 with VESSEL_TIMING=1 (not counted) whose milestones are saved beside the results.
 
 Options:
-  --runs N          measured runs of each (default 5)
-  --out DIR         results folder (default: bench/results/ in the repo); writes
-                    boot-<UTC time>.csv (raw numbers), .md (the table) and -timing.txt
-  --root DIR        Vessel state root, passed as --root (default: Vessel's own default)
-  --jar JAR         Vessel jar to use (default: build the working tree into --build-dir)
-  --commit REV      build this commit instead (exported with `git archive`, so work in progress
-                    in the working tree is left out and the repo is not touched)
-  --build-dir DIR   where to build the jar (default: ${TMPDIR:-/tmp}/vessel-bench-build)
-  --run-timeout S   give up (and say so) when one run or machine command takes longer than S
-                    seconds (default 300): a hung or badly overloaded helper machine
-  --fresh-machine   restart the helper machine first, with this jar, so the machine (its jlinked
-                    Java runtime, its init) comes from the same build as the VMM; by default a
-                    running machine is reused as it is
-  --keep-machine    leave the helper machine running at the end even if this script started it
-                    (by default the machine is left running or stopped, as found)
-  -h, --help        this text
+EOF
+  bench_common_usage 5 | sed 's|(default: bench/results/ in the repo)|(default: bench/results/ in the repo); writes\
+                    boot-<UTC time>.csv (raw numbers), .md (the table) and -timing.txt|'
+  cat <<'EOF'
 
 Needs on the host: a Java 25 JDK, qemu-system-x86 (7.2), GNU time (apt-get install time), tar.
 Prints a markdown table on stdout; progress goes to stderr. A run that fails is recorded in the
@@ -65,187 +53,52 @@ deleted from the machine's file store at once).
 EOF
 }
 
-die() { echo "bench/boot.sh: $*" >&2; exit 1; }
-say() { echo "bench: $*" >&2; }
-
 top=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+BENCH_NAME=boot
+. "$top/bench/lib/machine-bench.sh"
+. "$top/bench/lib/qemu-bundle.sh"
 runs=5
-out="$top/bench/results"
-root=
-jar=
-commit_rev=
-build_dir="${TMPDIR:-/tmp}/vessel-bench-build"
-keep_machine=0
-fresh_machine=0
-run_timeout=300
 while [ $# -gt 0 ]; do
   case "$1" in
-    --runs) [ $# -ge 2 ] || die "--runs needs a number"; runs=$2; shift 2 ;;
-    --runs=*) runs=${1#*=}; shift ;;
-    --out) [ $# -ge 2 ] || die "--out needs a folder"; out=$2; shift 2 ;;
-    --out=*) out=${1#*=}; shift ;;
-    --root) [ $# -ge 2 ] || die "--root needs a folder"; root=$2; shift 2 ;;
-    --root=*) root=${1#*=}; shift ;;
-    --jar) [ $# -ge 2 ] || die "--jar needs a file"; jar=$2; shift 2 ;;
-    --jar=*) jar=${1#*=}; shift ;;
-    --commit) [ $# -ge 2 ] || die "--commit needs a revision"; commit_rev=$2; shift 2 ;;
-    --commit=*) commit_rev=${1#*=}; shift ;;
-    --build-dir) [ $# -ge 2 ] || die "--build-dir needs a folder"; build_dir=$2; shift 2 ;;
-    --build-dir=*) build_dir=${1#*=}; shift ;;
-    --run-timeout) [ $# -ge 2 ] || die "--run-timeout needs seconds"; run_timeout=$2; shift 2 ;;
-    --run-timeout=*) run_timeout=${1#*=}; shift ;;
-    --keep-machine) keep_machine=1; shift ;;
-    --fresh-machine) fresh_machine=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
+    *) bench_option "$@" || { usage >&2; die "unknown argument: $1"; }; shift "$bench_shift" ;;
   esac
 done
-case "$runs" in ''|*[!0-9]*|0) die "--runs must be a positive number" ;; esac
-case "$run_timeout" in ''|*[!0-9]*|0) die "--run-timeout must be a positive number of seconds" ;; esac
-
-# Measured runs must not carry diagnostics the user's environment might set.
-unset VESSEL_TIMING VESSEL_DEBUG VESSEL_TRACE_IO
 
 # --- host prerequisites --------------------------------------------------------------------
-. "$top/scripts/find-java.sh"
-java_home=$(find_java25) || exit 1
-JAVA="$java_home/bin/java"
 GNU_TIME=/usr/bin/time
-QEMU=$(command -v qemu-system-x86_64 || true)
-[ -n "$QEMU" ] || die "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
-QEMU=$(readlink -f "$QEMU")
+qemu_bundle_find || exit 1
 [ -x "$GNU_TIME" ] && "$GNU_TIME" --version 2>&1 | grep -q 'GNU' \
   || die "GNU time not found at $GNU_TIME: apt-get install time"
-for t in ldd tar awk sort timeout; do command -v "$t" >/dev/null || die "$t not found"; done
-qemu_version=$("$QEMU" --version | head -n 1)
+command -v ldd >/dev/null || die "ldd not found"
+qemu_version=$QEMU_VERSION
 case "$qemu_version" in *"version 7.2"*) ;; *) say "warning: expected QEMU 7.2, found: $qemu_version" ;; esac
-bios=
-while IFS= read -r d; do
-  [ -f "$d/bios-microvm.bin" ] && { bios=$(readlink -f "$d/bios-microvm.bin"); break; }
-done < <("$QEMU" -L help 2>/dev/null; echo /usr/share/qemu)
-[ -n "$bios" ] || die "bios-microvm.bin (the firmware -M microvm loads) not found in QEMU's data folders"
-missing=$(ldd "$QEMU" | awk '/not found/ {print $1}')
-[ -z "$missing" ] || die "QEMU's shared libraries are missing on this host: $missing"
 
-# --- the Vessel jar and command ----------------------------------------------------------
-[ -z "$jar" ] || [ -z "$commit_rev" ] || die "give --jar or --commit, not both"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vessel-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-if [ -n "$jar" ]; then
-  version="jar $jar"
-elif [ -n "$commit_rev" ]; then
-  sha=$(git -C "$top" rev-parse --verify "$commit_rev^{commit}") || die "$commit_rev: no such commit"
-  say "building Vessel ${sha:0:7} (git archive) into $build_dir"
-  mkdir -p "$tmp/src"
-  git -C "$top" archive "$sha" | tar -x -C "$tmp/src"
-  (cd "$tmp/src" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$build_dir") >&2 || die "build failed"
-  jar="$build_dir/vessel.jar"
-  version="commit ${sha:0:7}"
-else
-  say "building Vessel (working tree) into $build_dir"
-  (cd "$top" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$build_dir") >&2 || die "build failed"
-  jar="$build_dir/vessel.jar"
-  version="working tree at $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  if git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
-    version="$version (with uncommitted changes)"
-  fi
-fi
-[ -f "$jar" ] || die "$jar: no such jar"
-jar=$(readlink -f "$jar")
-# The host side of `vessel`: what the brief's users run (`java -jar vessel.jar ...`).
-V=("$JAVA" --enable-native-access=ALL-UNNAMED -jar "$jar")
-[ -z "$root" ] || V+=(--root "$root")
-# Every command that needs the machine is bounded: a hung machine ends the benchmark with a message.
-vessel() { timeout --foreground -k 15 "$run_timeout" "${V[@]}" "$@"; }
-mexec() { vessel machine exec -- "$@"; }
-hung() { # STATUS WHAT: dies with a clear message if STATUS is timeout's
-  [ "$1" != 124 ] && [ "$1" != 137 ] && return 0
-  die "$2 did not finish within $run_timeout s: the helper machine is hung or badly overloaded (its console log is in the machine folder that \`vessel machine status\` names; other QEMU processes on this host: $(pgrep -c qemu-system || echo 0))"; }
-
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$out"
-out=$(readlink -f "$out")
+# --- the Vessel jar, the helper machine ------------------------------------------------
+bench_start
 csv="$out/boot-$stamp.csv"
 md="$out/boot-$stamp.md"
 timing_log="$out/boot-$stamp-timing.txt"
-W="/tmp/vessel-bench.$$"          # work folder inside the machine (its /tmp is a tmpfs)
-machine_ready=0
-started_machine=0
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ "$machine_ready" = 1 ]; then
-    timeout -k 5 60 "${V[@]}" machine exec -- \
-      sh -c '[ -f "$1/runner.sh" ] && exec sh "$1/runner.sh" cleanup "$1"; rm -rf "$1"' sh "$W" </dev/null >/dev/null 2>&1 || say "warning: could not clean $W in the machine"
-  fi
-  if [ "$started_machine" = 1 ] && [ "$keep_machine" = 0 ]; then
-    say "stopping the helper machine (this script started it)"
-    timeout -k 5 120 "${V[@]}" machine stop </dev/null >/dev/null 2>&1 || say "warning: could not stop the helper machine"
-  fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# --- the helper machine --------------------------------------------------------------------
-machine_origin="reused a machine that was already running (started earlier, maybe by another Vessel build)"
-if vessel machine status </dev/null >/dev/null 2>&1; then
-  if [ "$fresh_machine" = 1 ]; then
-    say "restarting the helper machine with this jar (--fresh-machine)"
-    vessel machine stop </dev/null >&2 || die "could not stop the running helper machine"
-    vessel machine start </dev/null >&2 \
-      || die "the helper machine cannot start (see above); this benchmark needs it"
-    machine_origin="restarted by this run with the measured jar"
-  else
-    say "helper machine already running; reusing it"
-  fi
-else
-  say "starting the helper machine"
-  vessel machine start </dev/null >&2 \
-    || die "the helper machine cannot start (see above); this benchmark needs it"
-  started_machine=1
-  machine_origin="started by this run with the measured jar"
-fi
 
 # --- what runs inside the machine: ash, busybox only ---------------------------------------
 bundle="$tmp/bundle"
-mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/share/qemu"
-cp "$QEMU" "$bundle/bin/qemu-system-x86_64"
+# QEMU, every library ldd lists for it and its firmware (bench/lib/qemu-bundle.sh), GNU time.
+qemu_bundle_make "$bundle"
 cp "$GNU_TIME" "$bundle/bin/time"
-cp "$bios" "$bundle/share/qemu/bios-microvm.bin"
-# Every library ldd lists for QEMU, under the name QEMU asks for (the machine's own dynamic
-# loader, copied from this host, loads them through LD_LIBRARY_PATH).
-ldd "$QEMU" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
-  cp -L "$path" "$bundle/lib/$name"
-done
 cat > "$bundle/runner.sh" <<'RUNNER'
 # bench/boot.sh's helper inside the helper machine (busybox ash). Usage: runner.sh MODE W ...
 set -u
-mode=$1
 W=$2
-
-case "$mode" in
+. "$W/common.sh"
+case "$1" in
 check)
-  [ -c /dev/kvm ] || { echo "no /dev/kvm in the helper machine" >&2; exit 3; }
-  v=$(LD_LIBRARY_PATH=$W/lib "$W/bin/qemu-system-x86_64" --version 2>&1) \
-    || { echo "QEMU does not start in the machine: $v" >&2; exit 3; }
   "$W/bin/time" -f '' true 2>/dev/null || { echo "GNU time does not run in the machine" >&2; exit 3; }
-  echo "FACT qemu_in_machine ${v%%
-*}"
-  echo "FACT machine_cpus $(grep -c '^processor' /proc/cpuinfo)"
-  echo "FACT machine_mem_kb $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
-  echo "FACT machine_cpu_model $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
-  echo "FACT machine_kernel $(uname -r)"
-  j=$(ls /opt/java/lib/server/*.jsa 2>/dev/null | tr '\n' ' ')
-  echo "FACT machine_java_cds ${j:-none}"
+  bench_check "$W"
   ;;
 capture)
   # Finds the java process `vessel vm run` starts in the machine and saves its argv, one per line.
   timeout=$3
-  echo $$ > "$W/capture.pid"
+  bench_track "$W" capture $$
   i=0
   while [ ! -e "$W/capture.stop" ] && [ $i -lt $((timeout * 10)) ]; do
     for d in /proc/[0-9]*; do
@@ -290,7 +143,7 @@ run)
   t0=$EPOCHREALTIME
   "$W/bin/time" -o "$res" -f '%M %e %U %S' "$@" </dev/null >"$W/fifo" 2>"$err" &
   pid=$!
-  echo $pid > "$W/running.pid"
+  bench_track "$W" running $pid
   while IFS= read -r line; do
     if [ -z "$t1" ]; then
       case "$line" in *"Vessel micro-VM:"*) t1=$EPOCHREALTIME ;; esac
@@ -305,43 +158,12 @@ run)
   set -- $(tail -n 1 "$res" 2>/dev/null)
   echo "RESULT $kind $t0 ${t1:-none} $t2 ${up:-none} $st ${1:-none} ${2:-none} ${3:-none} ${4:-none}"
   ;;
-show)
-  # runner.sh show W TAG: the console and stderr of a run (for error reports and the timing log).
-  echo "--- console"; cat "$W/$3.console" 2>/dev/null
-  echo "--- stderr"; cat "$W/$3.stderr" 2>/dev/null
-  ;;
-cleanup)
-  # Ends what this benchmark started in the machine (by pid), then removes its folder.
-  touch "$W/capture.stop" 2>/dev/null
-  for f in "$W/running.pid" "$W/capture.pid"; do
-    [ -f "$f" ] || continue
-    p=$(cat "$f")
-    for d in /proc/[0-9]*; do
-      s=
-      { read -r s < "$d/stat"; } 2>/dev/null
-      s=${s##*) }
-      set -- $s
-      [ "${2:-}" = "$p" ] && kill -KILL "${d#/proc/}" 2>/dev/null
-    done
-    kill -KILL "$p" 2>/dev/null
-  done
-  sleep 0.2
-  rm -rf "$W"
-  ;;
-*)
-  echo "unknown mode $mode" >&2
-  exit 2
-  ;;
+show) bench_show "$W" "$3" console stderr ;;  # runner.sh show W TAG (error reports, timing log)
+*) bench_bad_mode "$1" ;;
 esac
 RUNNER
 
-say "sending QEMU $(du -sh "$bundle" | cut -f1), its libraries, firmware and GNU time into the machine"
-tar -C "$bundle" -cf "$tmp/vessel-bench-bundle.tar" .
-remote_tar=$(vessel machine cp "$tmp/vessel-bench-bundle.tar" </dev/null) || die "could not send files into the machine"
-machine_ready=1
-# The tar is only a carrier: unpack it into the work folder and drop it from the machine's file store.
-mexec sh -c 'set -e; mkdir -p "$1"; tar -xf "$2" -C "$1"; rm -rf "${2%/*}"' sh "$W" "$remote_tar" </dev/null \
-  || die "could not unpack the bundle in the machine"
+bench_send "$bundle"
 facts=$(mexec sh "$W/runner.sh" check "$W" </dev/null) || die "the machine cannot run the benchmark (see above)"
 fact() { printf '%s\n' "$facts" | sed -n "s/^FACT $1 //p"; }
 
@@ -461,14 +283,10 @@ read -r _ _ t0 t1 t2 up st _ <<<"${r:-x x none none none none none}"
 
 # --- report --------------------------------------------------------------------------------
 stats() { # KIND COLUMN -> "median min max" over the measured (non-warm-up) runs
-  awk -F, -v k="$1" -v c="$2" '$2 == k && $3 == 0 && $10 == 0 && $4 != "" && $c != "" { print $c }' "$csv" | sort -g \
-    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA NA NA"; exit }
-             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'
+  awk -F, -v k="$1" -v c="$2" '$2 == k && $3 == 0 && $10 == 0 && $4 != "" && $c != "" { print $c }' "$csv" | bench_stats
 }
 cpu_stats() { # KIND -> user+sys per run
-  awk -F, -v k="$1" '$2 == k && $3 == 0 && $10 == 0 && $4 != "" && $8 != "" { print $8 + $9 }' "$csv" | sort -g \
-    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA NA NA"; exit }
-             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR] }'
+  awk -F, -v k="$1" '$2 == k && $3 == 0 && $10 == 0 && $4 != "" && $8 != "" { print $8 + $9 }' "$csv" | bench_stats
 }
 fmt() { # "median min max" SCALE DECIMALS -> "median (min–max)"
   awk -v s="$2" -v d="$3" '{ if ($1 == "NA") { print "—"; exit }
@@ -482,10 +300,8 @@ round_ratios() { # COLUMN -> "median min max" of vessel/qemu within each round (
   awk -F, -v c="$1" 'NR > 1 && $3 == 0 && $10 == 0 && $4 != "" && $c != "" {
       if ($2 == "vessel") vs[$1] = (c == 8 ? $8 + $9 : $c)
       if ($2 == "qemu") qs[$1] = (c == 8 ? $8 + $9 : $c) }
-    END { for (r in vs) if ((r in qs) && qs[r] > 0) print vs[r] / qs[r] }' "$csv" | sort -g \
-    | awk '{ a[NR] = $1 } END { if (NR == 0) { print "—"; exit }
-             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-             printf "%.2f× (%.2f–%.2f)\n", m, a[1], a[NR] }'
+    END { for (r in vs) if ((r in qs) && qs[r] > 0) print vs[r] / qs[r] }' "$csv" | bench_stats \
+    | awk '{ if ($1 == "NA") print "—"; else printf "%.2f× (%.2f–%.2f)\n", $1, $2, $3 }'
 }
 row() { # LABEL COLUMN SCALE DECIMALS
   local v q
@@ -513,7 +329,7 @@ e_init=$(stats vessel-e2e 4); e_total=$(stats vessel-e2e 6)
   echo "| Start to exit (s) | $(fmt "$e_total" 1000 2) |"
   echo
   echo "- Machine: $(fact machine_cpus) vCPUs, $(( $(fact machine_mem_kb) / 1024 )) MiB, kernel $(fact machine_kernel), CPU \"$(fact machine_cpu_model)\" (QEMU TCG, nested KVM)."
-  echo "- Host: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores, $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $qemu_version."
+  echo "- Host: $(bench_host_line)."
   echo "- Guest kernel command line (both): \`$cmdline\`"
   echo "- Vessel in the machine (captured from \`vessel vm run\`): \`${vessel_argv[*]}\`"
   echo "- QEMU in the machine: \`LD_LIBRARY_PATH=$W/lib ${qemu_argv[*]}\`"
