@@ -34,7 +34,7 @@ public final class VmStats {
 
     /** Prints the line for {@code vm} to {@code out} (call after {@link RunningVm#awaitExit()}, before the process exits). */
     public static void report(RunningVm vm, PrintStream out) {
-        out.println(line(vm.exits(), kvmDirectory(Path.of("/sys/kernel/debug/kvm"), ProcessHandle.current().pid())));
+        out.println(line(vm.exits(), kvmDirectory(Path.of("/sys/kernel/debug/kvm"), threadIds())));
     }
 
     static String line(long vmmExits, Path kvmDir) {
@@ -52,11 +52,39 @@ public final class VmStats {
         return sb.toString();
     }
 
-    /** This process's VM directory in KVM's debugfs ({@code PID-FD}), or null. */
-    static Path kvmDirectory(Path kvmDebugfs, long pid) {
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(kvmDebugfs, pid + "-*")) {
+    /** The ids of this process's threads (/proc/self/task). */
+    static java.util.Set<Long> threadIds() {
+        java.util.Set<Long> ids = new java.util.HashSet<>();
+        ids.add(ProcessHandle.current().pid());
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path t : tasks) {
+                try {
+                    ids.add(Long.parseLong(t.getFileName().toString()));
+                } catch (NumberFormatException e) {
+                    // not a task
+                }
+            }
+        } catch (IOException e) {
+            // no /proc: the pid alone
+        }
+        return ids;
+    }
+
+    /**
+     * This process's VM directory in KVM's debugfs, or null. KVM names it {@code ID-FD} after the
+     * creating task's id, which for a JVM is the id of the thread that made the VM, not the pid.
+     */
+    static Path kvmDirectory(Path kvmDebugfs, java.util.Set<Long> taskIds) {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(kvmDebugfs, "*-*")) {
             for (Path d : dirs) {
-                return d;
+                String n = d.getFileName().toString();
+                try {
+                    if (taskIds.contains(Long.parseLong(n.substring(0, n.indexOf('-'))))) {
+                        return d;
+                    }
+                } catch (NumberFormatException e) {
+                    // not a VM folder
+                }
             }
         } catch (IOException | SecurityException e) {
             // No debugfs here.
