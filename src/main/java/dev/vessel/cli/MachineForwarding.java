@@ -114,7 +114,14 @@ final class MachineForwarding {
                 toSend.add(d.path());
             }
         }
-        List<String> sent = machine.sendFiles(toSend);
+        List<String> sent;
+        try {
+            sent = machine.sendFiles(toSend);
+        } catch (dev.vessel.guest.agent.AgentTimeoutException e) {
+            // A hung machine would fail every command from now on: replace it, once.
+            machine = MachineConnection.open(MachineSupport.restartUnresponsive(main));
+            sent = machine.sendFiles(toSend);
+        }
         List<String> vmArgs = new ArrayList<>(List.of("vm", "run", "--accel", "kvm",
                 "--kernel", sent.get(1),
                 "--initrd", sent.get(2),

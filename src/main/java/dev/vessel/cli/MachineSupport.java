@@ -40,6 +40,17 @@ final class MachineSupport {
         }
     }
 
+    /**
+     * Stops a helper machine that no longer answers (its agent accepted but did not say hello:
+     * the machine's kernel is stuck, which nested virtualization under emulation can do) and
+     * starts a fresh one.
+     */
+    static HelperMachine.Endpoint restartUnresponsive(Main main) throws IOException, UserError {
+        System.err.println("vessel: the helper machine does not answer; restarting it");
+        machine(main).stop(java.time.Duration.ofSeconds(5));
+        return ensureRunning(main);
+    }
+
     /** This Vessel's own jar, which the machine runs too. */
     static Path ownJar() throws UserError {
         try {

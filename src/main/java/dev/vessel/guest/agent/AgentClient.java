@@ -150,7 +150,7 @@ public final class AgentClient implements AutoCloseable {
             return version;
         } catch (IOException e) {
             if (timedOut.get()) {
-                throw new IOException("vessel-agent did not answer the hello within " + timeout, e);
+                throw new AgentTimeoutException("vessel-agent did not answer the hello within " + timeout, e);
             }
             throw e;
         } finally {
