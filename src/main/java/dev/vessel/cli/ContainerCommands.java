@@ -19,7 +19,6 @@ import java.io.PrintStream;
 import java.nio.file.FileSystems;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchService;
-import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -331,9 +330,9 @@ final class ContainerCommands {
             } catch (NumberFormatException e) {
                 throw new UserError("invalid value for --tail: " + tail, 125);
             }
-            List<ContainerLog.Entry> entries = ContainerLog.read(c.log());
-            int printed = entries.size();
-            print(ContainerLog.tail(entries, lines));
+            ContainerLog.Chunk first = ContainerLog.readFrom(c.log(), 0);
+            long offset = first.next();
+            print(ContainerLog.tail(first.entries(), lines));
             if (!follow) {
                 return 0;
             }
@@ -342,11 +341,10 @@ final class ContainerCommands {
                 c.dir().register(w, StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_CREATE);
                 while (true) {
                     boolean running = c.state().isRunning();
-                    entries = ContainerLog.read(c.log());
-                    if (entries.size() > printed) {
-                        print(entries.subList(printed, entries.size()));
-                        printed = entries.size();
-                    }
+                    // Only what was appended since the last read: a long log is not parsed again per wake-up.
+                    ContainerLog.Chunk more = ContainerLog.readFrom(c.log(), offset);
+                    print(more.entries());
+                    offset = more.next();
                     if (!running) {
                         return 0;
                     }
@@ -431,7 +429,4 @@ final class ContainerCommands {
         }
     }
 
-    static Instant parse(String t) {
-        return Instant.parse(t);
-    }
 }

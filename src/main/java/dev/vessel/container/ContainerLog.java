@@ -63,6 +63,38 @@ public final class ContainerLog implements AutoCloseable {
         }
     }
 
+    /** Entries after byte {@code offset}: whole lines only; {@code next} is where the next read starts. */
+    public record Chunk(List<Entry> entries, long next) {}
+
+    /** What was appended since {@code offset} (a torn last line is left for the next read). */
+    public static Chunk readFrom(Path file, long offset) throws IOException {
+        List<Entry> out = new ArrayList<>();
+        if (!Files.exists(file)) {
+            return new Chunk(out, offset);
+        }
+        byte[] tail;
+        try (var ch = java.nio.channels.FileChannel.open(file)) {
+            long size = ch.size();
+            if (size <= offset) {
+                return new Chunk(out, offset);
+            }
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) Math.min(size - offset, 64L << 20));
+            ch.read(buf, offset);
+            tail = java.util.Arrays.copyOf(buf.array(), buf.position());
+        }
+        int start = 0;
+        for (int i = 0; i < tail.length; i++) {
+            if (tail[i] == '\n') {
+                Entry e = parse(new String(tail, start, i - start, StandardCharsets.UTF_8));
+                if (e != null) {
+                    out.add(e);
+                }
+                start = i + 1;
+            }
+        }
+        return new Chunk(out, offset + start);
+    }
+
     /** Every entry so far. */
     public static List<Entry> read(Path file) throws IOException {
         List<Entry> out = new ArrayList<>();

@@ -35,6 +35,13 @@ class ContainerLogTest {
         Files.writeString(f, "{\"stream\":\"stdout\",\"ti", StandardOpenOption.APPEND); // killed mid-write
         List<ContainerLog.Entry> all = ContainerLog.read(f);
         assertEquals(3, all.size());
+        ContainerLog.Chunk first = ContainerLog.readFrom(f, 0);
+        assertEquals(3, first.entries().size());
+        assertEquals(0, ContainerLog.readFrom(f, first.next()).entries().size(), "the torn line waits");
+        Files.writeString(f, "me\":\"2026-01-01T00:00:00Z\",\"data\":\"eA==\"}\n", StandardOpenOption.APPEND);
+        ContainerLog.Chunk rest = ContainerLog.readFrom(f, first.next());
+        assertEquals(1, rest.entries().size(), "the line completed later is read once");
+        assertEquals("x", new String(rest.entries().getFirst().data(), StandardCharsets.UTF_8));
         assertEquals("stderr", all.get(1).stream());
         assertEquals(0xff, all.get(1).data()[1] & 0xff);
     }
