@@ -30,6 +30,9 @@ public final class Main {
         COMMANDS.put("images", ImagesCommand::new);
         COMMANDS.put("import", ImportCommand::new);
         COMMANDS.put("load", LoadCommand::new);
+        COMMANDS.put("pull", PullCommand::new);
+        COMMANDS.put("login", LoginCommands.Login::new);
+        COMMANDS.put("logout", LoginCommands.Logout::new);
         COMMANDS.put("tag", TagCommand::new);
         COMMANDS.put("rmi", RmiCommand::new);
         COMMANDS.put("run", RunCommand::new);

@@ -9,6 +9,8 @@ import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;
 import dev.vessel.image.NoSuchImageException;
+import dev.vessel.image.Reference;
+import dev.vessel.registry.RegistryException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -102,6 +104,27 @@ final class RunCommand implements Callable<Integer> {
         return status;
     }
 
+    /**
+     * The image, pulled first when the store does not have it (docker's "Unable to find image
+     * 'X' locally", then the pull's progress, on stderr).
+     */
+    static Image resolveOrPull(ImageStore images, String name) throws IOException, ImageException, UserError {
+        try {
+            return images.resolveOrBuiltin(name);
+        } catch (NoSuchImageException e) {
+            if (!Reference.isValid(name)) {
+                throw e;
+            }
+            Reference ref = Reference.parse(name);
+            System.err.println("Unable to find image '" + ref.familiar() + "' locally");
+            try {
+                return PullCommand.pull(images, ref, System.err, PullSupport.mode()).image();
+            } catch (RegistryException | ImageException | IOException x) {
+                throw new UserError(x.getMessage(), 125);
+            }
+        }
+    }
+
     /** docker create: the container's folder, config and writable disk. */
     static ContainerStore.Container create(Main main, RunCommand o) throws Exception {
         if (o.name != null && !ContainerConfig.validName(o.name)) {
@@ -130,10 +153,8 @@ final class RunCommand implements Callable<Integer> {
         Image img;
         ImageStore images = ImageStore.open(main.stateRoot());
         try {
-            img = images.resolveOrBuiltin(o.image);
+            img = resolveOrPull(images, o.image);
             images.ensureDisk(img);
-        } catch (NoSuchImageException e) {
-            throw new UserError("Unable to find image '" + o.image + "' locally", 125);
         } catch (ImageException e) {
             throw new UserError(e.getMessage(), 125);
         }

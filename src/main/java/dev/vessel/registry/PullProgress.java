@@ -1,0 +1,111 @@
+package dev.vessel.registry;
+
+import java.io.PrintStream;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * docker's pull output. On a terminal each layer has a line that is rewritten in place
+ * ({@code Downloading [=====>     ] 1.2MB/5MB}); otherwise every status change is a line of its
+ * own and download progress is not shown; quiet shows nothing. Thread-safe: layers report from
+ * their download threads.
+ */
+public final class PullProgress {
+    public enum Mode { TERMINAL, PLAIN, QUIET }
+
+    private static final int BAR_WIDTH = 50;
+    private static final long REDRAW_NANOS = 100_000_000L;
+
+    private final PrintStream out;
+    private final Mode mode;
+    private final List<String> ids = new ArrayList<>();
+    private final Map<String, Long> lastDraw = new HashMap<>();
+
+    public PullProgress(PrintStream out, Mode mode) {
+        this.out = out;
+        this.mode = mode;
+    }
+
+    /** Nothing shown (for tests and {@code -q}). */
+    public static PullProgress quiet() {
+        return new PullProgress(System.out, Mode.QUIET);
+    }
+
+    /** A line of its own: {@code latest: Pulling from library/ubuntu}, {@code Digest: ...}. */
+    public synchronized void line(String text) {
+        if (mode != Mode.QUIET) {
+            out.println(text);
+            out.flush();
+        }
+    }
+
+    /** A layer's new status: {@code Pulling fs layer}, {@code Download complete}, {@code Pull complete}. */
+    public synchronized void status(String id, String status) {
+        show(id, status);
+    }
+
+    /** A layer's download progress (shown on a terminal only, at most ten times a second per layer). */
+    public synchronized void downloading(String id, long done, long total) {
+        if (mode != Mode.TERMINAL) {
+            return;
+        }
+        long now = System.nanoTime();
+        Long last = lastDraw.get(id);
+        if (last != null && now - last < REDRAW_NANOS && done < total) {
+            return;
+        }
+        lastDraw.put(id, now);
+        show(id, "Downloading " + bar(done, total));
+    }
+
+    private void show(String id, String status) {
+        switch (mode) {
+            case QUIET -> { }
+            case PLAIN -> {
+                out.println(id + ": " + status);
+                out.flush();
+            }
+            case TERMINAL -> {
+                int at = ids.indexOf(id);
+                if (at < 0) {
+                    ids.add(id);
+                    out.print(id + ": " + status + "\n");
+                } else {
+                    int up = ids.size() - at;
+                    // Up to the layer's line, rewrite it, back down.
+                    out.print("\033[" + up + "A\r\033[2K" + id + ": " + status + "\r\033[" + up + "B");
+                }
+                out.flush();
+            }
+        }
+    }
+
+    /** {@code [=====>      ]  1.2MB/5MB}, as docker draws it. */
+    static String bar(long done, long total) {
+        if (total <= 0) {
+            return human(done);
+        }
+        int filled = (int) Math.min(BAR_WIDTH, done * BAR_WIDTH / total);
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < BAR_WIDTH; i++) {
+            sb.append(i < filled ? '=' : i == filled ? '>' : ' ');
+        }
+        return sb.append("]  ").append(human(done)).append('/').append(human(total)).toString();
+    }
+
+    /** Decimal sizes with four significant digits: {@code 1.234MB}, {@code 512B}, as docker prints them. */
+    static String human(long bytes) {
+        String[] units = {"B", "kB", "MB", "GB", "TB", "PB"};
+        double v = bytes;
+        int u = 0;
+        while (v >= 1000 && u < units.length - 1) {
+            v /= 1000;
+            u++;
+        }
+        return new BigDecimal(v).round(new MathContext(4)).stripTrailingZeros().toPlainString() + units[u];
+    }
+}
