@@ -16,30 +16,30 @@ import java.util.List;
 import java.util.zip.GZIPOutputStream;
 
 /** Builds tar archives (layers, rootfs tarballs, image archives) for tests, hostile ones included. */
-final class Tars {
+public final class Tars {
     static final FileTime MTIME = FileTime.fromMillis(1_000_000_000_000L);
 
     private final List<Object[]> entries = new ArrayList<>();
 
-    static Tars tar() {
+    public static Tars tar() {
         return new Tars();
     }
 
-    Tars dir(String name) {
+    public Tars dir(String name) {
         return dir(name, 0755);
     }
 
-    Tars dir(String name, int mode) {
+    public Tars dir(String name, int mode) {
         TarArchiveEntry e = new TarArchiveEntry(name.endsWith("/") ? name : name + "/", TarConstants.LF_DIR);
         e.setMode(040000 | mode);
         return add(e, null);
     }
 
-    Tars file(String name, String content) {
+    public Tars file(String name, String content) {
         return file(name, content.getBytes(StandardCharsets.UTF_8), 0644, 0, 0);
     }
 
-    Tars file(String name, byte[] content, int mode, int uid, int gid) {
+    public Tars file(String name, byte[] content, int mode, int uid, int gid) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
         e.setMode(0100000 | mode);
         e.setSize(content.length);
@@ -48,21 +48,21 @@ final class Tars {
         return add(e, content);
     }
 
-    Tars symlink(String name, String target) {
+    public Tars symlink(String name, String target) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_SYMLINK, true);
         e.setLinkName(target);
         e.setMode(0120777);
         return add(e, null);
     }
 
-    Tars hardlink(String name, String target) {
+    public Tars hardlink(String name, String target) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_LINK, true);
         e.setLinkName(target);
         e.setMode(0100644);
         return add(e, null);
     }
 
-    Tars charDevice(String name, int major, int minor) {
+    public Tars charDevice(String name, int major, int minor) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_CHR, true);
         e.setDevMajor(major);
         e.setDevMinor(minor);
@@ -70,24 +70,24 @@ final class Tars {
         return add(e, null);
     }
 
-    Tars fifo(String name) {
+    public Tars fifo(String name) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_FIFO, true);
         e.setMode(010644);
         return add(e, null);
     }
 
-    Tars whiteout(String dirAndName) {
+    public Tars whiteout(String dirAndName) {
         int slash = dirAndName.lastIndexOf('/');
         String name = slash < 0 ? ".wh." + dirAndName : dirAndName.substring(0, slash + 1) + ".wh." + dirAndName.substring(slash + 1);
         return file(name, new byte[0], 0644, 0, 0);
     }
 
-    Tars opaque(String dir) {
+    public Tars opaque(String dir) {
         return file(dir + "/.wh..wh..opq", new byte[0], 0644, 0, 0);
     }
 
     /** An entry with a raw name (preserveAbsolutePath), for hostile names. */
-    Tars raw(String name, String content) {
+    public Tars raw(String name, String content) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
         byte[] b = content.getBytes(StandardCharsets.UTF_8);
         e.setMode(0100644);
@@ -95,13 +95,13 @@ final class Tars {
         return add(e, b);
     }
 
-    Tars add(TarArchiveEntry e, byte[] content) {
+    public Tars add(TarArchiveEntry e, byte[] content) {
         e.setModTime(MTIME);
         entries.add(new Object[] {e, content});
         return this;
     }
 
-    byte[] bytes() {
+    public byte[] bytes() {
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
         write(bo);
         return bo.toByteArray();
@@ -125,7 +125,7 @@ final class Tars {
         }
     }
 
-    static byte[] gzip(byte[] b) {
+    public static byte[] gzip(byte[] b) {
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
         try (GZIPOutputStream g = new GZIPOutputStream(bo)) {
             g.write(b);
@@ -135,7 +135,7 @@ final class Tars {
         return bo.toByteArray();
     }
 
-    static byte[] zstd(byte[] b) {
+    public static byte[] zstd(byte[] b) {
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
         try (ZstdOutputStream z = new ZstdOutputStream(bo)) {
             z.write(b);
