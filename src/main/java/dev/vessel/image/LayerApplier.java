@@ -58,6 +58,8 @@ public final class LayerApplier {
     private final UnpackPolicy policy;
     private long bytes;
     private long entries;
+    /** The checker's symbolic links so far (over all layers), with the layer pass that made each. */
+    private final Map<String, Object> symlinks = new java.util.HashMap<>();
 
     public LayerApplier(Path root, UnpackPolicy policy) {
         this.root = root;
@@ -255,6 +257,7 @@ public final class LayerApplier {
                 throw fail("invalid symbolic link target");
             }
             if (dryRun) {
+                trackSymlinks(rel, kind, linkRel);
                 if (kind == Kind.FILE) {
                     copy(tar, OutputStream.nullOutputStream());
                 }
@@ -312,6 +315,45 @@ public final class LayerApplier {
                 NativeFs.mkfifo(path, 0600);
                 metadata(path, e, mode, false);
             }
+        }
+
+        /**
+         * The checker has no tree: it remembers which paths the entries so far made symbolic links,
+         * and refuses an entry (or hard link target) below one, as applying it would.
+         */
+        private void trackSymlinks(String rel, Kind kind, String linkRel) throws LayerException {
+            if (rel.isEmpty()) {
+                return;
+            }
+            String through = symlinkAbove(rel);
+            if (through == null && linkRel != null) {
+                through = symlinkAbove(linkRel);
+            }
+            if (through != null) {
+                throw fail("parent directory \"" + through + "\" is a symbolic link");
+            }
+            if (kind == Kind.SYMLINK) {
+                symlinks.put(rel, this);
+            } else {
+                symlinks.remove(rel);
+            }
+        }
+
+        /** What a whiteout hides from lower layers ({@code victim} null: an opaque directory). */
+        private void forgetSymlinks(String parentRel, String victim) {
+            String hidden = victim == null ? parentRel : parentRel.isEmpty() ? victim : parentRel + "/" + victim;
+            String below = hidden.isEmpty() ? "" : hidden + "/";
+            symlinks.entrySet().removeIf(s -> s.getValue() != this
+                    && ((victim != null && s.getKey().equals(hidden)) || s.getKey().startsWith(below)));
+        }
+
+        private String symlinkAbove(String rel) {
+            for (int i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) {
+                if (symlinks.containsKey(rel.substring(0, i))) {
+                    return rel.substring(0, i);
+                }
+            }
+            return null;
         }
 
         private void copy(TarArchiveInputStream tar, OutputStream out) throws IOException, LayerException {
@@ -373,6 +415,7 @@ public final class LayerApplier {
                 }
             }
             if (dryRun) {
+                forgetSymlinks(parentRel, victim);
                 return;
             }
             Path dir = parent(parentRel, false);

@@ -283,6 +283,27 @@ class LayerApplierTest {
     }
 
     @Test
+    void checkerRefusesWhatPassesThroughASymlink() throws Exception {
+        LayerApplier c = LayerApplier.checker(UnpackPolicy.defaults());
+        c.apply(new ByteArrayInputStream(Tars.tar().symlink("evil", "/etc").symlink("lib", "usr/lib").bytes()), "L1");
+        LayerException e = assertThrows(LayerException.class,
+                () -> c.apply(new ByteArrayInputStream(Tars.tar().file("evil/passwd", "x").bytes()), "L2"));
+        assertTrue(e.getMessage().contains("evil/passwd") && e.getMessage().contains("symbolic link"), e.getMessage());
+        // Hard link targets too.
+        assertThrows(LayerException.class, () -> LayerApplier.checker(UnpackPolicy.defaults())
+                .apply(new ByteArrayInputStream(Tars.tar().symlink("s", "/").hardlink("h", "s/etc/shadow").bytes()), "L"));
+    }
+
+    @Test
+    void checkerForgetsSymlinksReplacedOrWhitedOut() throws Exception {
+        LayerApplier c = LayerApplier.checker(UnpackPolicy.defaults());
+        c.apply(new ByteArrayInputStream(Tars.tar().symlink("a", "/x").symlink("b", "/y").symlink("o/c", "/z").bytes()), "L1");
+        // a becomes a directory, b is whited out, o is opaque: writing below them is fine now.
+        c.apply(new ByteArrayInputStream(Tars.tar().dir("a").file("a/f", "1").whiteout("b").dir("b").file("b/f", "2")
+                .opaque("o").dir("o/c").file("o/c/f", "3").bytes()), "L2");
+    }
+
+    @Test
     void cleanNames() {
         assertEquals("", LayerApplier.clean("./"));
         assertEquals("a/b", LayerApplier.clean("./a//b/"));
