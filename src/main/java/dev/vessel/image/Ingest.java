@@ -106,6 +106,22 @@ public final class Ingest implements AutoCloseable {
         return new BlobWriter(expected, expectedSize);
     }
 
+    /**
+     * Deletes what an interrupted download of {@code d} left for resuming, unless a download holds
+     * it: for a pull that failed on bad content, whose other blobs are not worth resuming.
+     */
+    public void discardPartial(Digest d) throws IOException {
+        Path lf = store.directory().resolve("locks").resolve("partial-" + d.hex() + ".lock");
+        FileLocks.Held l = FileLocks.tryExclusive(lf);
+        if (l == null) {
+            return;
+        }
+        try (l) {
+            Files.deleteIfExists(store.directory().resolve("tmp").resolve("partial-" + d.hex()));
+            Files.deleteIfExists(lf);
+        }
+    }
+
     /** See {@link #writer}. */
     public final class BlobWriter implements AutoCloseable {
         private final Digest expected;

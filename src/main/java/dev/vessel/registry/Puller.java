@@ -149,6 +149,7 @@ public final class Puller {
         }
         ExecutorService pool = Executors.newFixedThreadPool(DOWNLOADS, Thread.ofPlatform().daemon(true).name("pull-", 0).factory());
         Map<Digest, Future<Void>> downloads = new LinkedHashMap<>();
+        boolean badContent = true; // until proven otherwise: a broken connection keeps partials, bad content does not
         try {
             for (Descriptor l : layers) {
                 if (!present.get(l.digest()) && !downloads.containsKey(l.digest())) {
@@ -170,6 +171,10 @@ public final class Puller {
                     progress.status(l.digest().shortHex(), "Pull complete");
                 }
             }
+            badContent = false;
+        } catch (IOException | RegistryException e) {
+            badContent = false;
+            throw e;
         } finally {
             pool.shutdownNow();
             try {
@@ -179,6 +184,11 @@ public final class Puller {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+            if (badContent) {
+                for (Digest d : downloads.keySet()) {
+                    ingest.discardPartial(d);
+                }
             }
         }
     }
