@@ -239,15 +239,26 @@ public final class RegistryClient implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         } catch (java.net.ConnectException e) {
-            throw new RegistryException("cannot connect to registry " + endpoint.domain() + " (" + request.uri().getHost()
-                    + (request.uri().getPort() >= 0 ? ":" + request.uri().getPort() : "") + "): connection refused"
-                    + (endpoint.plainHttp() ? "" : " (HTTPS; a plain-HTTP registry must be listed in " + Endpoint.INSECURE_ENV + ")"), e);
+            String target = request.uri().getHost() + (request.uri().getPort() >= 0 ? ":" + request.uri().getPort() : "");
+            throw new RegistryException("cannot connect to registry " + endpoint.domain()
+                    + (target.equals(endpoint.domain()) ? "" : " (" + target + ")") + ": " + connectProblem(e)
+                    + (endpoint.plainHttp() || connectProblem(e).equals("no such host") ? ""
+                            : " (HTTPS; a plain-HTTP registry must be listed in " + Endpoint.INSECURE_ENV + ")"), e);
         } catch (javax.net.ssl.SSLException e) {
             throw new RegistryException("TLS with registry " + endpoint.domain() + " failed: " + e.getMessage()
                     + " (a plain-HTTP registry must be listed in " + Endpoint.INSECURE_ENV + ")", e);
         } catch (IllegalArgumentException e) {
             throw new RegistryException("registry " + endpoint.domain() + ": bad request: " + e.getMessage(), e);
         }
+    }
+
+    private static String connectProblem(java.net.ConnectException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.nio.channels.UnresolvedAddressException) {
+                return "no such host";
+            }
+        }
+        return e.getMessage() == null || e.getMessage().isBlank() ? "connection refused" : e.getMessage().toLowerCase(Locale.ROOT);
     }
 
     /** Answers a challenge: the Authorization value to retry with, or null when there is nothing to answer with. */
