@@ -39,9 +39,14 @@ final class VesselCli {
     }
 
     static List<String> command(List<String> args) {
+        return command(root(), args);
+    }
+
+    /** The command line against another state root (tests that want a store of their own). */
+    static List<String> command(Path root, List<String> args) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-jar", jar().toString(), "--root", root().toString()));
+                "-jar", jar().toString(), "--root", root.toString()));
         cmd.addAll(args);
         return cmd;
     }
@@ -51,7 +56,21 @@ final class VesselCli {
     }
 
     static Result run(Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
-        Process p = start(List.of(args));
+        return finish(start(List.of(args)), timeout, stdin, args);
+    }
+
+    /** Runs {@code args} against {@code root} with {@code env} added to the environment. */
+    static Result runIn(Path root, java.util.Map<String, String> env, byte[] stdin, String... args) throws IOException, InterruptedException {
+        return finish(startIn(root, env, List.of(args)), Duration.ofMinutes(3), stdin, args);
+    }
+
+    static Process startIn(Path root, java.util.Map<String, String> env, List<String> args) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command(root, args));
+        pb.environment().putAll(env);
+        return pb.start();
+    }
+
+    private static Result finish(Process p, Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread o = pump(p.getInputStream(), out);

@@ -20,22 +20,22 @@ import java.util.concurrent.Executors;
  * demand: challenges, redirects, broken connections, hostile content. Serves manifests by tag or
  * digest and blobs with Range; {@link #intercept} runs first and may answer instead.
  */
-final class FakeRegistry implements AutoCloseable {
+public final class FakeRegistry implements AutoCloseable {
     /** Answers a request instead of the registry (returns true), or lets it through. */
-    interface Interceptor {
+    public interface Interceptor {
         boolean handle(HttpExchange ex) throws IOException;
     }
 
-    record Request(String method, String path, String authorization, String range) {}
+    public record Request(String method, String path, String authorization, String range) {}
 
     private final HttpServer server;
     final Map<String, byte[]> manifests = new ConcurrentHashMap<>();
     final Map<String, String> manifestTypes = new ConcurrentHashMap<>();
-    final Map<Digest, byte[]> blobs = new ConcurrentHashMap<>();
-    final List<Request> requests = new CopyOnWriteArrayList<>();
+    public final Map<Digest, byte[]> blobs = new ConcurrentHashMap<>();
+    public final List<Request> requests = new CopyOnWriteArrayList<>();
     final List<Interceptor> interceptors = new CopyOnWriteArrayList<>();
 
-    FakeRegistry() throws IOException {
+    public FakeRegistry() throws IOException {
         this("127.0.0.1");
     }
 
@@ -47,17 +47,17 @@ final class FakeRegistry implements AutoCloseable {
     }
 
     /** {@code 127.0.0.1:PORT}. */
-    String host() {
+    public String host() {
         return server.getAddress().getAddress().getHostAddress() + ":" + server.getAddress().getPort();
     }
 
-    FakeRegistry intercept(Interceptor i) {
+    public FakeRegistry intercept(Interceptor i) {
         interceptors.add(i);
         return this;
     }
 
     /** Serves {@code img} as {@code repo:tag} and by digest. */
-    FakeRegistry put(String repo, String tag, TestImage img) {
+    public FakeRegistry put(String repo, String tag, TestImage img) {
         blobs.putAll(img.blobs);
         putManifest(repo, tag, img.manifest, img.manifestType);
         putManifest(repo, img.digest().toString(), img.manifest, img.manifestType);
@@ -68,6 +68,19 @@ final class FakeRegistry implements AutoCloseable {
         manifests.put(repo + ":" + ref, body);
         manifestTypes.put(repo + ":" + ref, type);
         return this;
+    }
+
+    /** Every request must carry basic credentials {@code user:password}, else a Basic challenge. */
+    public FakeRegistry requireBasic(String user, String password) {
+        String basic = "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        return intercept(ex -> {
+            if (!basic.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                ex.getResponseHeaders().add("WWW-Authenticate", "Basic realm=\"fake\"");
+                error(ex, 401, "UNAUTHORIZED", "authentication required");
+                return true;
+            }
+            return false;
+        });
     }
 
     long count(String pathPart) {
@@ -128,7 +141,7 @@ final class FakeRegistry implements AutoCloseable {
         error(ex, 404, "NAME_UNKNOWN", "repository name not known to registry");
     }
 
-    static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+    public static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
         if (type != null) {
             ex.getResponseHeaders().add("Content-Type", type);
         }
@@ -138,7 +151,7 @@ final class FakeRegistry implements AutoCloseable {
         }
     }
 
-    static void error(HttpExchange ex, int status, String code, String message) throws IOException {
+    public static void error(HttpExchange ex, int status, String code, String message) throws IOException {
         send(ex, status, "application/json",
                 ("{\"errors\":[{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}]}").getBytes(StandardCharsets.UTF_8));
     }

@@ -122,15 +122,7 @@ class FakeRegistryPullTest {
 
     @Test
     void basicAuthFromDockerConfig() throws Exception {
-        String basic = "Basic " + Base64.getEncoder().encodeToString("u:p".getBytes(StandardCharsets.UTF_8));
-        registry.intercept(ex -> {
-            if (!basic.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
-                ex.getResponseHeaders().add("WWW-Authenticate", "Basic realm=\"fake\"");
-                FakeRegistry.error(ex, 401, "UNAUTHORIZED", "authentication required");
-                return true;
-            }
-            return false;
-        });
+        registry.requireBasic("u", "p");
         registry.put("repo/img", "t", image());
         RegistryException denied = assertThrows(RegistryException.class, () -> pull("repo/img:t"));
         assertTrue(denied.getMessage().startsWith("pull access denied for repo/img"), denied.getMessage());

@@ -21,14 +21,14 @@ import java.util.concurrent.TimeUnit;
  * 127.0.0.1 with a free port and a private storage folder, plus umoci and skopeo to build and push
  * images to it. A missing tool fails the test with what to install: these tests never skip.
  */
-final class RealRegistry implements AutoCloseable {
+public final class RealRegistry implements AutoCloseable {
     static final String REGISTRY = "/usr/bin/docker-registry";
     static final String UMOCI = "/usr/bin/umoci";
     static final String SKOPEO = "/usr/bin/skopeo";
 
     private final Process process;
     private final Path log;
-    final String host;
+    public final String host;
 
     /** Fails (never skips) when {@code tool} is missing. */
     static void require(String tool, String pkg, String why) {
@@ -43,7 +43,7 @@ final class RealRegistry implements AutoCloseable {
         require(SKOPEO, "skopeo", "to push the test images");
     }
 
-    RealRegistry(Path dir) throws IOException, InterruptedException {
+    public RealRegistry(Path dir) throws IOException, InterruptedException {
         requireTools();
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -111,7 +111,7 @@ final class RealRegistry implements AutoCloseable {
         }
     }
 
-    void push(String repo, String tag, TestImage img) throws IOException, InterruptedException {
+    public void push(String repo, String tag, TestImage img) throws IOException, InterruptedException {
         push(repo, tag, img.blobs, img.manifest, img.manifestType);
     }
 

@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.Map;
 
 /** An image built in memory for tests: its blobs, config and manifest, honest or crafted. */
-final class TestImage {
-    final Map<Digest, byte[]> blobs = new LinkedHashMap<>();
+public final class TestImage {
+    public final Map<Digest, byte[]> blobs = new LinkedHashMap<>();
     byte[] manifest;
     String manifestType;
     Digest configDigest;
@@ -24,7 +24,7 @@ final class TestImage {
     final List<String> diffIds = new ArrayList<>();
 
     /** An OCI image of uncompressed tar layers compressed with {@code c}, for linux/{@code arch}. */
-    static TestImage oci(Compression c, String arch, byte[]... tars) {
+    public static TestImage oci(Compression c, String arch, byte[]... tars) {
         TestImage t = new TestImage();
         for (byte[] tar : tars) {
             t.layer(tar, c, MediaTypes.ociLayer(c));
@@ -32,7 +32,7 @@ final class TestImage {
         return t.finish(MediaTypes.OCI_MANIFEST, MediaTypes.OCI_CONFIG, arch);
     }
 
-    static TestImage oci(byte[]... tars) {
+    public static TestImage oci(byte[]... tars) {
         return oci(Compression.GZIP, "amd64", tars);
     }
 
@@ -77,7 +77,7 @@ final class TestImage {
         return this;
     }
 
-    Digest digest() {
+    public Digest digest() {
         return Digest.of(manifest);
     }
 
