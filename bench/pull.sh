@@ -62,14 +62,8 @@ done
 command -v curl >/dev/null || die "curl is missing"
 unset VESSEL_DEBUG VESSEL_TIMING
 
-. "$top/scripts/find-java.sh"
-java_home=$(find_java25) || exit 1
-if [ -z "$jar" ]; then
-  jar="${TMPDIR:-/tmp}/vessel-bench-pull/vessel.jar"
-  say "building the working tree"
-  (cd "$top" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$(dirname "$jar")") >&2 || die "build failed"
-fi
-[ -f "$jar" ] || die "$jar: no such jar"
+. "$top/bench/lib/jar.sh"
+bench_jar pull
 # The JVM options ./vessel uses for pull (full JIT, small young generation; see ./vessel).
 V=("$java_home/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xmn8m -Xss512k
    -XX:-UsePerfData -jar "$jar")

@@ -54,14 +54,8 @@ done
 case "$runs" in ''|*[!0-9]*|0) die "--runs must be a positive number" ;; esac
 unset VESSEL_TIMING VESSEL_DEBUG VESSEL_TRACE_IO
 
-. "$top/scripts/find-java.sh"
-java_home=$(find_java25) || exit 1
-if [ -z "$jar" ]; then
-  jar="${TMPDIR:-/tmp}/vessel-bench-run/vessel.jar"
-  say "building the working tree"
-  (cd "$top" && ./mvnw -q -B package -DskipTests -Dvessel.buildDir="$(dirname "$jar")") >&2 || die "build failed"
-fi
-[ -f "$jar" ] || die "$jar: no such jar"
+. "$top/bench/lib/jar.sh"
+bench_jar run
 V=("$java_home/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$jar")
 [ -z "$root" ] || V+=(--root "$root")
 vessel() { timeout -k 10 600 "${V[@]}" "$@"; }
