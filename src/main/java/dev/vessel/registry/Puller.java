@@ -54,12 +54,19 @@ public final class Puller {
     private final DockerConfig dockerConfig;
     private final Set<String> insecure;
     private final PullProgress progress;
+    private java.time.Duration stallTimeout = RegistryClient.STALL_TIMEOUT;
 
     public Puller(ImageStore store, DockerConfig dockerConfig, Set<String> insecure, PullProgress progress) {
         this.store = store;
         this.dockerConfig = dockerConfig;
         this.insecure = Set.copyOf(insecure);
         this.progress = progress;
+    }
+
+    /** For tests: how long a download may send nothing before it is broken off (and resumed). */
+    Puller withStallTimeout(java.time.Duration d) {
+        stallTimeout = d;
+        return this;
     }
 
     /**
@@ -73,7 +80,7 @@ public final class Puller {
     public Result pull(Reference ref) throws IOException, ImageException, RegistryException {
         Endpoint endpoint = Endpoint.of(ref.domain(), insecure);
         Credentials credentials = dockerConfig == null ? null : dockerConfig.lookup(endpoint);
-        try (RegistryClient client = new RegistryClient(endpoint, credentials)) {
+        try (RegistryClient client = new RegistryClient(endpoint, credentials, stallTimeout)) {
             return pull(client, ref);
         }
     }

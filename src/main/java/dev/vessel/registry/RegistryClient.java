@@ -20,7 +20,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A client of one registry's HTTP API v2 (OCI distribution): manifests and blobs, with the
@@ -45,14 +49,88 @@ public final class RegistryClient implements AutoCloseable {
     /** The Authorization header value per scope (a repository, or "" for the registry itself). */
     private final Map<String, String> authorizations = new ConcurrentHashMap<>();
 
+    /** A response body that sends nothing for this long while it is being read is closed (the read fails). */
+    public static final Duration STALL_TIMEOUT = Duration.ofSeconds(60);
+
+    private final Duration stallTimeout;
+    private final Set<Guarded> reading = ConcurrentHashMap.newKeySet();
+    private final ScheduledExecutorService watchdog;
+
     public RegistryClient(Endpoint endpoint, Credentials credentials) {
+        this(endpoint, credentials, STALL_TIMEOUT);
+    }
+
+    RegistryClient(Endpoint endpoint, Credentials credentials, Duration stallTimeout) {
         this.endpoint = endpoint;
         this.credentials = credentials;
+        this.stallTimeout = stallTimeout;
         this.http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .connectTimeout(Duration.ofSeconds(30))
                 .build();
+        // The HTTP client's timeout ends at the response headers: a body that stops coming would block a read forever.
+        watchdog = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon(true).name("registry-watchdog").factory());
+        long period = Math.max(10, Math.min(1000, stallTimeout.toMillis() / 4));
+        watchdog.scheduleAtFixedRate(this::closeStalled, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void closeStalled() {
+        long now = System.nanoTime();
+        for (Guarded g : reading) {
+            if (g.blockedSince != 0 && now - g.blockedSince > stallTimeout.toNanos()) {
+                g.stalled = true;
+                reading.remove(g);
+                try {
+                    g.in().close();
+                } catch (IOException | RuntimeException ignored) {
+                    // closing is all we can do
+                }
+            }
+        }
+    }
+
+    /** A response body whose blocked reads the watchdog can see. */
+    private final class Guarded extends java.io.FilterInputStream {
+        volatile long blockedSince;
+        volatile boolean stalled;
+
+        Guarded(InputStream in) {
+            super(in);
+            reading.add(this);
+        }
+
+        InputStream in() {
+            return in;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            blockedSince = System.nanoTime();
+            try {
+                return super.read(b, off, len);
+            } catch (IOException e) {
+                if (stalled) {
+                    throw new IOException("registry " + endpoint.domain() + " sent nothing for " + stallTimeout.toSeconds() + " s", e);
+                }
+                throw e;
+            } finally {
+                blockedSince = 0;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            reading.remove(this);
+            super.close();
+        }
     }
 
     public Endpoint endpoint() {
@@ -191,7 +269,7 @@ public final class RegistryClient implements AutoCloseable {
             if (auth != null && sameOrigin(current, uri)) {
                 b.header("Authorization", auth);
             }
-            HttpResponse<InputStream> r = exchange(b.build());
+            HttpResponse<InputStream> r = guard(exchange(b.build()));
             int s = r.statusCode();
             if (!(s == 301 || s == 302 || s == 303 || s == 307 || s == 308)) {
                 return r;
@@ -219,6 +297,21 @@ public final class RegistryClient implements AutoCloseable {
             }
             current = next;
         }
+    }
+
+    /** The response with its body under the watchdog. */
+    private HttpResponse<InputStream> guard(HttpResponse<InputStream> r) {
+        InputStream body = new Guarded(r.body());
+        return new HttpResponse<>() {
+            public int statusCode() { return r.statusCode(); }
+            public HttpRequest request() { return r.request(); }
+            public Optional<HttpResponse<InputStream>> previousResponse() { return Optional.empty(); }
+            public java.net.http.HttpHeaders headers() { return r.headers(); }
+            public InputStream body() { return body; }
+            public Optional<javax.net.ssl.SSLSession> sslSession() { return r.sslSession(); }
+            public URI uri() { return r.uri(); }
+            public HttpClient.Version version() { return r.version(); }
+        };
     }
 
     static boolean sameOrigin(URI a, URI b) {
@@ -414,6 +507,7 @@ public final class RegistryClient implements AutoCloseable {
 
     @Override
     public void close() {
+        watchdog.shutdownNow();
         http.shutdownNow(); // never wait for a stalled body: the pull is over
     }
 }

@@ -185,6 +185,39 @@ class FakeRegistryPullTest {
     }
 
     @Test
+    void stalledDownloadIsBrokenOffAndResumed() throws Exception {
+        byte[] big = new byte[300_000];
+        new java.util.Random(3).nextBytes(big);
+        TestImage img = TestImage.oci(Compression.NONE, "amd64", Tars.tar().file("big", big, 0644, 0, 0).bytes());
+        registry.put("repo/img", "t", img);
+        Digest layer = img.blobs.keySet().iterator().next();
+        byte[] blob = img.blobs.get(layer);
+        java.util.concurrent.CountDownLatch end = new java.util.concurrent.CountDownLatch(1);
+        AtomicBoolean stalled = new AtomicBoolean();
+        registry.intercept(ex -> {
+            if (ex.getRequestURI().getPath().endsWith("/blobs/" + layer) && stalled.compareAndSet(false, true)) {
+                ex.sendResponseHeaders(200, blob.length);
+                ex.getResponseBody().write(blob, 0, 1000);
+                ex.getResponseBody().flush();
+                try {
+                    end.await(30, java.util.concurrent.TimeUnit.SECONDS); // then nothing more
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IOException("gave up");
+            }
+            return false;
+        });
+        try {
+            PullFixtures.puller(store, null, out).withStallTimeout(java.time.Duration.ofMillis(500))
+                    .pull(Reference.parse(registry.host() + "/repo/img:t"));
+        } finally {
+            end.countDown();
+        }
+        assertTrue(registry.requests.stream().anyMatch(r -> "bytes=1000-".equals(r.range())), registry.requests.toString());
+    }
+
+    @Test
     void killedDownloadResumesOnTheNextPull() throws Exception {
         byte[] big = new byte[200_000];
         new java.util.Random(2).nextBytes(big);
