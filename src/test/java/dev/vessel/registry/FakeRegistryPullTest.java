@@ -157,9 +157,7 @@ class FakeRegistryPullTest {
 
     @Test
     void brokenConnectionResumesWithRange() throws Exception {
-        byte[] big = new byte[300_000];
-        new java.util.Random(1).nextBytes(big);
-        TestImage img = TestImage.oci(Compression.NONE, "amd64", Tars.tar().file("big", big, 0644, 0, 0).bytes());
+        TestImage img = randomImage(300_000, 1);
         registry.put("repo/img", "t", img);
         Digest layer = img.blobs.keySet().iterator().next();
         AtomicBoolean broken = new AtomicBoolean();
@@ -168,6 +166,13 @@ class FakeRegistryPullTest {
         assertTrue(broken.get());
         assertTrue(registry.requests.stream().anyMatch(r -> ("bytes=100000-").equals(r.range())), registry.requests.toString());
         assertTrue(store.blobs().has(layer));
+    }
+
+    /** One uncompressed layer holding {@code size} random bytes. */
+    static TestImage randomImage(int size, long seed) {
+        byte[] big = new byte[size];
+        new java.util.Random(seed).nextBytes(big);
+        return TestImage.oci(Compression.NONE, "amd64", Tars.tar().file("big", big, 0644, 0, 0).bytes());
     }
 
     /** Sends the first {@code cut} bytes of {@code blob} then breaks the connection, once. */
@@ -186,9 +191,7 @@ class FakeRegistryPullTest {
 
     @Test
     void stalledDownloadIsBrokenOffAndResumed() throws Exception {
-        byte[] big = new byte[300_000];
-        new java.util.Random(3).nextBytes(big);
-        TestImage img = TestImage.oci(Compression.NONE, "amd64", Tars.tar().file("big", big, 0644, 0, 0).bytes());
+        TestImage img = randomImage(300_000, 3);
         registry.put("repo/img", "t", img);
         Digest layer = img.blobs.keySet().iterator().next();
         byte[] blob = img.blobs.get(layer);
@@ -219,9 +222,7 @@ class FakeRegistryPullTest {
 
     @Test
     void killedDownloadResumesOnTheNextPull() throws Exception {
-        byte[] big = new byte[200_000];
-        new java.util.Random(2).nextBytes(big);
-        TestImage img = TestImage.oci(Compression.NONE, "amd64", Tars.tar().file("big", big, 0644, 0, 0).bytes());
+        TestImage img = randomImage(200_000, 2);
         Digest layer = img.blobs.keySet().iterator().next();
         byte[] blob = img.blobs.get(layer);
         registry.put("repo/img", "t", img);
