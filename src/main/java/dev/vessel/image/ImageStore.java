@@ -603,12 +603,21 @@ public final class ImageStore {
         return new Temp(kind);
     }
 
-    /** Deletes tmp/ entries whose owner died (its lock is free). Returns how many. */
+    /** A partial download (of a killed or failed pull) unused this long is not worth resuming any more. */
+    static final java.time.Duration PARTIAL_MAX_AGE = java.time.Duration.ofHours(24);
+
+    /** Deletes tmp/ entries whose owner died (its lock is free), and stale partial downloads. Returns how many. */
     private int cleanTemporaries() throws IOException {
         int n = 0;
         Pattern p = Pattern.compile("[a-z]+-([0-9a-f-]{36})");
+        Pattern partial = Pattern.compile("partial-([0-9a-f]{64})");
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir.resolve("tmp"))) {
             for (Path t : ds) {
+                var pm = partial.matcher(t.getFileName().toString());
+                if (pm.matches()) {
+                    n += cleanPartial(t, dir.resolve("locks").resolve("partial-" + pm.group(1) + ".lock"));
+                    continue;
+                }
                 var m = p.matcher(t.getFileName().toString());
                 if (!m.matches()) {
                     continue;
@@ -628,6 +637,26 @@ public final class ImageStore {
             }
         }
         return n;
+    }
+
+    /** Deletes a partial download that no pull holds and none has touched for {@link #PARTIAL_MAX_AGE}. */
+    private static int cleanPartial(Path file, Path lockFile) throws IOException {
+        try {
+            if (Files.getLastModifiedTime(file).toInstant().isAfter(java.time.Instant.now().minus(PARTIAL_MAX_AGE))) {
+                return 0; // a pull may still come back to it
+            }
+        } catch (NoSuchFileException e) {
+            return 0;
+        }
+        FileLocks.Held held = FileLocks.tryExclusive(lockFile);
+        if (held == null) {
+            return 0;
+        }
+        try (held) {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(lockFile);
+            return 1;
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
