@@ -158,6 +158,13 @@ public final class Puller {
         Map<Digest, Future<Void>> downloads = new LinkedHashMap<>();
         boolean badContent = true; // until proven otherwise: a broken connection keeps partials, bad content does not
         try {
+            // Those beyond the first DOWNLOADS wait for a free download, as docker says (before any can start).
+            int queued = 0;
+            for (Map.Entry<Digest, Boolean> p : present.entrySet()) {
+                if (!p.getValue() && queued++ >= DOWNLOADS) {
+                    progress.status(p.getKey().shortHex(), "Waiting");
+                }
+            }
             for (Descriptor l : layers) {
                 if (!present.get(l.digest()) && !downloads.containsKey(l.digest())) {
                     downloads.put(l.digest(), pool.submit(() -> {

@@ -363,7 +363,8 @@ class FakeRegistryPullTest {
 
     @Test
     void layersDownloadConcurrently() throws Exception {
-        TestImage img = TestImage.oci(Tars.tar().file("a", "a").bytes(), Tars.tar().file("b", "b").bytes(), Tars.tar().file("c", "c").bytes());
+        TestImage img = TestImage.oci(Tars.tar().file("a", "a").bytes(), Tars.tar().file("b", "b").bytes(), Tars.tar().file("c", "c").bytes(),
+                Tars.tar().file("d", "d").bytes());
         registry.put("repo/img", "t", img);
         // Each blob request waits until three are in flight at once: only concurrent downloads get through.
         java.util.concurrent.CountDownLatch three = new java.util.concurrent.CountDownLatch(3);
@@ -385,7 +386,10 @@ class FakeRegistryPullTest {
             return false;
         });
         pull("repo/img:t");
-        assertEquals(3, layerRequests.get());
+        assertEquals(4, layerRequests.get());
+        // The fourth waited for a free download, as docker shows it.
+        String fourth = Digest.parse((String) img.layers.get(3).get("digest")).shortHex();
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains(fourth + ": Pulling fs layer\n" + fourth + ": Waiting\n"), out.toString());
     }
 
     // ---- hostile layers: each fails naming the layer and the entry, nothing kept -------------------
