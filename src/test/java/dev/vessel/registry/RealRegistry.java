@@ -92,7 +92,7 @@ public final class RealRegistry implements AutoCloseable {
     }
 
     /** Pushes crafted blobs and a manifest with the registry's upload API (monolithic uploads). */
-    void push(String repo, String tag, Map<Digest, byte[]> blobs, byte[] manifest, String mediaType)
+    public void push(String repo, String tag, Map<Digest, byte[]> blobs, byte[] manifest, String mediaType)
             throws IOException, InterruptedException {
         try (HttpClient c = HttpClient.newHttpClient()) {
             for (Map.Entry<Digest, byte[]> b : blobs.entrySet()) {
@@ -109,6 +109,21 @@ public final class RealRegistry implements AutoCloseable {
                     .header("Content-Type", mediaType).PUT(HttpRequest.BodyPublishers.ofByteArray(manifest)).build(),
                     HttpResponse.BodyHandlers.ofString()), 201);
         }
+    }
+
+    /** Pushes an image from a store (config, layers, manifest byte for byte). */
+    public void push(String repo, String tag, dev.vessel.image.ImageStore store, dev.vessel.image.Image img)
+            throws IOException, InterruptedException, dev.vessel.image.InvalidImageException {
+        Map<Digest, byte[]> blobs = new java.util.LinkedHashMap<>();
+        blobs.put(img.id(), store.blobs().read(img.id(), dev.vessel.image.Json.MAX_DOCUMENT));
+        for (dev.vessel.image.Descriptor l : img.layers()) {
+            try (var in = store.blobs().open(l.digest())) {
+                blobs.put(l.digest(), in.readAllBytes());
+            }
+        }
+        byte[] manifest = store.blobs().read(img.manifestDigest(), dev.vessel.image.Json.MAX_DOCUMENT);
+        String type = img.manifest().mediaType() != null ? img.manifest().mediaType() : dev.vessel.image.MediaTypes.OCI_MANIFEST;
+        push(repo, tag, blobs, manifest, type);
     }
 
     public void push(String repo, String tag, TestImage img) throws IOException, InterruptedException {

@@ -189,6 +189,18 @@ class RealRegistryPullTest {
         return e;
     }
 
+    /** The built-in busybox (what PullRunIT runs) goes through a registry byte for byte. */
+    @Test
+    void builtinBusyboxRoundTrips() throws Exception {
+        ImageStore scratch = ImageStore.open(dir.resolve("scratch"), dev.vessel.image.UnpackPolicy.defaults());
+        Image img = dev.vessel.image.BuiltinBusybox.create(scratch);
+        registry.push("it/busybox", "t", scratch, img);
+        Puller.Result r = PullFixtures.puller(PullFixtures.store(dir), null, new ByteArrayOutputStream())
+                .pull(Reference.parse(registry.host + "/it/busybox:t"));
+        assertEquals(img.manifestDigest(), r.image().manifestDigest());
+        assertEquals(img.config(), r.image().config());
+    }
+
     /** A Docker manifest list pushed by hand: uncompressed and zstd layers, an opaque whiteout, shared layers not fetched twice. */
     @Test
     void dockerManifestListWithUncompressedLayersAndOpaqueWhiteout() throws Exception {
