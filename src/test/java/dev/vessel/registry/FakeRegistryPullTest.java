@@ -156,6 +156,19 @@ class FakeRegistryPullTest {
     }
 
     @Test
+    void blobsTheStoreHasAreNotFetchedAgain() throws Exception {
+        byte[] base = Tars.tar().file("base", "base").bytes();
+        TestImage first = TestImage.oci(base, Tars.tar().file("one", "1").bytes());
+        TestImage second = TestImage.oci(base, Tars.tar().file("two", "2").bytes());
+        registry.put("repo/one", "t", first).put("repo/two", "t", second);
+        pull("repo/one:t");
+        pull("repo/two:t");
+        Digest shared = Digest.parse((String) first.layers.get(0).get("digest"));
+        assertEquals(1, registry.count("/blobs/" + shared), registry.requests.toString());
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains(shared.shortHex() + ": Already exists\n"), out.toString());
+    }
+
+    @Test
     void brokenConnectionResumesWithRange() throws Exception {
         TestImage img = randomImage(300_000, 1);
         registry.put("repo/img", "t", img);
