@@ -155,9 +155,12 @@ final class MachineImage {
                 mount -t tmpfs tmpfs /run
                 # TCG's "max" CPU is AMD-like (SVM); load only the KVM vendor module that matches.
                 vendor=kvm-amd; grep -qw vmx /proc/cpuinfo && vendor=kvm-intel
+                # kvm-amd without virtual GIF: KVM then never hands GIF to TCG's emulation of it, which
+                # lost interrupts and triple-faulted nested guests now and then (docs/helper-machine.md).
                 for m in $(cat /etc/vessel/modules); do
                   case "$m" in kvm-amd|kvm-intel) [ "$m" = "$vendor" ] || continue ;; esac
-                  insmod /lib/modules/$m.ko || echo "vessel-machine: cannot load $m"
+                  params=; [ "$m" = kvm-amd ] && params=vgif=0
+                  insmod /lib/modules/$m.ko $params || echo "vessel-machine: cannot load $m"
                 done
                 hostname vessel-machine
                 ip link set lo up
