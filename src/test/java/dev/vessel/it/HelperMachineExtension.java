@@ -41,7 +41,7 @@ final class HelperMachineExtension implements BeforeAllCallback {
     }
 
     /** Stops the machine when the test run ends, if this run started it. */
-    record Machine(boolean startedHere) implements ExtensionContext.Store.CloseableResource {
+    record Machine(boolean startedHere) implements ExtensionContext.Store.CloseableResource, AutoCloseable {
         @Override
         public void close() throws Exception {
             if (startedHere && !Boolean.getBoolean("vessel.it.keepMachine")) {
