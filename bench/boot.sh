@@ -30,12 +30,20 @@ for
            bios-microvm.bin, the only firmware file -M microvm loads), sent into the machine and
            run there: -accel kvm -cpu host -m 256 -smp 1 -M microvm,x-option-roms=off,rtc=on
            -nodefaults -no-user-config -nographic -serial stdio, plus -L for the firmware folder
+  vessel-standby
+           the fast path `vessel vm run` takes in the machine: the same arguments handed to a
+           standby VMM (`vessel vm standby`, started ahead of time and warmed up) through
+           `vessel-agent --vmm-client`; timed from starting the client. Before each run the script
+           waits until a standby is ready (its socket is there); RSS and CPU are not the VMM's
+           (GNU time sees only the client), so they are left out
+Before every run in the machine the script waits for a standby that is still warming up (it
+starts at nice 19 after a standby run) to be ready, so that no run shares the machine's CPUs.
 and, separately, the end-to-end figure a user waits for:
   vessel-e2e   `vessel vm run` started on the host, timed with the host's clock (host JVM,
                file checks, relay to the machine and back included); no RSS
 
 Order: a discarded warm-up of each (vessel-e2e first: it also provides the command to
-capture), then N rounds of vessel, qemu, vessel-e2e, interleaved. Then one more vessel run
+capture), then N rounds of vessel, qemu, vessel-standby, vessel-e2e, interleaved. Then one more vessel run
 with VESSEL_TIMING=1 (not counted) whose milestones are saved beside the results.
 
 Options:
@@ -125,10 +133,27 @@ run)
   # runner.sh run W KIND TAG: runs the VMM of KIND once; prints one RESULT line.
   kind=$3
   tag=$4
+  # The standby VMM of the captured jar (MachineForwarding: /run/vessel/vmm-<16 hex of its sha>.sock).
+  jar=$(awk 'f { print; exit } $0 == "-jar" { f = 1 }' "$W/vessel.argv")
+  sha=${jar%/*}; sha=${sha##*/}
+  sock=/run/vessel/vmm-$(printf '%.16s' "$sha").sock
+  # Every run starts on a quiet machine: a standby that is still warming up (at nice 19, after the
+  # previous standby run) would share the machine's CPUs with it. Ready = its socket is there.
+  if [ "$kind" = vessel-standby ] || ps -o args | grep -q '[v]m standby --socket'; then
+    i=0
+    while [ ! -S "$sock" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+  fi
   case "$kind" in
     vessel) argv=$W/vessel.argv ;;
     vessel-timing) argv=$W/vessel.argv; export VESSEL_TIMING=1 ;;
     qemu) argv=$W/qemu.argv; export LD_LIBRARY_PATH=$W/lib ;;
+    vessel-standby)
+      # The command `vessel vm run` hands a ready standby (vessel-agent --vmm-client): the captured
+      # arguments after the jar. GNU time then measures the client, so RSS and CPU are not the VMM's.
+      [ -S "$sock" ] || { echo "no standby VMM became ready at $sock within 120 s" >&2; exit 4; }
+      { echo /sbin/vessel-agent; echo --vmm-client; echo "$sock"; echo --
+        awk 'f == 2 { print } f == 1 { f = 2 } $0 == "-jar" && !f { f = 1 }' "$W/vessel.argv"; } > "$W/standby.argv"
+      argv=$W/standby.argv ;;
     *) echo "unknown kind $kind" >&2; exit 2 ;;
   esac
   set --
@@ -156,7 +181,21 @@ run)
   t2=$EPOCHREALTIME
   rm -f "$W/running.pid" "$W/fifo"
   set -- $(tail -n 1 "$res" 2>/dev/null)
+  if [ "$kind" = vessel-standby ]; then set -- none none none none; fi
   echo "RESULT $kind $t0 ${t1:-none} $t2 ${up:-none} $st ${1:-none} ${2:-none} ${3:-none} ${4:-none}"
+  ;;
+ensure-standby)
+  # runner.sh ensure-standby W: starts a standby VMM of the captured command line unless one is
+  # alive, as \`vessel vm run\` does after a cold start (own session, stdio on /dev/null).
+  jar=$(awk 'f { print; exit } $0 == "-jar" { f = 1 }' "$W/vessel.argv")
+  sha=${jar%/*}; sha=${sha##*/}
+  sock=/run/vessel/vmm-$(printf '%.16s' "$sha").sock
+  p=$(cat "${sock%.sock}.pid" 2>/dev/null); case "$p" in ''|*[!0-9]*) p=none ;; esac
+  kill -0 "$p" 2>/dev/null && exit 0
+  mkdir -p /run/vessel
+  set --
+  while IFS= read -r a; do set -- "$@" "$a"; [ "$a" = "$jar" ] && break; done < "$W/vessel.argv"
+  setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1; exec "$@"' sh "$@" vm standby --socket "$sock" </dev/null >/dev/null 2>&1
   ;;
 show) bench_show "$W" "$3" console stderr ;;  # runner.sh show W TAG (error reports, timing log)
 *) bench_bad_mode "$1" ;;
@@ -261,13 +300,16 @@ e2e_record() { # ROUND WARMUP RESULT
 }
 
 e2e_record 0 1 "$warm_e2e" warm-e2e
-say "warm-up: vessel and qemu in the machine (discarded)"
+mexec sh "$W/runner.sh" ensure-standby "$W" </dev/null || die "could not start a standby VMM in the machine"
+say "warm-up: vessel, qemu and vessel-standby in the machine (discarded)"
 machine_run vessel 0 1
 machine_run qemu 0 1
+machine_run vessel-standby 0 1
 for ((i = 1; i <= runs; i++)); do
   say "round $i of $runs"
   machine_run vessel "$i" 0
   machine_run qemu "$i" 0
+  machine_run vessel-standby "$i" 0
   e2e_record "$i" 0 "$(e2e_run "e2e-$i")" "e2e-$i"
 done
 
@@ -295,10 +337,10 @@ fmt() { # "median min max" SCALE DECIMALS -> "median (min–max)"
 ratio() { awk '{ split($0, x, "|"); split(x[1], a, " "); split(x[2], b, " ");
   if (a[1] == "NA" || b[1] == "NA" || b[1] == 0) print "—"; else printf "%.2f×\n", a[1] / b[1] }' <<<"$1|$2"; }
 
-round_ratios() { # COLUMN -> "median min max" of vessel/qemu within each round (runs next to each other
-  # see the most similar host load, so this is the steadier comparison on a shared host)
-  awk -F, -v c="$1" 'NR > 1 && $3 == 0 && $10 == 0 && $4 != "" && $c != "" {
-      if ($2 == "vessel") vs[$1] = (c == 8 ? $8 + $9 : $c)
+round_ratios() { # COLUMN [KIND] -> "median min max" of KIND (vessel)/qemu within each round (runs next
+  # to each other see the most similar host load, so this is the steadier comparison on a shared host)
+  awk -F, -v c="$1" -v k="${2:-vessel}" 'NR > 1 && $3 == 0 && $10 == 0 && $4 != "" && $c != "" {
+      if ($2 == k) vs[$1] = (c == 8 ? $8 + $9 : $c)
       if ($2 == "qemu") qs[$1] = (c == 8 ? $8 + $9 : $c) }
     END { for (r in vs) if ((r in qs) && qs[r] > 0) print vs[r] / qs[r] }' "$csv" | bench_stats \
     | awk '{ if ($1 == "NA") print "—"; else printf "%.2f× (%.2f–%.2f)\n", $1, $2, $3 }'
@@ -322,6 +364,12 @@ e_init=$(stats vessel-e2e 4); e_total=$(stats vessel-e2e 6)
   row "VMM peak RSS (MiB)" 7 1024 1
   echo "| VMM CPU time, user+sys (s) | $(fmt "$cv" 1 2) | $(fmt "$cq" 1 2) | $(ratio "$cv" "$cq") | $(round_ratios 8) |"
   echo
+  sb=$(stats vessel-standby 4); q4=$(stats qemu 4)
+  echo "| Standby VMM (\`vessel vm run\`'s fast path in the machine) | Vessel | QEMU 7.2 | Vessel/QEMU (medians) | Vessel/QEMU per round |"
+  echo "|---|---|---|---|---|"
+  echo "| Request to init, wall (s) | $(fmt "$sb" 1000 2) | $(fmt "$q4" 1000 2) | $(ratio "$sb" "$q4") | $(round_ratios 4 vessel-standby) |"
+  echo "| Guest uptime at init (s) | $(fmt "$(stats vessel-standby 5)" 1 2) | $(fmt "$(stats qemu 5)" 1 2) | | |"
+  echo
   echo "| End to end from the host: \`vessel vm run\` | |"
   echo "|---|---|"
   echo "| Start to init line on the host (s) | $(fmt "$e_init" 1000 2) |"
@@ -333,7 +381,7 @@ e_init=$(stats vessel-e2e 4); e_total=$(stats vessel-e2e 6)
   echo "- Guest kernel command line (both): \`$cmdline\`"
   echo "- Vessel in the machine (captured from \`vessel vm run\`): \`${vessel_argv[*]}\`"
   echo "- QEMU in the machine: \`LD_LIBRARY_PATH=$W/lib ${qemu_argv[*]}\`"
-  echo "- Runs that failed (not counted; logs in $(basename "$failures")/): $(failed vessel) vessel, $(failed qemu) qemu, $(failed vessel-e2e) vessel-e2e, warm-ups included."
+  echo "- Runs that failed (not counted; logs in $(basename "$failures")/): $(failed vessel) vessel, $(failed qemu) qemu, $(failed vessel-standby) vessel-standby, $(failed vessel-e2e) vessel-e2e, warm-ups included."
   echo "- Host load (1-min load average, other work on the host shares its cores): $(awk -F, 'NR > 1 { l = l sep $11; sep = ", " } END { print l }' "$csv") at the end of each run, in order."
   echo "- Helper machine: $machine_origin."
   echo "- Warm-up: one discarded run of each first (the first \`vessel vm run\` of a build in the machine also creates the JVM's archive/cache). After it: $cds_state."
