@@ -34,9 +34,15 @@ final class MachineForwarding {
     static final List<String> MACHINE_JVM_OPTIONS = List.of("--enable-native-access=ALL-UNNAMED",
             "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-UsePerfData");
 
-    /** Where the machine's standby VMM for a build of Vessel waits (see {@link VmStandbyCommand}). */
-    static String standbySocket(String jarSha) {
-        return "/run/vessel/vmm-" + jarSha + ".sock";
+    /**
+     * Standby VMMs kept per build: two, so that a command that follows another at once still finds
+     * one ready while the first one's successor warms up (a standby starts it when its VM ends).
+     */
+    static final int STANDBY_SLOTS = 2;
+
+    /** Where the machine's standby VMM for a build of Vessel waits in {@code slot} (see {@link VmStandbyCommand}). */
+    static String standbySocket(String jarSha, int slot) {
+        return "/run/vessel/vmm-" + jarSha + (slot == 0 ? "" : "." + slot) + ".sock";
     }
 
     /**
@@ -51,23 +57,26 @@ final class MachineForwarding {
      *
      * <p>Cold path: a fresh JVM. It uses an ahead-of-time cache of the VMM's loaded and linked
      * classes, trained once per jar by booting a minimal guest ({@code vm warm-up}); under emulation
-     * that halves the JVM's start-up. Unless a standby is alive, it also starts one for the next
+     * that halves the JVM's start-up. For each standby slot with no live standby, it also starts one for the next
      * command: detached (its own session, stdio on /dev/null, so this session's output does not wait
      * for it) at low priority while it warms up, without the diagnostic VESSEL_* variables.
      */
     static List<String> machineCommand(String remoteJar, String jarSha, List<String> vesselArgs) {
         String javaCommand = "/opt/java/bin/java " + String.join(" ", MACHINE_JVM_OPTIONS);
         String aot = "/var/lib/vessel/aot/" + jarSha + ".aot";
-        String sock = standbySocket(jarSha);
-        String pidFile = sock.substring(0, sock.length() - ".sock".length()) + ".pid";
+        StringBuilder socks = new StringBuilder();
+        for (int slot = 0; slot < STANDBY_SLOTS; slot++) {
+            socks.append(slot == 0 ? "" : " ").append(standbySocket(jarSha, slot));
+        }
         String script = "date -u -s \"@$0\" >/dev/null\n"
-                + "if [ -S " + sock + " ]; then\n"
+                + "for sock in " + socks + "; do\n"
+                + "  [ -S $sock ] || continue\n"
                 + "  trap '' INT TERM HUP\n"
-                + "  /sbin/vessel-agent --vmm-client " + sock + " -- \"$@\"\n"
+                + "  /sbin/vessel-agent --vmm-client $sock -- \"$@\"\n"
                 + "  st=$?\n"
                 + "  [ $st -eq 200 ] || exit $st\n"
                 + "  trap - INT TERM HUP\n"
-                + "fi\n"
+                + "done\n"
                 + "if [ ! -f " + aot + " ]; then\n"
                 + "  echo 'vessel: preparing the VMM for fast start in the helper machine (once per build)' >&2\n"
                 + "  mkdir -p /var/lib/vessel/aot\n"
@@ -82,13 +91,15 @@ final class MachineForwarding {
                 // puts the standby in the background without `&`, which would start it with SIGINT
                 // ignored (and a JVM keeps it so): the first setsid leads a new session, so the
                 // second forks, returns at once, and its child starts another session.
-                + "p=$(cat " + pidFile + " 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
-                + "if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent; then\n"
-                + "  mkdir -p /run/vessel\n"
-                + "  setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
+                + "for sock in " + socks + "; do\n"
+                + "  p=$(cat ${sock%.sock}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
+                + "  if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent; then\n"
+                + "    mkdir -p /run/vessel\n"
+                + "    setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
                 + " exec env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO \"$@\"' sh $java -jar " + remoteJar
-                + " vm standby --socket " + sock + " </dev/null >/dev/null 2>&1\n"
-                + "fi\n"
+                + " vm standby --socket $sock </dev/null >/dev/null 2>&1\n"
+                + "  fi\n"
+                + "done\n"
                 + "exec $java -jar " + remoteJar + " \"$@\"";
         List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", script,
                 Long.toString(java.time.Instant.now().getEpochSecond())));

@@ -49,7 +49,9 @@ import java.util.regex.Pattern;
  * (another command, another working directory or VESSEL_* environment) is dropped unanswered and
  * the client runs the command itself. It exits after the idle timeout, when another process took
  * PATH over, or on SIGTERM, removing its files; a new standby stops (SIGTERM) the standbys it
- * finds through the pid files of other sockets in the same directory (other builds of Vessel).
+ * finds through the pid files of other sockets in the same directory (other builds of Vessel; the
+ * same build's second slot, "STEM.1.sock", is left alone: the machine keeps two standbys per build,
+ * so that back-to-back commands both find one ready).
  */
 @Command(name = "standby", hidden = true, mixinStandardHelpOptions = true,
         description = {"Warm up, then wait on a Unix socket for one `vm run` handed over by vessel-agent --vmm-client "
@@ -668,14 +670,31 @@ final class VmStandbyCommand implements Callable<Integer> {
         return false;
     }
 
-    /** SIGTERM to the waiting standbys of other sockets in this directory (other builds); stale pid files go. */
+    /**
+     * The build a standby file belongs to: its name up to the first dot ("vmm-SHA" for both
+     * "vmm-SHA.sock" and the second slot's "vmm-SHA.1.sock", see MachineForwarding).
+     */
+    static String buildOf(String fileName) {
+        int dot = fileName.indexOf('.');
+        return dot < 0 ? fileName : fileName.substring(0, dot);
+    }
+
+    /**
+     * SIGTERM to the waiting standbys of other builds' sockets in this directory (this build's other
+     * slot stays); stale pid files go.
+     */
     private void stopOtherStandbys(Path dir) {
+        String ours = buildOf(pidFile.getFileName().toString());
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.pid")) {
             for (Path other : files) {
                 if (other.equals(pidFile) || other.getFileName().toString().startsWith(".")) {
                     continue;
                 }
                 String n = other.getFileName().toString();
+                long alive = readPid(other);
+                if (buildOf(n).equals(ours) && alive > 0 && ProcessHandle.of(alive).isPresent()) {
+                    continue; // this build's other slot
+                }
                 Path otherSock = other.resolveSibling(n.substring(0, n.length() - ".pid".length()) + ".sock");
                 long pid = readPid(other);
                 if (pid > 0 && pid != ProcessHandle.current().pid() && isStandbyFor(pid, otherSock)) {

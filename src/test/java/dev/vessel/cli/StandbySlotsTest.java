@@ -1,0 +1,37 @@
+package dev.vessel.cli;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The machine keeps two standby VMMs per build: their sockets, and how a standby tells its sibling from another build's. */
+class StandbySlotsTest {
+    @Test
+    void slotsOfOneBuildShareTheBuildNameAndDifferFromAnotherBuild() {
+        String s0 = MachineForwarding.standbySocket("abc123", 0);
+        String s1 = MachineForwarding.standbySocket("abc123", 1);
+        assertEquals("/run/vessel/vmm-abc123.sock", s0);
+        assertEquals("/run/vessel/vmm-abc123.1.sock", s1);
+        String name0 = s0.substring(s0.lastIndexOf('/') + 1);
+        String name1 = s1.substring(s1.lastIndexOf('/') + 1);
+        assertEquals(VmStandbyCommand.buildOf(name0), VmStandbyCommand.buildOf(name1));
+        assertEquals("vmm-abc123", VmStandbyCommand.buildOf("vmm-abc123.1.pid"));
+        assertNotEquals(VmStandbyCommand.buildOf("vmm-abc123.pid"), VmStandbyCommand.buildOf("vmm-def456.pid"));
+    }
+
+    @Test
+    void theMachineCommandTriesEverySlotAndKeepsEveryOneFilled() {
+        List<String> argv = MachineForwarding.machineCommand("/var/lib/vessel/host-files/x/vessel.jar", "abc123",
+                List.of("vm", "run"));
+        String script = argv.get(2);
+        String slots = "for sock in /run/vessel/vmm-abc123.sock /run/vessel/vmm-abc123.1.sock; do";
+        // once to hand the command to a ready standby, once to start the missing ones
+        assertEquals(2, script.split(java.util.regex.Pattern.quote(slots), -1).length - 1, script);
+        assertTrue(script.contains("vm standby --socket $sock"), script);
+        assertEquals(List.of("vm", "run"), argv.subList(argv.size() - 2, argv.size()));
+    }
+}
