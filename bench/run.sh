@@ -22,9 +22,13 @@ standby VMM, so the ratio compares like with like.
 
 Then the memory of one idle running container (`vessel run -d busybox sleep 600`):
   supervisor RSS   VmRSS of the container's supervisor process on the host
-  machine used     growth of the helper machine's used memory (MemTotal - MemAvailable) from
-                   before the container started to while it idles: the VMM process and the
-                   guest RAM it touched (no hardware virtualization: the VM lives there)
+  VMM RSS          (no hardware virtualization: the VM lives in the helper machine) VmRSS of
+                   the container's VMM process there, guest RAM it touched included: the process
+                   with a vCPU thread ("vcpu-0") that is not a waiting standby VMM (their pids are
+                   in /run/vessel/*.pid); read as soon as `run -d` returns (the container's
+                   process runs, the guest idles), before the standby that took the command
+                   starts its successor (15 s after taking it), which would be a second such
+                   process (then the figure says n/a)
 A docker baseline (`docker run --rm busybox true`) is run only where a Docker engine answers.
 
 Options:
@@ -72,7 +76,6 @@ echo "kind,round,ms,status" > "$csv"
 say "warm-up (machine start, kernel, busybox image, caches; not counted)"
 vessel vm run </dev/null >/dev/null 2>&1 || die "vessel vm run fails; see its output"
 vessel run --rm busybox true </dev/null >/dev/null 2>&1 || die "vessel run --rm busybox true fails"
-# The helper machine keeps one standby VMM warm for the next command; give both kinds the same start.
 for i in $(seq 1 "$runs"); do
   for kind in vm-run container-run; do
     t0=$(ms_now)
@@ -94,19 +97,24 @@ ratio=$(awk -v a="$ct_med" -v b="$vm_med" 'BEGIN { if (b > 0) printf "%.2f", a /
 say "memory of one idle container"
 machine=0
 if vessel machine status >/dev/null 2>&1; then machine=1; fi
-used_kb() { vessel machine exec -- sh -c "awk '/MemTotal/ {t=\$2} /MemAvailable/ {a=\$2} END {print t-a}' /proc/meminfo" </dev/null; }
-before=; [ "$machine" = 1 ] && before=$(used_kb)
+# The container's VMM in the machine: a process with a vCPU thread that is no waiting standby.
+vmm_rss_kb() { vessel machine exec -- sh -c 'standbys=" $(cat /run/vessel/*.pid 2>/dev/null | tr "\n" " ") "
+  n=0; kb=0
+  for d in /proc/[0-9]*; do
+    case "$standbys" in *" ${d#/proc/} "*) continue ;; esac
+    grep -qx vcpu-0 "$d"/task/*/comm 2>/dev/null || continue
+    n=$((n + 1)); kb=$(awk "/VmRSS/ {print \$2}" "$d/status")
+  done
+  [ "$n" = 1 ] && echo "$kb" || echo "n/a ($n VMM processes found)"' </dev/null; }
 name="bench-idle-$$"
 vessel run -d --name "$name" busybox sleep 600 </dev/null >/dev/null 2>&1 || die "cannot start an idle container"
 state_dir=$(vessel inspect "$name" | awk -F'"' '/"LogPath"/ {print $4}' | xargs dirname)
 shim_pid=$(awk -F': ' '/"pid"/ {gsub(/[ ,]/, "", $2); print $2}' "$state_dir/state.json")
 shim_rss=$(awk '/VmRSS/ {print $2}' "/proc/$shim_pid/status")
-after=; [ "$machine" = 1 ] && after=$(used_kb)
+vmm_kb=n/a; [ "$machine" = 1 ] && vmm_kb=$(vmm_rss_kb)
 vessel rm -f "$name" >/dev/null 2>&1 || say "warning: could not remove $name"
-machine_kb=n/a
-[ "$machine" = 1 ] && machine_kb=$((after - before))
 echo "supervisor-rss-kb,1,$shim_rss,0" >> "$csv"
-echo "machine-used-kb,1,$machine_kb,0" >> "$csv"
+echo "machine-vmm-rss-kb,1,$vmm_kb,0" >> "$csv"
 
 docker_line="not run: no Docker engine answers here (\`docker info\` fails)"
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
@@ -123,7 +131,7 @@ fi
   echo "| \`docker run --rm busybox true\` | $docker_line | |"
   echo
   echo "Idle container (\`busybox sleep 600\`): supervisor RSS on the host $((shim_rss / 1024)) MiB;"
-  echo "helper machine memory used by its VM: $([ "$machine_kb" = n/a ] && echo n/a || echo "$((machine_kb / 1024)) MiB")."
+  echo "its VMM in the helper machine (guest RAM it touched included): $(case "$vmm_kb" in *[!0-9]*|'') echo "$vmm_kb" ;; *) echo "$((vmm_kb / 1024)) MiB" ;; esac)."
   echo
   echo "$runs rounds, $(date -u), jar $(basename "$jar"), raw numbers in $(basename "$csv")."
 } | tee "$md"
