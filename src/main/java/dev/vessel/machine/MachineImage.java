@@ -155,8 +155,8 @@ final class MachineImage {
                 mount -t tmpfs tmpfs /run
                 # TCG's "max" CPU is AMD-like (SVM); load only the KVM vendor module that matches.
                 vendor=kvm-amd; grep -qw vmx /proc/cpuinfo && vendor=kvm-intel
-                # kvm-amd without virtual GIF: KVM then never hands GIF to TCG's emulation of it, which
-                # lost interrupts and triple-faulted nested guests now and then (docs/helper-machine.md).
+                # kvm-amd without virtual GIF: KVM then never hands the guest's GIF to TCG's emulation
+                # of it; tried against rare lost interrupts in VMs, not a proven fix (docs/helper-machine.md).
                 for m in $(cat /etc/vessel/modules); do
                   case "$m" in kvm-amd|kvm-intel) [ "$m" = "$vendor" ] || continue ;; esac
                   params=; [ "$m" = kvm-amd ] && params=vgif=0
