@@ -34,8 +34,9 @@ for
            the fast path `vessel vm run` takes in the machine: the same arguments handed to a
            standby VMM (`vessel vm standby`, started ahead of time and warmed up) through
            `vessel-agent --vmm-client`; timed from starting the client. Before each run the script
-           waits until a standby is ready (its socket is there); RSS and CPU are not the VMM's
-           (GNU time sees only the client), so they are left out
+           waits until a standby is ready (its socket is there); its peak RSS is the standby
+           process's VmHWM read when the init's facts line comes (the guest powers off right
+           after it); CPU is left out (GNU time sees only the client)
 Before every run in the machine the script waits for a standby that is still warming up (it
 starts at nice 19 after a standby run) to be ready, so that no run shares the machine's CPUs.
 and, separately, the end-to-end figure a user waits for:
@@ -156,6 +157,9 @@ run)
       argv=$W/standby.argv ;;
     *) echo "unknown kind $kind" >&2; exit 2 ;;
   esac
+  spid=
+  [ "$kind" = vessel-standby ] && spid=$(cat "${sock%.sock}.pid" 2>/dev/null)
+  hwm=
   set --
   while IFS= read -r a; do set -- "$@" "$a"; done < "$argv"
   con=$W/$tag.console
@@ -173,7 +177,11 @@ run)
     if [ -z "$t1" ]; then
       case "$line" in *"Vessel micro-VM:"*) t1=$EPOCHREALTIME ;; esac
     fi
-    case "$line" in *"vessel-facts:"*uptime=*) up=${line##*uptime=}; up=${up%%[!0-9.]*} ;; esac
+    case "$line" in *"vessel-facts:"*uptime=*)
+      up=${line##*uptime=}; up=${up%%[!0-9.]*}
+      # The standby VMM's peak RSS so far (the guest powers off right after this line).
+      [ -n "$spid" ] && hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$spid/status" 2>/dev/null) ;;
+    esac
     printf '%s\n' "$line" >> "$con"
   done < "$W/fifo"
   wait $pid
@@ -181,8 +189,18 @@ run)
   t2=$EPOCHREALTIME
   rm -f "$W/running.pid" "$W/fifo"
   set -- $(tail -n 1 "$res" 2>/dev/null)
-  if [ "$kind" = vessel-standby ]; then set -- none none none none; fi
+  if [ "$kind" = vessel-standby ]; then set -- "${hwm:-none}" none none none; fi
   echo "RESULT $kind $t0 ${t1:-none} $t2 ${up:-none} $st ${1:-none} ${2:-none} ${3:-none} ${4:-none}"
+  ;;
+stop-standbys)
+  # runner.sh stop-standbys W: SIGTERM to the waiting standby VMMs (they remove their own files),
+  # so that the next \`vessel vm run\` runs a fresh JVM whose command line can be captured.
+  for f in /run/vessel/*.pid; do
+    [ -e "$f" ] || continue
+    p=$(cat "$f" 2>/dev/null); case "$p" in ''|*[!0-9]*) continue ;; esac
+    kill "$p" 2>/dev/null
+    i=0; while [ -e "/proc/$p" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  done
   ;;
 ensure-standby)
   # runner.sh ensure-standby W: starts a standby VMM of the captured command line unless one is
@@ -227,6 +245,8 @@ e2e_run() {
 }
 
 say "warm-up: vessel vm run from the host (discarded; captures the in-machine command)"
+# A waiting standby would take that command, and a standby's command line is not `vm run`'s.
+mexec sh "$W/runner.sh" stop-standbys "$W" </dev/null || die "could not stop the machine's standby VMMs"
 mexec sh "$W/runner.sh" capture "$W" "$run_timeout" </dev/null >"$tmp/vessel.argv" 2>"$tmp/capture.err" &
 capture_pid=$!
 warm_e2e=$(e2e_run warm-e2e)
@@ -369,6 +389,7 @@ e_init=$(stats vessel-e2e 4); e_total=$(stats vessel-e2e 6)
   echo "|---|---|---|---|---|"
   echo "| Request to init, wall (s) | $(fmt "$sb" 1000 2) | $(fmt "$q4" 1000 2) | $(ratio "$sb" "$q4") | $(round_ratios 4 vessel-standby) |"
   echo "| Guest uptime at init (s) | $(fmt "$(stats vessel-standby 5)" 1 2) | $(fmt "$(stats qemu 5)" 1 2) | | |"
+  echo "| VMM peak RSS (MiB; the standby's VmHWM at init) | $(fmt "$(stats vessel-standby 7)" 1024 1) | $(fmt "$(stats qemu 7)" 1024 1) | $(ratio "$(stats vessel-standby 7)" "$(stats qemu 7)") | $(round_ratios 7 vessel-standby) |"
   echo
   echo "| End to end from the host: \`vessel vm run\` | |"
   echo "|---|---|"

@@ -380,6 +380,7 @@ final class VmStandbyCommand implements Callable<Integer> {
      */
     private int run(UnixSocket listener, UnixSocket conn, Received r, Duration successorDelay) throws Exception {
         committed = true;
+        resetPeakRss();
         giveUpPath();
         listener.close(); // connections queued behind this one are refused: their clients run their commands themselves
         CountDownLatch vmEnded = new CountDownLatch(1);
@@ -510,6 +511,19 @@ final class VmStandbyCommand implements Callable<Integer> {
             throw new IOException("empty /proc/self/cmdline");
         }
         return args;
+    }
+
+    /**
+     * Resets this process's peak RSS (VmHWM, and so its rusage maximum) to what it holds now: one
+     * VM is one process, and the warm-up's short-lived guest is no part of this VM's peak (Linux:
+     * 5 written to clear_refs).
+     */
+    private static void resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | SecurityException e) {
+            // No /proc or an older kernel: the peak then includes the warm-up.
+        }
     }
 
     /** Every thread back to nice 0 (only root may lower it; standbys are niced only as root). */
