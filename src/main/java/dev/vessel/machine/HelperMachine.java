@@ -16,6 +16,7 @@ import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
@@ -127,6 +128,11 @@ public final class HelperMachine {
         Path dataDisk = image.dataDisk(DATA_DISK_SIZE);
         killLeftover();
         Files.deleteIfExists(dir.portFile());
+        // The last machine's console survives one restart: when a machine dies under a command
+        // (a kernel crash under nested emulation), the next command starts a new one.
+        if (Files.exists(dir.consoleLog())) {
+            Files.move(dir.consoleLog(), dir.path().resolve("console.previous.log"), StandardCopyOption.REPLACE_EXISTING);
+        }
 
         int agentPort = freeLoopbackPort();
         try (ServerSocket notify = new ServerSocket()) {
