@@ -87,6 +87,9 @@ final class MachineForwarding {
                 + "  " + javaCommand + " -XX:AOTCacheOutput=" + aot + ".$$ -Xlog:aot=off -jar " + remoteJar
                 + " vm warm-up >/dev/null 2>&1 && mv " + aot + ".$$ " + aot + "\n"
                 + "  rm -f " + aot + ".$$ " + aot + ".$$.config\n"
+                // Other builds' caches (~14 MiB each) would pile up on the machine's disk: a new
+                // build drops those untouched for two weeks (one in use again is simply rebuilt).
+                + "  find /var/lib/vessel/aot -type f ! -name " + jarSha + ".aot -mtime +14 -exec rm -f {} \\; 2>/dev/null\n"
                 + "fi\n"
                 + "java=\"" + javaCommand + "\"\n"
                 + "[ -f " + aot + " ] && java=\"$java -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"

@@ -33,5 +33,7 @@ class StandbySlotsTest {
         assertEquals(2, script.split(java.util.regex.Pattern.quote(slots), -1).length - 1, script);
         assertTrue(script.contains("vm standby --socket $sock"), script);
         assertEquals(List.of("vm", "run"), argv.subList(argv.size() - 2, argv.size()));
+        // a new build's cache creation drops other builds' stale caches, never its own
+        assertTrue(script.contains("find /var/lib/vessel/aot -type f ! -name abc123.aot -mtime +14 -exec rm -f {} \\;"), script);
     }
 }
