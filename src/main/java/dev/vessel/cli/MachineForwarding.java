@@ -39,10 +39,12 @@ final class MachineForwarding {
             "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmn4m", "-XX:-UsePerfData");
 
     /**
-     * Standby VMMs kept per build: two, so that a command that follows another at once still finds
-     * one ready while the first one's successor warms up (a standby starts it when its VM ends).
+     * Standby VMMs kept per build. Two let a command that follows another at once find one ready
+     * while the first one's successor warms up, but the cold path then warms two at once beside its
+     * own VM, and a CI rehearsal's helper machine stopped answering under that load (docs/
+     * helper-machine.md): one until their warm-ups are staggered.
      */
-    static final int STANDBY_SLOTS = 2;
+    static final int STANDBY_SLOTS = 1;
 
     /** Where the machine's standby VMM for a build of Vessel waits in {@code slot} (see {@link VmStandbyCommand}). */
     static String standbySocket(String jarSha, int slot) {

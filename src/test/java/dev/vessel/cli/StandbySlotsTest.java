@@ -28,7 +28,11 @@ class StandbySlotsTest {
         List<String> argv = MachineForwarding.machineCommand("/var/lib/vessel/host-files/x/vessel.jar", "abc123",
                 List.of("vm", "run"));
         String script = argv.get(2);
-        String slots = "for sock in /run/vessel/vmm-abc123.sock /run/vessel/vmm-abc123.1.sock; do";
+        StringBuilder socks = new StringBuilder();
+        for (int slot = 0; slot < MachineForwarding.STANDBY_SLOTS; slot++) {
+            socks.append(slot == 0 ? "" : " ").append(MachineForwarding.standbySocket("abc123", slot));
+        }
+        String slots = "for sock in " + socks + "; do";
         // once to hand the command to a ready standby, once to start the missing ones
         assertEquals(2, script.split(java.util.regex.Pattern.quote(slots), -1).length - 1, script);
         assertTrue(script.contains("vm standby --socket $sock"), script);
