@@ -705,12 +705,11 @@ final class VmStandbyCommand implements Callable<Integer> {
                     continue;
                 }
                 String n = other.getFileName().toString();
-                long alive = readPid(other);
-                if (buildOf(n).equals(ours) && alive > 0 && ProcessHandle.of(alive).isPresent()) {
+                long pid = readPid(other);
+                if (buildOf(n).equals(ours) && pid > 0 && ProcessHandle.of(pid).isPresent()) {
                     continue; // this build's other slot
                 }
                 Path otherSock = other.resolveSibling(n.substring(0, n.length() - ".pid".length()) + ".sock");
-                long pid = readPid(other);
                 if (pid > 0 && pid != ProcessHandle.current().pid() && isStandbyFor(pid, otherSock)) {
                     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy); // SIGTERM: it removes its own files
                 } else {
