@@ -244,6 +244,9 @@ e2e_run() {
   echo "vessel-e2e $t0 ${t1:-none} $t2 $st"
 }
 
+say "warm-up: vessel vm run from the host (discarded; a new build's first run starts making its start-up cache)"
+e2e_run warm-cold >/dev/null
+bench_await_cache
 say "warm-up: vessel vm run from the host (discarded; captures the in-machine command)"
 # A waiting standby would take that command, and a standby's command line is not `vm run`'s.
 mexec sh "$W/runner.sh" stop-standbys "$W" </dev/null || die "could not stop the machine's standby VMMs"

@@ -51,6 +51,9 @@ final class MachineForwarding {
         return "/run/vessel/vmm-" + jarSha + (slot == 0 ? "" : "." + slot) + ".sock";
     }
 
+    /** Bound on the cache's training run: it normally takes 20-60 s; a stuck one must not hold the build's lock forever. */
+    static final int AOT_TRAINING_TIMEOUT_S = 300;
+
     /**
      * The command that runs Vessel in the machine. It first sets the machine's clock from the
      * host's (it drifts under software emulation, and VMs take their date from it).
@@ -61,19 +64,53 @@ final class MachineForwarding {
      * signals meanwhile and waits for it). The client exits 200 at once when no standby takes the
      * command (none there, or one that cannot run it as a fresh process would).
      *
-     * <p>Cold path: a fresh JVM. It uses an ahead-of-time cache of the VMM's loaded and linked
-     * classes, trained once per jar by booting a minimal guest ({@code vm warm-up}); under emulation
-     * that halves the JVM's start-up. For each standby slot with no live standby, it also starts one for the next
-     * command: detached (its own session, stdio on /dev/null, so this session's output does not wait
-     * for it) at low priority while it warms up, without the diagnostic VESSEL_* variables.
+     * <p>Cold path: a fresh JVM, with an ahead-of-time cache of the VMM's loaded and linked classes
+     * when this jar has one (under emulation it halves the JVM's start-up). For each standby slot
+     * with no live standby, it also starts one for the next command.
+     *
+     * <p>A jar's first command in the machine finds no cache: it runs without one, and starts the
+     * cache's training ({@code vm warm-up}, which boots a minimal guest) in the background, at low
+     * priority and bounded in time, one per jar at a time; the standbys start when it ends. The
+     * training never delays the command that found it missing, and one that gets stuck under the
+     * emulation (docs/helper-machine.md) only leaves that jar without a cache until the next try.
+     *
+     * <p>Background work is detached (its own session, stdio on /dev/null, so this session's output
+     * does not wait for it) and runs without the diagnostic VESSEL_* variables.
      */
     static List<String> machineCommand(String remoteJar, String jarSha, List<String> vesselArgs) {
         String javaCommand = "/opt/java/bin/java " + String.join(" ", MACHINE_JVM_OPTIONS);
         String aot = "/var/lib/vessel/aot/" + jarSha + ".aot";
+        String training = "/run/vessel/aot-" + jarSha + ".training";
         StringBuilder socks = new StringBuilder();
         for (int slot = 0; slot < STANDBY_SLOTS; slot++) {
             socks.append(slot == 0 ? "" : " ").append(standbySocket(jarSha, slot));
         }
+        // No standby while one is alive (busybox's kill takes an empty pid for 0: its own group),
+        // nor when an old machine's agent has no client mode. `setsid setsid` puts work in the
+        // background without `&`, which would start it with SIGINT ignored (and a JVM keeps it so):
+        // the first setsid leads a new session, so the second forks, returns at once, and its child
+        // starts another session.
+        String startStandbys = "java=\"" + javaCommand + " -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"
+                + "for sock in " + socks + "; do\n"
+                + "  p=$(cat ${sock%.sock}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
+                + "  if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent; then\n"
+                + "    setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
+                + " exec env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO \"$@\"' sh $java -jar " + remoteJar
+                + " vm standby --socket $sock </dev/null >/dev/null 2>&1\n"
+                + "  fi\n"
+                + "done\n";
+        // The training: the cache lands under its name only when complete (rename). Other builds'
+        // caches (~14 MiB each) would pile up on the machine's disk: a new build drops those
+        // untouched for two weeks (one in use again is simply rebuilt).
+        String train = "renice 19 -p $$ >/dev/null 2>&1\n"
+                + "mkdir -p /var/lib/vessel/aot\n"
+                + "timeout " + AOT_TRAINING_TIMEOUT_S + " env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO "
+                + javaCommand + " -XX:AOTCacheOutput=" + aot + ".$$ -Xlog:aot=off -jar " + remoteJar
+                + " vm warm-up >/dev/null 2>&1 && mv " + aot + ".$$ " + aot + "\n"
+                + "rm -f " + aot + ".$$ " + aot + ".$$.config\n"
+                + "find /var/lib/vessel/aot -type f ! -name " + jarSha + ".aot -mtime +14 -exec rm -f {} \\; 2>/dev/null\n"
+                + "rmdir " + training + "\n"
+                + startStandbys;
         String script = "date -u -s \"@$0\" >/dev/null\n"
                 + "for sock in " + socks + "; do\n"
                 + "  [ -S $sock ] || continue\n"
@@ -83,37 +120,28 @@ final class MachineForwarding {
                 + "  [ $st -eq 200 ] || exit $st\n"
                 + "  trap - INT TERM HUP\n"
                 + "done\n"
-                + "if [ ! -f " + aot + " ]; then\n"
-                + "  echo 'vessel: preparing the VMM for fast start in the helper machine (once per build)' >&2\n"
-                + "  mkdir -p /var/lib/vessel/aot\n"
-                + "  " + javaCommand + " -XX:AOTCacheOutput=" + aot + ".$$ -Xlog:aot=off -jar " + remoteJar
-                + " vm warm-up >/dev/null 2>&1 && mv " + aot + ".$$ " + aot + "\n"
-                + "  rm -f " + aot + ".$$ " + aot + ".$$.config\n"
-                // Other builds' caches (~14 MiB each) would pile up on the machine's disk: a new
-                // build drops those untouched for two weeks (one in use again is simply rebuilt).
-                + "  find /var/lib/vessel/aot -type f ! -name " + jarSha + ".aot -mtime +14 -exec rm -f {} \\; 2>/dev/null\n"
+                + "mkdir -p /run/vessel\n"
+                + "if [ -f " + aot + " ]; then\n"
+                + startStandbys.indent(2)
+                + "  exec $java -jar " + remoteJar + " \"$@\"\n"
                 + "fi\n"
-                + "java=\"" + javaCommand + "\"\n"
-                + "[ -f " + aot + " ] && java=\"$java -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"
-                // No standby while one is alive (busybox's kill takes an empty pid for 0: its own
-                // group), nor when an old machine's agent has no client mode. `setsid setsid`
-                // puts the standby in the background without `&`, which would start it with SIGINT
-                // ignored (and a JVM keeps it so): the first setsid leads a new session, so the
-                // second forks, returns at once, and its child starts another session.
-                + "for sock in " + socks + "; do\n"
-                + "  p=$(cat ${sock%.sock}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
-                + "  if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent; then\n"
-                + "    mkdir -p /run/vessel\n"
-                + "    setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
-                + " exec env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO \"$@\"' sh $java -jar " + remoteJar
-                + " vm standby --socket $sock </dev/null >/dev/null 2>&1\n"
-                + "  fi\n"
-                + "done\n"
-                + "exec $java -jar " + remoteJar + " \"$@\"";
+                // A training whose shell was killed leaves its lock: older than the timeout, it is stale.
+                + "find /run/vessel -maxdepth 1 -name aot-" + jarSha + ".training -mmin +"
+                + (AOT_TRAINING_TIMEOUT_S / 60 + 1) + " -exec rmdir {} \\; 2>/dev/null\n"
+                + "if mkdir " + training + " 2>/dev/null; then\n"
+                + "  echo 'vessel: first run of this build in the helper machine: its start-up cache is made in the background' >&2\n"
+                + "  setsid setsid sh -c " + shellQuote(train) + " </dev/null >/dev/null 2>&1\n"
+                + "fi\n"
+                + "exec " + javaCommand + " -jar " + remoteJar + " \"$@\"";
         List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", script,
                 Long.toString(java.time.Instant.now().getEpochSecond())));
         argv.addAll(vesselArgs);
         return argv;
+    }
+
+    /** One shell word holding {@code s} literally. */
+    static String shellQuote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
     }
 
     static int runVm(Main main, VmRunCommand run, long memoryBytes) throws Exception {

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 /**
@@ -20,6 +21,12 @@ import java.util.concurrent.Callable;
 @Command(name = "warm-up", hidden = true, mixinStandardHelpOptions = true,
         description = "Boot a minimal guest that powers off at once (trains the start-up cache).")
 final class VmWarmUpCommand implements Callable<Integer> {
+    /**
+     * The guest powers off within a second of guest time; a boot stuck under the helper machine's
+     * emulation (docs/helper-machine.md) must not keep a standby or the cache's training waiting.
+     */
+    static final Duration DEADLINE = Duration.ofSeconds(120);
+
     @Override
     public Integer call() throws Exception {
         Path dir = Files.createTempDirectory("vessel-warm-up");
@@ -27,7 +34,16 @@ final class VmWarmUpCommand implements Callable<Integer> {
             Path kernel = MinimalKernel.write(dir, "poweroff.bzImage", MinimalKernel.POWER_OFF);
             RunningVm vm = VmBuilder.start(new VmConfig(kernel, kernel, "", 1, VmConfig.MIN_MEMORY),
                     OutputStream.nullOutputStream());
+            Thread watchdog = Thread.ofPlatform().daemon().name("warm-up-deadline").start(() -> {
+                try {
+                    Thread.sleep(DEADLINE);
+                    vm.stop(VmExit.VMM_ERROR, "the warm-up guest did not power off within " + DEADLINE.toSeconds() + " s");
+                } catch (InterruptedException e) {
+                    // the guest ended in time
+                }
+            });
             VmExit exit = vm.awaitExit();
+            watchdog.interrupt();
             if (exit != VmExit.POWER_OFF) {
                 throw new IllegalStateException("warm-up guest ended with " + exit + ": " + vm.exitReason());
             }

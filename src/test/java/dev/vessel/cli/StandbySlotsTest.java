@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The machine keeps two standby VMMs per build: their sockets, and how a standby tells its sibling from another build's. */
+/** The machine keeps STANDBY_SLOTS standby VMMs per build: their sockets, and how a standby tells its sibling from another build's. */
 class StandbySlotsTest {
     @Test
     void slotsOfOneBuildShareTheBuildNameAndDifferFromAnotherBuild() {
@@ -33,11 +33,17 @@ class StandbySlotsTest {
             socks.append(slot == 0 ? "" : " ").append(MachineForwarding.standbySocket("abc123", slot));
         }
         String slots = "for sock in " + socks + "; do";
-        // once to hand the command to a ready standby, once to start the missing ones
-        assertEquals(2, script.split(java.util.regex.Pattern.quote(slots), -1).length - 1, script);
+        // once to hand the command to a ready standby, once to start the missing ones, once more
+        // after a first run's background training of the start-up cache
+        assertEquals(3, script.split(java.util.regex.Pattern.quote(slots), -1).length - 1, script);
         assertTrue(script.contains("vm standby --socket $sock"), script);
         assertEquals(List.of("vm", "run"), argv.subList(argv.size() - 2, argv.size()));
         // a new build's cache creation drops other builds' stale caches, never its own
         assertTrue(script.contains("find /var/lib/vessel/aot -type f ! -name abc123.aot -mtime +14 -exec rm -f {} \\;"), script);
+        // the training is detached, bounded, and one per build at a time; the command never waits for it
+        assertTrue(script.contains("if mkdir /run/vessel/aot-abc123.training 2>/dev/null; then"), script);
+        assertTrue(script.contains("timeout " + MachineForwarding.AOT_TRAINING_TIMEOUT_S + " env"), script);
+        assertTrue(script.endsWith("exec /opt/java/bin/java " + String.join(" ", MachineForwarding.MACHINE_JVM_OPTIONS)
+                + " -jar /var/lib/vessel/host-files/x/vessel.jar \"$@\""), script);
     }
 }
