@@ -74,6 +74,7 @@ int resolve_user(const char *spec, uid_t *uid, gid_t *gid);
 
 /* ---- container_init.c ---- */
 /* Prepares the container root as PID 1 (mounts, modules, switch to the overlay root); 0 or -1. */
+void container_mark(const char *what);
 int container_init(void);
 /* Tells the host the agent listens (vsock CID 2, port VA_READY_PORT). */
 void container_ready(unsigned long port);

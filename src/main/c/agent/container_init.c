@@ -42,6 +42,32 @@ static void say(const char *fmt, ...)
     va_end(ap);
 }
 
+static int timing = -1; /* vessel.timing on the kernel command line: -1 not read yet */
+static void cmdline_value(const char *key, char *out, size_t len);
+
+/* With vessel.timing=1 (VESSEL_TIMING on the host): a start-up milestone with the guest's uptime. */
+void container_mark(const char *what)
+{
+    if (timing < 0) {
+        char v[8];
+        cmdline_value("vessel.timing", v, sizeof v);
+        timing = v[0] == '1';
+    }
+    if (!timing)
+        return;
+    char up[64] = "?";
+    int fd = open("/proc/uptime", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, up, sizeof up - 1);
+        up[n > 0 ? n : 0] = 0;
+        char *sp = strchr(up, ' ');
+        if (sp)
+            *sp = 0;
+        close(fd);
+    }
+    say("timing: uptime %s s %s", up, what);
+}
+
 static int mount_or_say(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
 {
     mkdir(dst, 0755);
@@ -137,10 +163,13 @@ int container_init(void)
     mount_or_say("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     mount_or_say("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount_or_say("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    container_mark("init started");
     load_modules();
+    container_mark("modules loaded");
 
     if (wait_for("/dev/vda") < 0 || wait_for("/dev/vdb") < 0)
         return -1;
+    container_mark("disks present");
     if (mount_or_say("/dev/vda", "/run/image", "ext4", MS_RDONLY, NULL) < 0
         || mount_or_say("/dev/vdb", "/run/rw", "ext4", 0, NULL) < 0)
         return -1;
@@ -150,6 +179,7 @@ int container_init(void)
                      "lowerdir=/run/image,upperdir=/run/rw/upper,workdir=/run/rw/work") < 0)
         return -1;
 
+    container_mark("image and disk mounted");
     char hostname[65];
     cmdline_value("vessel.hostname", hostname, sizeof hostname);
     if (hostname[0] && sethostname(hostname, strlen(hostname)) < 0)

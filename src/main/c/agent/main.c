@@ -361,8 +361,10 @@ int main(int argc, char **argv)
     }
     printf("%lu\n", port);
     fflush(stdout);
-    if (container)
+    if (container) {
+        container_mark("agent listening");
         container_ready(port);
+    }
     agent_log("listening on %s (port %lu, %s, %s)", listen_spec, port, VA_PROTOCOL_VERSION,
               cfg.token ? "token required" : "no token");
 

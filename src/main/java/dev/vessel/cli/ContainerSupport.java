@@ -55,7 +55,9 @@ final class ContainerSupport {
         // The supervisor idles beside its VM for the container's life: a small young generation
         // keeps its resident heap small (it allocates little after start).
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Xss512k", "-Xmn4m", "-XX:-UsePerfData", "-jar", jar.toString(),
+                "-Xss512k", "-Xmn4m", "-XX:-UsePerfData"));
+        cmd.addAll(classDataArchive(main, jar));
+        cmd.addAll(List.of("-jar", jar.toString(),
                 "--root", main.stateRoot().path().toString(), "container-shim", c.config().id()));
         if (waitForAttach) {
             cmd.add("--wait-attach");
@@ -77,6 +79,35 @@ final class ContainerSupport {
         if (!"ready".equals(line)) {
             throw new UserError("the container's supervisor did not start (see " + c.consoleLog() + "): "
                     + lastLines(c.consoleLog(), 5), 125);
+        }
+    }
+
+    /**
+     * The supervisor's class-data archive: the JVM writes it at the exit of the first supervisor of
+     * this jar and maps it in every later one (its start-up drops by about a third: docs/
+     * benchmarks.md, issue 4). Named by the jar's size and time, so another build gets its own;
+     * archives of builds untouched for two weeks are deleted. Without a writable folder: none.
+     */
+    static List<String> classDataArchive(Main main, Path jar) {
+        try {
+            Path dir = main.stateRoot().dir("cache").resolve("jvm");
+            Files.createDirectories(dir);
+            var a = Files.readAttributes(jar, java.nio.file.attribute.BasicFileAttributes.class);
+            String name = "container-shim-" + Long.toHexString(a.size()) + "-"
+                    + Long.toHexString(a.lastModifiedTime().toMillis()) + ".jsa";
+            Instant stale = Instant.now().minus(Duration.ofDays(14));
+            try (var old = Files.newDirectoryStream(dir, "container-shim-*.jsa")) {
+                for (Path p : old) {
+                    if (!p.getFileName().toString().equals(name)
+                            && Files.getLastModifiedTime(p).toInstant().isBefore(stale)) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+            return List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + dir.resolve(name),
+                    "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+        } catch (IOException e) {
+            return List.of(); // a slower start, nothing worse
         }
     }
 

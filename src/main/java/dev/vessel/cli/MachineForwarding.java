@@ -155,6 +155,7 @@ final class MachineForwarding {
         Path jar = MachineSupport.ownJar();
         HelperMachine.Endpoint ep = MachineSupport.ensureRunning(main);
         MachineConnection machine = MachineConnection.open(ep);
+        Timing.mark("machine: connected");
         List<VmConfig.Disk> disks = run.parseDisks();
         List<Path> toSend = new ArrayList<>(List.of(jar, kernel, initrd));
         for (VmConfig.Disk d : disks) {
@@ -170,6 +171,7 @@ final class MachineForwarding {
             machine = MachineConnection.open(MachineSupport.restartUnresponsive(main));
             sent = machine.sendFiles(toSend);
         }
+        Timing.mark("machine: files sent");
         List<String> vmArgs = new ArrayList<>(List.of("vm", "run", "--accel", "kvm",
                 "--kernel", sent.get(1),
                 "--initrd", sent.get(2),
@@ -211,8 +213,10 @@ final class MachineForwarding {
                 relays.add(SocketRelay.start(run.apiSocket, sockets + "/api.sock", machine, false));
                 vmArgs.addAll(List.of("--api-socket", sockets + "/api.sock"));
             }
+            Timing.mark("machine: disks exported, relays up");
             if (!relays.isEmpty()) {
                 machine.runQuietly(List.of("mkdir", "-p", sockets));
+                Timing.mark("machine: socket folder made");
             }
             List<String> argv = machineCommand(sent.get(0), jarSha(jar), vmArgs);
             return forward(machine, argv, interactive);

@@ -28,6 +28,8 @@ final class MachineSupport {
 
     /** The running machine, started on demand. */
     static HelperMachine.Endpoint ensureRunning(Main main) throws IOException, UserError {
+        // Files sent to the machine are named by hash: later commands need not hash them again.
+        dev.vessel.machine.FileHashes.rememberIn(main.stateRoot().dir("cache").resolve("file-hashes"));
         HelperMachine m = machine(main);
         try {
             var running = m.running();

@@ -413,6 +413,9 @@ final class VmStandbyCommand implements Callable<Integer> {
                             + " (no JVM start-up in this run)%n", ProcessHandle.current().pid(),
                     System.currentTimeMillis() - jvmStart, (System.nanoTime() - readyNanos) / 1_000_000);
         }
+        if (timing) {
+            Timing.enable();
+        }
         int status = Main.run(r.request().args().toArray(String[]::new)) & 0xFF;
         if (timing) {
             System.err.println("timing: standby pid " + ProcessHandle.current().pid() + " peak RSS " + peakRssKb() + " kB");

@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -32,8 +33,15 @@ final class VmWarmUpCommand implements Callable<Integer> {
         Path dir = Files.createTempDirectory("vessel-warm-up");
         try {
             Path kernel = MinimalKernel.write(dir, "poweroff.bzImage", MinimalKernel.POWER_OFF);
-            RunningVm vm = VmBuilder.start(new VmConfig(kernel, kernel, "", 1, VmConfig.MIN_MEMORY),
-                    OutputStream.nullOutputStream());
+            // With the devices a container's VM has (two disks, vsock, rng): the guest never
+            // drives them, but making them loads and links their classes, which the start-up
+            // cache then holds and a standby has ready (cold, they cost a container's VM ~0.3 s).
+            Path image = Files.write(dir.resolve("image.img"), new byte[1 << 16]);
+            Path rw = Files.write(dir.resolve("rw.img"), new byte[1 << 16]);
+            VmConfig config = new VmConfig(kernel, kernel, "", 1, VmConfig.MIN_MEMORY,
+                    List.of(new VmConfig.Disk(image, true), new VmConfig.Disk(rw, false)), VmConfig.Console.SERIAL,
+                    dir.resolve("vsock.sock"), null, true, false, null);
+            RunningVm vm = VmBuilder.start(config, OutputStream.nullOutputStream());
             Thread watchdog = Thread.ofPlatform().daemon().name("warm-up-deadline").start(() -> {
                 try {
                     Thread.sleep(DEADLINE);
@@ -49,7 +57,9 @@ final class VmWarmUpCommand implements Callable<Integer> {
             }
             return 0;
         } finally {
-            Files.deleteIfExists(dir.resolve("poweroff.bzImage"));
+            for (String f : List.of("poweroff.bzImage", "image.img", "rw.img", "vsock.sock")) {
+                Files.deleteIfExists(dir.resolve(f));
+            }
             Files.deleteIfExists(dir);
         }
     }

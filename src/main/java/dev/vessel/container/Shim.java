@@ -198,7 +198,8 @@ public final class Shim {
     }
 
     private List<String> vmArgs(Boot boot) {
-        String cmdline = "console=ttyS0 quiet panic=-1 pci=off vessel.hostname=" + config.hostname();
+        String cmdline = "console=ttyS0 quiet panic=-1 pci=off vessel.hostname=" + config.hostname()
+                + (System.getenv("VESSEL_TIMING") != null ? " vessel.timing=1" : "");
         return List.of("vm", "run", "--accel", "auto",
                 "--kernel", boot.kernel().toString(),
                 "--initrd", boot.initrd().toString(),
