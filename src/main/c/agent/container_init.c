@@ -78,13 +78,27 @@ static int mount_or_say(const char *src, const char *dst, const char *type, unsi
     return 0;
 }
 
+/*
+ * Loads the modules named in /lib/modules/load-order, one per line: NAME, then optional module
+ * parameters (e.g. "virtio_blk async_probe": its disks are probed, partition tables read, while
+ * the next modules load; the reads of a disk served over NBD wait on the host, not on this CPU).
+ */
 static void load_modules(void)
 {
     FILE *f = fopen("/lib/modules/load-order", "re");
     if (!f)
         return;
-    char name[128];
-    while (fscanf(f, "%127s", name) == 1) {
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *params = strchr(line, ' ');
+        if (params)
+            *params++ = 0;
+        else
+            params = "";
+        const char *name = line;
+        if (!name[0] || strlen(name) > 64 || strchr(name, '/'))
+            continue;
         char path[192];
         snprintf(path, sizeof path, "/lib/modules/%s.ko", name);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -92,9 +106,12 @@ static void load_modules(void)
             say("module %s: %s", name, strerror(errno));
             continue;
         }
-        if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+        if (syscall(SYS_finit_module, fd, params, 0) < 0 && errno != EEXIST)
             say("module %s: %s", name, strerror(errno));
         close(fd);
+        char what[160];
+        snprintf(what, sizeof what, "module %s loaded", name);
+        container_mark(what);
     }
     fclose(f);
 }
@@ -110,6 +127,33 @@ static int wait_for(const char *path)
     }
     say("%s did not appear", path);
     return -1;
+}
+
+/*
+ * Which disk is which: the image is the read-only one, the container's layer the writable one.
+ * Not by name: the disks are probed in parallel (async_probe), so vda is whichever came first.
+ */
+static int find_disks(char image[16], char rw[16])
+{
+    image[0] = rw[0] = 0;
+    const char *names[] = {"vda", "vdb"};
+    for (int i = 0; i < 2; i++) {
+        char p[64], v[4] = "";
+        snprintf(p, sizeof p, "/sys/block/%s/ro", names[i]);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, v, sizeof v - 1);
+            v[n > 0 ? n : 0] = 0;
+            close(fd);
+        }
+        char *which = v[0] == '1' ? image : v[0] == '0' ? rw : NULL;
+        if (!which || which[0]) {
+            say("cannot tell the image disk from the container's disk (%s: read-only flag '%s')", names[i], v);
+            return -1;
+        }
+        snprintf(which, 16, "/dev/%s", names[i]);
+    }
+    return 0;
 }
 
 /* The value of KEY= on the kernel command line, or "" (at most len-1 bytes). */
@@ -170,8 +214,11 @@ int container_init(void)
     if (wait_for("/dev/vda") < 0 || wait_for("/dev/vdb") < 0)
         return -1;
     container_mark("disks present");
-    if (mount_or_say("/dev/vda", "/run/image", "ext4", MS_RDONLY, NULL) < 0
-        || mount_or_say("/dev/vdb", "/run/rw", "ext4", 0, NULL) < 0)
+    char image[16], rw[16];
+    if (find_disks(image, rw) < 0)
+        return -1;
+    if (mount_or_say(image, "/run/image", "ext4", MS_RDONLY, NULL) < 0
+        || mount_or_say(rw, "/run/rw", "ext4", 0, NULL) < 0)
         return -1;
     mkdir("/run/rw/upper", 0755);
     mkdir("/run/rw/work", 0700);
