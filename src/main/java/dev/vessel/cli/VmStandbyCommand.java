@@ -414,7 +414,7 @@ final class VmStandbyCommand implements Callable<Integer> {
                     System.currentTimeMillis() - jvmStart, (System.nanoTime() - readyNanos) / 1_000_000);
         }
         if (timing) {
-            Timing.enable();
+            Timing.enableForStandbyCommand(ProcessHandle.current().pid());
         }
         int status = Main.run(r.request().args().toArray(String[]::new)) & 0xFF;
         if (timing) {
