@@ -85,15 +85,21 @@ final class MachineForwarding {
         for (int slot = 0; slot < STANDBY_SLOTS; slot++) {
             socks.append(slot == 0 ? "" : " ").append(standbySocket(jarSha, slot));
         }
-        // No standby while one is alive (busybox's kill takes an empty pid for 0: its own group),
-        // nor when an old machine's agent has no client mode. `setsid setsid` puts work in the
+        // No standby while one is alive (busybox's kill takes an empty pid for 0: its own group)
+        // or one is starting (its claim, VmStandbyCommand.claimOf: made here with mkdir, which one
+        // starter wins; the standby removes it when ready or gone), nor when an old machine's agent
+        // has no client mode. `setsid setsid` puts work in the
         // background without `&`, which would start it with SIGINT ignored (and a JVM keeps it so):
         // the first setsid leads a new session, so the second forks, returns at once, and its child
         // starts another session.
         String startStandbys = "java=\"" + javaCommand + " -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"
                 + "for sock in " + socks + "; do\n"
                 + "  p=$(cat ${sock%.sock}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
-                + "  if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent; then\n"
+                + "  c=${sock%.sock}.starting\n"
+                + "  find /run/vessel -maxdepth 1 -name ${c##*/} -mmin +" + VmStandbyCommand.CLAIM_STALE_MINUTES
+                + " -exec rmdir {} \\; 2>/dev/null\n"
+                + "  if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent"
+                + " && mkdir $c 2>/dev/null; then\n"
                 + "    setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
                 + " exec env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO \"$@\"' sh $java -jar " + remoteJar
                 + " vm standby --socket $sock </dev/null >/dev/null 2>&1\n"

@@ -115,23 +115,86 @@ final class VmStandbyCommand implements Callable<Integer> {
                     + "by a shell without job control?)", 1);
         }
         Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        if (liveStandby(pidFile, sock)) {
-            return 0; // one is already waiting there
-        }
+        // Whoever started this standby claimed its slot (claimOf): released once this one is
+        // ready (its pid file then says it is there) or gone, so the next one may start.
+        Path claim = claimOf(sock);
+        // Once only: after this standby is ready, a claim there is its successor's.
+        java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable release = () -> {
+            if (released.compareAndSet(false, true)) {
+                releaseClaim(claim);
+            }
+        };
+        Thread releaseAtExit = new Thread(release, "standby-claim-release");
+        Runtime.getRuntime().addShutdownHook(releaseAtExit);
+        try {
+            if (liveStandby(pidFile, sock)) {
+                return 0; // one is already waiting there
+            }
 
-        jar = ownJar();
-        jarStamp = stamp(jar);
-        new VmWarmUpCommand().call();
-        prime(temp);
+            jar = ownJar();
+            jarStamp = stamp(jar);
+            new VmWarmUpCommand().call();
+            prime(temp);
 
-        if (liveStandby(pidFile, sock)) {
-            return 0; // another one got ready first
+            if (liveStandby(pidFile, sock)) {
+                return 0; // another one got ready first
+            }
+            stopOtherStandbys(dir);
+            try (UnixSocket listener = publish(temp)) {
+                release.run();
+                readyNanos = System.nanoTime();
+                backToNormalPriority();
+                return serve(listener, idle, delay);
+            }
+        } finally {
+            release.run();
         }
-        stopOtherStandbys(dir);
-        try (UnixSocket listener = publish(temp)) {
-            readyNanos = System.nanoTime();
-            backToNormalPriority();
-            return serve(listener, idle, delay);
+    }
+
+    /**
+     * The claim on a standby slot while its standby starts and warms up (no pid file yet): a
+     * directory beside the socket, made with mkdir (atomic: one starter wins) by whoever starts a
+     * standby — the machine command's cold path, or a standby starting its successor. Without it,
+     * every command that found the slot empty during a warm-up (~30-60 s under emulation) started
+     * one more: a burst of commands piled up dozens of warming JVMs and the machine crawled.
+     * A claim older than {@link #CLAIM_STALE_MINUTES} is stale (its starter died).
+     */
+    static Path claimOf(Path sock) {
+        String name = sock.getFileName().toString();
+        return sock.resolveSibling(name.substring(0, name.length() - ".sock".length()) + ".starting");
+    }
+
+    static final int CLAIM_STALE_MINUTES = 5;
+
+    /** Claims the slot of {@code sock}: false when another start holds a claim that is not stale. */
+    static boolean claim(Path sock) {
+        Path c = claimOf(sock);
+        try {
+            Files.createDirectory(c);
+            return true;
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            try {
+                if (Files.getLastModifiedTime(c).toInstant()
+                        .isBefore(java.time.Instant.now().minus(Duration.ofMinutes(CLAIM_STALE_MINUTES)))) {
+                    Files.deleteIfExists(c);
+                    Files.createDirectory(c);
+                    return true;
+                }
+            } catch (IOException ignored) {
+                // lost a race with another starter: it holds the claim
+            }
+            return false;
+        } catch (IOException e) {
+            return true; // cannot record a claim: start anyway, as before claims existed
+        }
+    }
+
+    private static void releaseClaim(Path claim) {
+        try {
+            Files.deleteIfExists(claim);
+        } catch (IOException e) {
+            // it goes stale and is ignored after CLAIM_STALE_MINUTES
         }
     }
 
@@ -469,12 +532,14 @@ final class VmStandbyCommand implements Callable<Integer> {
     private synchronized void startSuccessorOnce() {
         if (!successorStarted) {
             successorStarted = true;
-            startSuccessor();
+            if (claim(sock) && !startSuccessor()) { // else a command's cold path is starting one already
+                releaseClaim(claimOf(sock));
+            }
         }
     }
 
     /** Starts the next standby: same command line, new session, stdio on /dev/null, low priority while it warms up. */
-    private static void startSuccessor() {
+    private static boolean startSuccessor() {
         boolean nice = Libc.geteuid() == 0;
         try {
             List<String> cmd = new ArrayList<>(List.of("setsid"));
@@ -487,8 +552,9 @@ final class VmStandbyCommand implements Callable<Integer> {
                 Libc.setThreadNice(0, WARM_UP_NICE); // this thread only; the new process inherits it
             }
             pb.start();
+            return true;
         } catch (IOException | RuntimeException e) {
-            // No successor: the next `vm run` finds no standby, runs cold and starts one.
+            return false; // no successor: the next `vm run` finds no standby, runs cold and starts one
         } finally {
             if (nice) {
                 try {

@@ -46,4 +46,22 @@ class StandbySlotsTest {
         assertTrue(script.endsWith("exec /opt/java/bin/java " + String.join(" ", MachineForwarding.MACHINE_JVM_OPTIONS)
                 + " -jar /var/lib/vessel/host-files/x/vessel.jar \"$@\""), script);
     }
+
+    @Test
+    void oneStarterClaimsASlotUntilTheClaimIsReleasedOrStale(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path sock = dir.resolve("vmm-abc123.1.sock");
+        assertEquals(dir.resolve("vmm-abc123.1.starting"), VmStandbyCommand.claimOf(sock));
+        assertTrue(VmStandbyCommand.claim(sock));
+        // a second command during the warm-up starts no other standby
+        org.junit.jupiter.api.Assertions.assertFalse(VmStandbyCommand.claim(sock));
+        // a claim whose starter died long ago is taken over
+        java.nio.file.Files.setLastModifiedTime(VmStandbyCommand.claimOf(sock), java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(java.time.Duration.ofMinutes(VmStandbyCommand.CLAIM_STALE_MINUTES + 1))));
+        assertTrue(VmStandbyCommand.claim(sock));
+        // the machine command takes the same claim, with mkdir, before it starts a standby
+        String script = MachineForwarding.machineCommand("/j/vessel.jar", "abc123", List.of("vm", "run")).get(2);
+        assertTrue(script.contains("c=${sock%.sock}.starting"), script);
+        assertTrue(script.contains("&& mkdir $c 2>/dev/null; then"), script);
+    }
 }

@@ -81,15 +81,43 @@ final class VesselCli {
             }
         }
         if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            String machineState = args.length > 0 && args[0].equals("vm") ? machineThreadDumps() : "";
             p.destroyForcibly().waitFor();
             o.join();
             e.join();
             throw new AssertionError("vessel " + String.join(" ", args) + " did not finish within " + timeout
-                    + "\n" + new Result(-1, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)));
+                    + "\n" + new Result(-1, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8))
+                    + machineState);
         }
         o.join();
         e.join();
         return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * For a `vm` command that hangs in the helper machine (docs/helper-machine.md): the machine's
+     * Vessel processes with their threads' states, and a thread dump of each VMM (SIGQUIT: the JVM
+     * prints it on its stdout, which the hung command's output carries back here).
+     */
+    private static String machineThreadDumps() {
+        if (dev.vessel.host.HostCapabilities.hardwareVirtualization()) {
+            return "";
+        }
+        try {
+            Process m = new ProcessBuilder(command(List.of("machine", "exec", "--", "sh", "-c",
+                    "for d in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $d/cmdline 2>/dev/null); case \"$c\" in *vessel.jar*)"
+                            + " echo \"== ${d#/proc/}: $(echo \"$c\" | cut -c1-300)\";"
+                            + " for t in $d/task/*; do echo \"  $(cat $t/comm) $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)\"; done;"
+                            + " case \"$c\" in *' vm run '*|*' vm standby '*) kill -QUIT ${d#/proc/} ;; esac ;; esac; done; sleep 3")))
+                    .redirectErrorStream(true).start();
+            m.getOutputStream().close();
+            byte[] b = m.getInputStream().readAllBytes();
+            m.waitFor(1, TimeUnit.MINUTES);
+            return "\n--- Vessel processes in the helper machine (thread dumps of `vm run` VMMs are in stdout above) ---\n"
+                    + new String(b, StandardCharsets.UTF_8);
+        } catch (IOException | InterruptedException e) {
+            return "\n(could not read the helper machine's processes: " + e + ")";
+        }
     }
 
     static Result run(String... args) throws IOException, InterruptedException {

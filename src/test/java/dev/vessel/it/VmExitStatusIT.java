@@ -48,7 +48,9 @@ class VmExitStatusIT {
     @Test
     void sigtermStopsTheVmAndLeavesNoProcessBehind() throws Exception {
         Path k = MinimalKernel.write(dir, "spin.bzImage", MinimalKernel.PRINT_AND_SPIN);
-        Process p = VesselCli.start(List.of("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M"));
+        // VESSEL_TIMING: on a failure, stderr tells which path ran the VM (a standby VMM or a fresh one).
+        Process p = VesselCli.startIn(VesselCli.root(), java.util.Map.of("VESSEL_TIMING", "1"),
+                List.of("vm", "run", "--kernel", k.toString(), "--initrd", k.toString(), "--memory", "64M"));
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread errPump = VesselCli.pump(p.getErrorStream(), err);
         p.getOutputStream().close();
