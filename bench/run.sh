@@ -63,6 +63,7 @@ case "$runs" in ''|*[!0-9]*|0) die "--runs must be a positive number" ;; esac
 unset VESSEL_TIMING VESSEL_DEBUG VESSEL_TRACE_IO
 
 . "$top/bench/lib/jar.sh"
+. "$top/bench/lib/aot-cache.sh"
 bench_jar run
 # The host CLI's JVM as ./vessel starts it: quick-start JIT and a class-data archive per command
 # (made by the first run of each, kept in this benchmark's own folder).
@@ -88,12 +89,11 @@ echo "kind,round,ms,status" > "$csv"
 say "warm-up (machine start, kernel, busybox image, caches; not counted)"
 vessel vm run </dev/null >/dev/null 2>&1 || die "vessel vm run fails; see its output"
 vessel run --rm busybox true </dev/null >/dev/null 2>&1 || die "vessel run --rm busybox true fails"
+jar_sha=$(jar_sha16 "$jar")
 if vessel machine status >/dev/null 2>&1; then
   # A new build's first run in the helper machine starts making its start-up cache in the
   # background (MachineForwarding.machineCommand): measure once it is there, as users' later runs.
-  sha=$(sha256sum "$jar" | cut -c1-16)
-  vessel machine exec -- sh -c 'i=0; while [ $i -lt 400 ]; do [ -f "/var/lib/vessel/aot/$1.aot" ] && exit 0
-    [ -d "/run/vessel/aot-$1.training" ] || exit 2; sleep 1; i=$((i + 1)); done; exit 1' sh "$sha" </dev/null \
+  vessel machine exec -- sh -c "$aot_cache_wait_script" sh "$jar_sha" </dev/null \
     || die "the helper machine has no start-up cache for this jar (its training run failed or took over 400 s)"
   vessel vm run </dev/null >/dev/null 2>&1 || die "vessel vm run fails; see its output"
 fi
@@ -101,7 +101,6 @@ fi
 # ready, as a command that follows the previous one by a minute or more finds it; both kinds then
 # start alike, and the ratio is the container path's own cost. Back to back, whichever command
 # finds the standby still warming up (~30-60 s under emulation) runs a cold JVM instead.
-jar_sha=$(sha256sum "$jar" | cut -c1-16)
 await_standby() {
   [ "$settle" = 1 ] && vessel machine status >/dev/null 2>&1 || return 0
   vessel machine exec -- sh -c 'i=0; while [ $i -lt 1800 ]; do [ -S "/run/vessel/vmm-$1.sock" ] && exit 0

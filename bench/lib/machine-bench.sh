@@ -153,14 +153,12 @@ hung() { # STATUS WHAT: dies with a clear message if STATUS is timeout's
   [ "$1" != 124 ] && [ "$1" != 137 ] && return 0
   die "$2 did not finish within $run_timeout s: the helper machine is hung or badly overloaded (its console log is in the machine folder that \`vessel machine status\` names; other QEMU processes on this host: $(pgrep -c qemu-system || echo 0))"; }
 
-# Waits until the measured jar has its start-up cache in the machine. A jar's first run there
-# runs without one and starts making it in the background (MachineForwarding.machineCommand);
-# measured runs are taken with it, as a user's later runs are.
+# Waits until the measured jar has its start-up cache in the machine (bench/lib/aot-cache.sh).
+. "$top/bench/lib/aot-cache.sh"
 bench_await_cache() {
   local sha st=0
-  sha=$(sha256sum "$jar" | cut -c1-16)
-  mexec sh -c 'i=0; while [ $i -lt 400 ]; do [ -f "/var/lib/vessel/aot/$1.aot" ] && exit 0
-    [ -d "/run/vessel/aot-$1.training" ] || exit 2; sleep 1; i=$((i + 1)); done; exit 1' sh "$sha" </dev/null || st=$?
+  sha=$(jar_sha16 "$jar")
+  mexec sh -c "$aot_cache_wait_script" sh "$sha" </dev/null || st=$?
   case $st in
     0) ;;
     2) die "the machine has no start-up cache for this jar and is not making one: its training run failed (try \`vessel machine exec -- /opt/java/bin/java -jar JAR vm warm-up\` to see why)" ;;

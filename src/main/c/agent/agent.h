@@ -73,8 +73,9 @@ int vmm_client_main(int argc, char **argv);
 int resolve_user(const char *spec, uid_t *uid, gid_t *gid);
 
 /* ---- container_init.c ---- */
-/* Prepares the container root as PID 1 (mounts, modules, switch to the overlay root); 0 or -1. */
+/* With vessel.timing=1 on the kernel command line: prints a start-up milestone with the uptime. */
 void container_mark(const char *what);
+/* Prepares the container root as PID 1 (mounts, modules, switch to the overlay root); 0 or -1. */
 int container_init(void);
 /* Tells the host the agent listens (vsock CID 2, port VA_READY_PORT). */
 void container_ready(unsigned long port);

@@ -40,9 +40,9 @@ final class MachineForwarding {
 
     /**
      * Standby VMMs kept per build. Two let a command that follows another at once find one ready
-     * while the first one's successor warms up, but the cold path then warms two at once beside its
-     * own VM, and a CI rehearsal's helper machine stopped answering under that load (docs/
-     * helper-machine.md): one until their warm-ups are staggered.
+     * while the first one's successor warms up, but two warm-ups at once beside a cold VM overloaded
+     * a fresh helper machine in a CI rehearsal (docs/helper-machine.md): one until warm-ups are
+     * staggered (slot claims now stop pile-ups within a slot, not across slots).
      */
     static final int STANDBY_SLOTS = 1;
 
@@ -88,10 +88,9 @@ final class MachineForwarding {
         // No standby while one is alive (busybox's kill takes an empty pid for 0: its own group)
         // or one is starting (its claim, VmStandbyCommand.claimOf: made here with mkdir, which one
         // starter wins; the standby removes it when ready or gone), nor when an old machine's agent
-        // has no client mode. `setsid setsid` puts work in the
-        // background without `&`, which would start it with SIGINT ignored (and a JVM keeps it so):
-        // the first setsid leads a new session, so the second forks, returns at once, and its child
-        // starts another session.
+        // has no client mode. `setsid setsid` puts work in the background without `&`, which would
+        // start it with SIGINT ignored (and a JVM keeps it so): the first setsid leads a new
+        // session, so the second forks, returns at once, and its child starts another session.
         String startStandbys = "java=\"" + javaCommand + " -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"
                 + "for sock in " + socks + "; do\n"
                 + "  p=$(cat ${sock%.sock}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"

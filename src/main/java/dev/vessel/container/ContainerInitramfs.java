@@ -42,10 +42,9 @@ public final class ContainerInitramfs {
         for (String m : MODULES) {
             order.append(m).append(ASYNC_PROBE.contains(m) ? " async_probe" : "").append('\n');
         }
-        byte[] orderBytes = order.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        byte[] keyed = java.util.Arrays.copyOf(agent, agent.length + orderBytes.length);
-        System.arraycopy(orderBytes, 0, keyed, agent.length, orderBytes.length);
-        String key = kernel.name() + "-" + sha256(keyed).substring(0, 16); // what is in it, but the kernel's own files
+        // Named by what is in it, but the kernel's own files: the agent and the load order.
+        String key = kernel.name() + "-" + sha256(agent, order.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                .substring(0, 16);
         Path target = cacheDir.resolve("container-initramfs-" + key + ".cpio");
         if (Files.isRegularFile(target)) {
             return target;
@@ -69,9 +68,13 @@ public final class ContainerInitramfs {
         return target;
     }
 
-    private static String sha256(byte[] b) {
+    private static String sha256(byte[]... parts) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            for (byte[] b : parts) {
+                md.update(b);
+            }
+            return HexFormat.of().formatHex(md.digest());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
