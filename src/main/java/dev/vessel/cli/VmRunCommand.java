@@ -7,10 +7,11 @@ import dev.vessel.host.HostCapabilities;
 import dev.vessel.kvm.KvmException;
 import dev.vessel.sys.Terminal;
 import dev.vessel.vmm.ConsoleInput;
-import dev.vessel.vmm.RunningVm;
-import dev.vessel.vmm.VmBuilder;
+import dev.vessel.vmm.ExitResult;
+import dev.vessel.vmm.VirtualMachine;
 import dev.vessel.vmm.VmConfig;
 import dev.vessel.vmm.VmExit;
+import dev.vessel.vmm.VmStats;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -40,7 +41,7 @@ import java.util.concurrent.Callable;
                 "  125  Vessel could not start (no KVM, no helper machine)",
                 "  130  stopped by Ctrl-A x or SIGINT; 143 by SIGTERM"})
 final class VmRunCommand implements Callable<Integer> {
-    static final String DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1 pci=off";
+    static final String DEFAULT_CMDLINE = VmConfig.DEFAULT_CMDLINE;
 
     enum Accel { auto, kvm, machine }
 
@@ -204,52 +205,65 @@ final class VmRunCommand implements Callable<Integer> {
         return append == null || append.isBlank() ? c : c + " " + append.strip();
     }
 
-    private int runHere(long memoryBytes) throws Exception {
-        Timing.mark("vm run: start");
-        boolean interactive = interactive();
-        VmConfig config;
+    /** The VM these options describe, with the default kernel and initrd resolved (host paths). */
+    VmConfig toConfig(long memoryBytes, boolean interactive) throws IOException, UserError {
         try {
-            config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
+            return new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
                     parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
+    }
+
+    private int runHere(long memoryBytes) throws Exception {
+        Timing.mark("vm run: start");
+        boolean interactive = interactive();
+        VmConfig config = toConfig(memoryBytes, interactive);
         Timing.mark("vm run: kernel and initrd resolved");
-        RunningVm vm;
+        return runHere(config, interactive);
+    }
+
+    /** Runs {@code config} in this process with the console on stdin/stdout; the VM's exit status. */
+    static int runHere(VmConfig config, boolean interactive) throws Exception {
+        try (VirtualMachine vm = create(config)) {
+            vm.start();
+            Timing.mark("vm run: VM started");
+            Terminal raw = interactive ? Terminal.makeRaw(0) : null;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (raw != null) {
+                    raw.close();
+                }
+            }));
+            ConsoleInput.start(vm, interactive);
+            if (interactive && config.console() == VmConfig.Console.VIRTIO) {
+                followWindowSize(vm);
+            }
+            ExitResult exit = vm.awaitExit();
+            if (VmStats.enabled()) {
+                VmStats.report(vm, System.err);
+            }
+            if (raw != null) {
+                raw.close();
+            }
+            if (exit.exit() != VmExit.POWER_OFF) {
+                System.err.println("\r\nvessel: " + exit.reason());
+            }
+            return exit.status();
+        }
+    }
+
+    private static VirtualMachine create(VmConfig config) throws Exception {
         try {
-            vm = VmBuilder.start(config, new FileOutputStream(FileDescriptor.out));
+            return VirtualMachine.create(config, new FileOutputStream(FileDescriptor.out));
         } catch (BootImageException e) {
             throw new UserError(e.getMessage());
         } catch (KvmException e) {
             throw new UserError(e.getMessage(), 125);
         }
-        Timing.mark("vm run: VM started");
-        Terminal raw = interactive ? Terminal.makeRaw(0) : null;
-        Thread restore = new Thread(() -> {
-            if (raw != null) {
-                raw.close();
-            }
-        });
-        Runtime.getRuntime().addShutdownHook(restore);
-        ConsoleInput.start(vm, interactive);
-        if (interactive && console == VmConfig.Console.VIRTIO) {
-            followWindowSize(vm);
-        }
-        VmExit exit = vm.awaitExit();
-        if (dev.vessel.vmm.VmStats.enabled()) {
-            dev.vessel.vmm.VmStats.report(vm, System.err);
-        }
-        if (raw != null) {
-            raw.close();
-        }
-        if (exit != VmExit.POWER_OFF) {
-            System.err.println("\r\nvessel: " + vm.exitReason());
-        }
-        return exit.status();
     }
 
     /** hvc0 learns the terminal's size now and again on every SIGWINCH (the UART has no such channel). */
-    private static void followWindowSize(RunningVm vm) {
+    private static void followWindowSize(VirtualMachine vm) {
         Runnable update = () -> {
             int[] size = Terminal.windowSize(1);
             if (size != null && size[0] > 0 && size[1] > 0) {

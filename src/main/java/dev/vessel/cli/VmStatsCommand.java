@@ -1,6 +1,6 @@
 package dev.vessel.cli;
 
-import dev.vessel.devices.virtio.balloon.BalloonApiClient;
+import dev.vessel.vmm.control.ControlClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -70,7 +70,7 @@ final class VmStatsCommand implements Callable<Integer> {
 
     static String rawCall(Path socket, String request, Duration timeout) throws UserError {
         try {
-            return BalloonApiClient.call(socket, request, timeout);
+            return ControlClient.call(socket, request, timeout);
         } catch (IOException e) {
             throw new UserError(e.getMessage(), 1);
         }
@@ -79,7 +79,7 @@ final class VmStatsCommand implements Callable<Integer> {
     static Map<String, Object> parse(String raw) throws UserError {
         Map<String, Object> reply;
         try {
-            reply = BalloonApiClient.parseReply(raw);
+            reply = ControlClient.parseReply(raw);
         } catch (IOException e) {
             throw new UserError("the VM's reply is not JSON: " + raw, 1);
         }

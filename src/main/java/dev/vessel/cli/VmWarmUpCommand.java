@@ -1,8 +1,8 @@
 package dev.vessel.cli;
 
 import dev.vessel.arch.x86.MinimalKernel;
-import dev.vessel.vmm.RunningVm;
-import dev.vessel.vmm.VmBuilder;
+import dev.vessel.vmm.ExitResult;
+import dev.vessel.vmm.VirtualMachine;
 import dev.vessel.vmm.VmConfig;
 import dev.vessel.vmm.VmExit;
 import picocli.CommandLine.Command;
@@ -41,19 +41,15 @@ final class VmWarmUpCommand implements Callable<Integer> {
             VmConfig config = new VmConfig(kernel, kernel, "", 1, VmConfig.MIN_MEMORY,
                     List.of(new VmConfig.Disk(image, true), new VmConfig.Disk(rw, false)), VmConfig.Console.SERIAL,
                     dir.resolve("vsock.sock"), null, true, false, null);
-            RunningVm vm = VmBuilder.start(config, OutputStream.nullOutputStream());
-            Thread watchdog = Thread.ofPlatform().daemon().name("warm-up-deadline").start(() -> {
-                try {
-                    Thread.sleep(DEADLINE);
-                    vm.stop(VmExit.VMM_ERROR, "the warm-up guest did not power off within " + DEADLINE.toSeconds() + " s");
-                } catch (InterruptedException e) {
-                    // the guest ended in time
+            try (VirtualMachine vm = VirtualMachine.create(config, OutputStream.nullOutputStream())) {
+                vm.start();
+                ExitResult exit = vm.awaitExit(DEADLINE).orElse(null);
+                if (exit == null) {
+                    throw new IllegalStateException("the warm-up guest did not power off within " + DEADLINE.toSeconds() + " s");
                 }
-            });
-            VmExit exit = vm.awaitExit();
-            watchdog.interrupt();
-            if (exit != VmExit.POWER_OFF) {
-                throw new IllegalStateException("warm-up guest ended with " + exit + ": " + vm.exitReason());
+                if (exit.exit() != VmExit.POWER_OFF) {
+                    throw new IllegalStateException("warm-up guest ended with " + exit.exit() + ": " + exit.reason());
+                }
             }
             return 0;
         } finally {

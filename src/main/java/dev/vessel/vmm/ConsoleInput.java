@@ -13,16 +13,16 @@ public final class ConsoleInput implements Runnable {
     static final int ESCAPE = 0x01;
 
     private final InputStream in;
-    private final RunningVm vm;
+    private final VirtualMachine vm;
     private final boolean interactive;
 
-    public ConsoleInput(InputStream in, RunningVm vm, boolean interactive) {
+    public ConsoleInput(InputStream in, VirtualMachine vm, boolean interactive) {
         this.in = in;
         this.vm = vm;
         this.interactive = interactive;
     }
 
-    public static Thread start(RunningVm vm, boolean interactive) {
+    public static Thread start(VirtualMachine vm, boolean interactive) {
         ConsoleInput input = new ConsoleInput(new FileInputStream(FileDescriptor.in), vm, interactive);
         return Thread.ofPlatform().name("console-input").daemon(true).start(input);
     }

@@ -10,7 +10,7 @@ import dev.vessel.sys.EventFd;
  * A GSI of the in-kernel IOAPIC/PIC. Edges go through an irqfd: one eventfd write, and KVM
  * injects without the VMM taking the irqchip lock path of KVM_IRQ_LINE.
  */
-final class KvmInterruptLine implements InterruptLine {
+final class KvmInterruptLine implements InterruptLine, AutoCloseable {
     private final VmFd vm;
     private final int gsi;
     private final EventFd eventFd;
@@ -41,6 +41,16 @@ final class KvmInterruptLine implements InterruptLine {
             vm.irqLine(gsi, high);
         } catch (ErrnoException e) {
             throw new IllegalStateException("KVM_IRQ_LINE for GSI " + gsi + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Closes the eventfd; KVM drops the irqfd with it (or with the VM). */
+    @Override
+    public void close() {
+        try {
+            eventFd.close();
+        } catch (ErrnoException ignored) {
+            // nothing to recover
         }
     }
 }

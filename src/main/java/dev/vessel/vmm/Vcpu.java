@@ -6,12 +6,17 @@ import dev.vessel.kvm.Regs;
 import dev.vessel.kvm.VcpuFd;
 import dev.vessel.sys.ErrnoException;
 import dev.vessel.sys.Libc;
+import dev.vessel.sys.ThreadKick;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** One vCPU thread: KVM_RUN, dispatch the exit to a bus, repeat until the VM stops. */
+/**
+ * One vCPU thread: KVM_RUN, dispatch the exit to a bus, repeat until the VM stops. The host gets
+ * it out of the guest with {@link #kick}: {@code immediate_exit} covers a thread about to enter
+ * KVM_RUN, a signal one already inside (KVM_RUN then returns EINTR).
+ */
 final class Vcpu implements Runnable {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
@@ -23,27 +28,59 @@ final class Vcpu implements Runnable {
     private final VcpuFd fd;
     private final Bus pio;
     private final Bus mmio;
-    private final Vm vm;
+    private final VirtualMachine vm;
+    private final KvmRun run;
     private long exits;
+    /** This thread's pthread handle while {@link #run} runs, else 0; guarded by {@code this}. */
+    private long thread;
 
-    Vcpu(VcpuFd fd, Bus pio, Bus mmio, Vm vm) {
+    Vcpu(VcpuFd fd, Bus pio, Bus mmio, VirtualMachine vm) {
         this.fd = fd;
         this.pio = pio;
         this.mmio = mmio;
         this.vm = vm;
+        this.run = fd.kvmRun();
     }
 
     @Override
     public void run() {
-        KvmRun run = fd.kvmRun();
+        synchronized (this) {
+            thread = ThreadKick.self();
+        }
         try {
-            while (!vm.isStopped()) {
+            loop();
+        } finally {
+            // No kick may reach this thread once it is gone: its pthread handle dies with it.
+            synchronized (this) {
+                thread = 0;
+            }
+        }
+    }
+
+    /** Gets this vCPU out of the guest (or keeps it from entering) so it sees a stop or pause. */
+    void kick() {
+        run.immediateExit(true);
+        synchronized (this) {
+            if (thread != 0) {
+                ThreadKick.kick(thread);
+            }
+        }
+    }
+
+    private void loop() {
+        try {
+            while (!vm.exitRequested()) {
+                if (vm.pauseRequested()) {
+                    vm.parkWhilePaused();
+                    continue;
+                }
                 int r = fd.run();
                 if (r < 0) {
                     if (r == -Libc.EINTR || r == -Libc.EAGAIN) {
+                        run.immediateExit(false); // a kick: the loop's checks say what it wanted
                         continue;
                     }
-                    vm.stop(VmExit.KVM_ERROR, "KVM_RUN on vCPU " + fd.id() + " failed: " + Libc.strerror(-r));
+                    vm.end(VmExit.KVM_ERROR, "KVM_RUN on vCPU " + fd.id() + " failed: " + Libc.strerror(-r));
                     return;
                 }
                 exits++;
@@ -52,7 +89,7 @@ final class Vcpu implements Runnable {
                 }
             }
         } catch (RuntimeException | Error e) {
-            vm.stop(VmExit.VMM_ERROR, "vCPU " + fd.id() + " failed: " + e);
+            vm.end(VmExit.VMM_ERROR, "vCPU " + fd.id() + " failed: " + e);
         }
     }
 
@@ -62,38 +99,39 @@ final class Vcpu implements Runnable {
             case KvmRun.EXIT_IO -> handleIo(run);
             case KvmRun.EXIT_MMIO -> handleMmio(run);
             case KvmRun.EXIT_INTR -> {
-                // A signal kicked us out of the guest; the loop re-checks whether to stop.
+                // A signal got us out of the guest; the loop re-checks whether to stop or pause.
+                run.immediateExit(false);
             }
             case KvmRun.EXIT_HLT -> {
-                vm.stop(VmExit.POWER_OFF, "vCPU " + fd.id() + " halted with interrupts off");
+                vm.end(VmExit.POWER_OFF, "vCPU " + fd.id() + " halted with interrupts off");
                 return false;
             }
             case KvmRun.EXIT_SHUTDOWN -> {
-                vm.stop(VmExit.TRIPLE_FAULT, "vCPU " + fd.id() + " triple-faulted at " + rip());
+                vm.end(VmExit.TRIPLE_FAULT, "vCPU " + fd.id() + " triple-faulted at " + rip());
                 return false;
             }
             case KvmRun.EXIT_SYSTEM_EVENT -> {
                 switch (run.systemEventType()) {
-                    case KvmRun.SYSTEM_EVENT_SHUTDOWN -> vm.stop(VmExit.POWER_OFF, "guest powered off");
-                    case KvmRun.SYSTEM_EVENT_RESET -> vm.stop(VmExit.REBOOT, "guest reset");
-                    case KvmRun.SYSTEM_EVENT_CRASH -> vm.stop(VmExit.GUEST_PANIC, "guest crashed");
-                    default -> vm.stop(VmExit.KVM_ERROR, "unknown KVM system event " + run.systemEventType());
+                    case KvmRun.SYSTEM_EVENT_SHUTDOWN -> vm.end(VmExit.POWER_OFF, "guest powered off");
+                    case KvmRun.SYSTEM_EVENT_RESET -> vm.end(VmExit.REBOOT, "guest reset");
+                    case KvmRun.SYSTEM_EVENT_CRASH -> vm.end(VmExit.GUEST_PANIC, "guest crashed");
+                    default -> vm.end(VmExit.KVM_ERROR, "unknown KVM system event " + run.systemEventType());
                 }
                 return false;
             }
             case KvmRun.EXIT_FAIL_ENTRY -> {
-                vm.stop(VmExit.KVM_ERROR, "KVM could not enter vCPU " + fd.id()
+                vm.end(VmExit.KVM_ERROR, "KVM could not enter vCPU " + fd.id()
                         + " (hardware entry failure 0x" + Long.toHexString(run.failEntryReason()) + ")");
                 return false;
             }
             case KvmRun.EXIT_INTERNAL_ERROR -> {
                 int sub = run.internalSuberror();
                 String what = sub == 1 ? "emulation failure" : "internal error " + sub;
-                vm.stop(VmExit.KVM_ERROR, "KVM " + what + " on vCPU " + fd.id() + " at " + rip());
+                vm.end(VmExit.KVM_ERROR, "KVM " + what + " on vCPU " + fd.id() + " at " + rip());
                 return false;
             }
             default -> {
-                vm.stop(VmExit.KVM_ERROR, "unexpected KVM exit reason " + run.exitReason() + " on vCPU " + fd.id());
+                vm.end(VmExit.KVM_ERROR, "unexpected KVM exit reason " + run.exitReason() + " on vCPU " + fd.id());
                 return false;
             }
         }

@@ -11,7 +11,9 @@ public enum VmExit {
     TRIPLE_FAULT(4, "guest triple-faulted (CPU shutdown)"),
     KVM_ERROR(5, "KVM could not run the guest"),
     GUEST_PANIC(6, "guest reported a crash"),
-    INTERRUPTED(130, "stopped by the user");
+    INTERRUPTED(130, "stopped by the user"),
+    /** {@link VirtualMachine#stop()}: the host ended the VM (a program, the control socket, SIGTERM). */
+    STOPPED(143, "stopped by the host");
 
     private final int status;
     private final String description;

@@ -12,7 +12,7 @@ import java.util.List;
  * one line: {@code vessel-stats: vmm_exits=N [kvm_exits=N kvm_io_exits=N ...]}.
  *
  * <ul>
- *   <li>{@code vmm_exits}: KVM_RUN returns the VMM handled, all vCPUs ({@link RunningVm#exits()}):
+ *   <li>{@code vmm_exits}: KVM_RUN returns the VMM handled, all vCPUs ({@link VirtualMachine#exits()}):
  *   port I/O and MMIO of emulated devices, and the rest that reaches user space. A virtio kick
  *   on an ioeventfd is not one (KVM completes it in the kernel).</li>
  *   <li>{@code kvm_*}: KVM's own per-VM counters from debugfs
@@ -32,8 +32,8 @@ public final class VmStats {
         return System.getenv("VESSEL_STATS") != null;
     }
 
-    /** Prints the line for {@code vm} to {@code out} (call after {@link RunningVm#awaitExit()}, before the process exits). */
-    public static void report(RunningVm vm, PrintStream out) {
+    /** Prints the line for {@code vm} to {@code out} (after {@link VirtualMachine#awaitExit()}, before it is closed). */
+    public static void report(VirtualMachine vm, PrintStream out) {
         out.println(line(vm.exits(), kvmDirectory(Path.of("/sys/kernel/debug/kvm"), threadIds())));
     }
 

@@ -32,6 +32,12 @@ public final class MinimalKernel {
             (byte) 0xB0, 'd', (byte) 0xEE, (byte) 0xB0, 'y', (byte) 0xEE, (byte) 0xB0, '\n', (byte) 0xEE,
             (byte) 0xEB, (byte) 0xFE};                      // jmp $
 
+    /**
+     * cli; hlt; jmp $-1 — halts for good. With KVM's in-kernel irqchip the vCPU then sleeps inside
+     * KVM_RUN and never exits to the VMM by itself: only a kick from the host gets it out.
+     */
+    public static final byte[] HALT = {(byte) 0xFA, (byte) 0xF4, (byte) 0xEB, (byte) 0xFD};
+
     public static Path write(Path dir, String name, byte[] entryCode) throws IOException {
         Files.write(dir.resolve(name), image(entryCode));
         return dir.resolve(name);

@@ -11,8 +11,6 @@ import dev.vessel.memory.GuestMemory;
 import dev.vessel.memory.GuestMemoryException;
 import dev.vessel.sys.ErrnoException;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -143,20 +141,6 @@ public final class VirtioBalloon extends AbstractVirtioDevice {
         }
         this.memoryBytes = memoryBytes;
         this.releaser = Objects.requireNonNull(releaser, "releaser");
-    }
-
-    /**
-     * The device for `vessel vm run --balloon`: a balloon for {@code memoryBytes} of RAM and, when
-     * {@code apiSocket} is not null, the API on that socket ({@link BalloonApi}) for as long as the
-     * process lives (a shutdown hook removes the socket).
-     */
-    public static VirtioBalloon create(long memoryBytes, Path apiSocket) throws IOException {
-        VirtioBalloon balloon = new VirtioBalloon(memoryBytes);
-        if (apiSocket != null) {
-            BalloonApi api = BalloonApi.start(apiSocket, balloon);
-            Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("balloon-api-cleanup").unstarted(api::close));
-        }
-        return balloon;
     }
 
     private static long checkFeatures(long features) {

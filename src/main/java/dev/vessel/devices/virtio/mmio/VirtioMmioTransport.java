@@ -2,7 +2,6 @@ package dev.vessel.devices.virtio.mmio;
 
 import static dev.vessel.devices.virtio.mmio.VirtioMmioRegisters.*;
 
-import dev.vessel.arch.x86.acpi.AcpiDevice;
 import dev.vessel.devices.Bus;
 import dev.vessel.devices.BusDevice;
 import dev.vessel.devices.InterruptLine;
@@ -238,11 +237,6 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
     /** Places the window on {@code mmioBus} at {@link #mmioBase()}. */
     public void register(Bus mmioBus, String name) {
         mmioBus.register(mmioBase, WINDOW_SIZE, name, this);
-    }
-
-    /** The DSDT entry for this transport: number {@code index} among the VM's virtio-mmio devices, on IOAPIC pin {@code gsi}. */
-    public AcpiDevice acpiDevice(int index, int gsi) {
-        return AcpiDevice.virtioMmio(index, mmioBase, WINDOW_SIZE, gsi);
     }
 
     /** The status register as the driver reads it. */

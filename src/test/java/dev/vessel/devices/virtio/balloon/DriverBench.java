@@ -176,6 +176,19 @@ public final class DriverBench implements AutoCloseable {
     }
 
     /** Used elements published since the last call. */
+    /** Bounded spin until the device returned something on {@code queue} (the device runs on another thread). */
+    public List<Used> awaitUsed(int queue) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+        List<Used> done;
+        while ((done = used(queue)).isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("nothing used on queue " + queue);
+            }
+            Thread.onSpinWait();
+        }
+        return done;
+    }
+
     public List<Used> used(int queue) {
         long usedRing = RINGS + queue * RING_STRIDE + 0x8000;
         int idx = get16(usedRing + 2);

@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.vessel.arch.x86.acpi.AcpiDevice;
 import dev.vessel.devices.Bus;
 import dev.vessel.devices.InterruptLine;
 import dev.vessel.devices.virtio.AbstractVirtioDevice;
@@ -529,19 +528,13 @@ class VirtioMmioTransportTest {
     }
 
     @Test
-    void busAndAcpiHelpers() {
+    void busHelpers() {
         VirtioMmioTransport t = transport();
         Bus bus = new Bus("mmio");
         t.register(bus, "virtio-blk");
         assertEquals(0x74726976L, bus.read(BASE, 4));
         assertEquals(2, bus.read(BASE + DEVICE_ID, 4));
         assertEquals(0xFFFF_FFFFL, bus.read(BASE + VirtioMmioTransport.WINDOW_SIZE, 4), "the window ends at 0x200");
-        AcpiDevice acpi = t.acpiDevice(3, 5);
-        assertEquals("V003", acpi.name());
-        assertEquals(AcpiDevice.VIRTIO_MMIO_HID, acpi.hid());
-        assertEquals(BASE, acpi.mmioBase());
-        assertEquals(0x200, acpi.mmioLength());
-        assertEquals(5, acpi.gsi());
         assertTrue(t.toString().toLowerCase(Locale.ROOT).contains("d0000000"));
     }
 

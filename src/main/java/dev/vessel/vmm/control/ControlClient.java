@@ -1,4 +1,4 @@
-package dev.vessel.devices.virtio.balloon;
+package dev.vessel.vmm.control;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
@@ -20,13 +20,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The client side of {@link BalloonApi}: one request, one reply, over the VM's API socket. */
-public final class BalloonApiClient {
+/** The client side of {@link ControlServer}: one request, one reply, over the VM's control socket. */
+public final class ControlClient {
     /** The longest reply taken. */
     static final int MAX_REPLY_BYTES = 64 * 1024;
     private static final JsonFactory JSON = new JsonFactory();
 
-    private BalloonApiClient() {}
+    private ControlClient() {}
 
     /**
      * Sends {@code request} (one JSON object, no newline) and returns the reply line.

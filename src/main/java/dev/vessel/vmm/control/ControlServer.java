@@ -1,4 +1,8 @@
-package dev.vessel.devices.virtio.balloon;
+package dev.vessel.vmm.control;
+
+import dev.vessel.devices.virtio.balloon.BalloonStats;
+import dev.vessel.devices.virtio.balloon.VirtioBalloon;
+import dev.vessel.vmm.VmConfig;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -36,10 +40,20 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The running VM's control socket ({@code vessel vm run --api-socket PATH}): a Unix stream socket
- * that takes one JSON object per line and answers each with one JSON object on one line.
+ * that takes one JSON object per line and answers each with one JSON object on one line. Every VM
+ * with an API socket has it; the balloon requests need a balloon device.
  *
  * <h2>Requests</h2>
  * <ul>
+ *   <li>{@code {"describe": true}}: the VM as it runs: {@code state}, {@code cpus},
+ *   {@code memory_mib}, {@code kernel}, {@code initrd}, {@code cmdline}, {@code console},
+ *   {@code disks} ({@code path}, {@code read_only}), {@code vsock}, {@code rng}, {@code balloon},
+ *   {@code exits}.</li>
+ *   <li>{@code {"pause": true}}: holds every vCPU outside the guest and answers once all are held
+ *   (the guest's devices and clock go on); {@code {"resume": true}} lets them run again. Both
+ *   answer with the state.</li>
+ *   <li>{@code {"stop": true}}: ends the VM as the host's stop does ({@code vm run} exits 143);
+ *   answers before the VM is gone.</li>
  *   <li>{@code {"balloon_mib": N}}: set the balloon target to N MiB (num_pages = N * 256) and tell
  *   the guest. 0 gives all memory back; N must be below the VM's memory. With
  *   {@code "wait_ms": T} (0..{@value #MAX_WAIT_MS}) the reply waits until the guest's balloon
@@ -51,15 +65,16 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Any other key, a missing or doubled request, a value of the wrong type, malformed JSON or a line
  * over {@value #MAX_LINE_BYTES} bytes gets {@code {"ok": false, "error": "..."}} (an over-long line
- * also closes the connection); nothing a client sends can stop the VM.
+ * also closes the connection); only {@code stop} ends the VM.
  *
  * <h2>Replies</h2>
- * {@code {"ok": true, "memory_mib", "target_pages", "target_mib", "actual_pages", "actual_mib",
- * ...}}: sizes in 4 KiB balloon pages and in MiB (rounded down). Stats replies add
- * {@code "stats_available"} (the guest negotiated the stats queue), {@code "stats_age_ms"} (null
- * before the first), {@code "stats"} (by name: {@code free_bytes}, {@code total_bytes},
- * {@code available_bytes}, {@code disk_caches_bytes}, {@code swap_in_bytes}, {@code swap_out_bytes},
- * {@code major_faults}, {@code minor_faults}, ...) and {@code "host"}: the device's own counters.
+ * Balloon and stats replies: {@code {"ok": true, "memory_mib", "target_pages", "target_mib",
+ * "actual_pages", "actual_mib", ...}}: sizes in 4 KiB balloon pages and in MiB (rounded down).
+ * Stats replies add {@code "stats_available"} (the guest negotiated the stats queue),
+ * {@code "stats_age_ms"} (null before the first), {@code "stats"} (by name: {@code free_bytes},
+ * {@code total_bytes}, {@code available_bytes}, {@code disk_caches_bytes}, {@code swap_in_bytes},
+ * {@code swap_out_bytes}, {@code major_faults}, {@code minor_faults}, ...) and {@code "host"}: the
+ * device's own counters.
  *
  * <h2>The socket</h2>
  * Created with mode 0600 (bound under a temporary name and renamed onto PATH): only its owner
@@ -68,7 +83,7 @@ import java.util.concurrent.TimeUnit;
  * a connection idle for {@value #IDLE_TIMEOUT_SECONDS} s is closed. {@link #close()} removes PATH
  * if it is still this server's socket.
  */
-public final class BalloonApi implements AutoCloseable {
+public final class ControlServer implements AutoCloseable {
     public static final int MAX_LINE_BYTES = 4096;
     public static final int MAX_CLIENTS = 8;
     public static final int IDLE_TIMEOUT_SECONDS = 60;
@@ -76,38 +91,39 @@ public final class BalloonApi implements AutoCloseable {
     public static final long DEFAULT_STATS_TIMEOUT_MS = 2_000;
     public static final long MAX_STATS_TIMEOUT_MS = 60_000;
 
-    private static final System.Logger LOG = System.getLogger(BalloonApi.class.getName());
-    private static final Set<String> KEYS = Set.of("balloon_mib", "wait_ms", "stats", "timeout_ms");
+    private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+    private static final Set<String> KEYS = Set.of("balloon_mib", "wait_ms", "stats", "timeout_ms", "pause", "resume", "stop", "describe");
     private static final JsonFactory JSON = JsonFactory.builder()
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNestingDepth(4).maxStringLength(MAX_LINE_BYTES).maxNumberLength(32).build())
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build();
 
-    private final VirtioBalloon balloon;
+    private final ControlledVm vm;
     private final Path path;
     private final ServerSocketChannel server;
     private final Object fileKey;
     private final Set<SocketChannel> clients = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
+    private Thread acceptor;
 
     /** A server with no socket, for {@link #handle}: tests, or another transport. */
-    public BalloonApi(VirtioBalloon balloon) {
-        this.balloon = Objects.requireNonNull(balloon);
+    public ControlServer(ControlledVm vm) {
+        this.vm = Objects.requireNonNull(vm);
         this.path = null;
         this.server = null;
         this.fileKey = null;
     }
 
-    private BalloonApi(VirtioBalloon balloon, Path path, ServerSocketChannel server, Object fileKey) {
-        this.balloon = Objects.requireNonNull(balloon);
+    private ControlServer(ControlledVm vm, Path path, ServerSocketChannel server, Object fileKey) {
+        this.vm = Objects.requireNonNull(vm);
         this.path = path;
         this.server = server;
         this.fileKey = fileKey;
     }
 
-    /** Listens on {@code socket} and serves requests for {@code balloon} on daemon threads until {@link #close()}. */
-    public static BalloonApi start(Path socket, VirtioBalloon balloon) throws IOException {
+    /** Listens on {@code socket} and serves requests for {@code vm} on daemon threads until {@link #close()}. */
+    public static ControlServer start(Path socket, ControlledVm vm) throws IOException {
         Path path = socket.toAbsolutePath().normalize();
         Path dir = path.getParent();
         if (dir == null || !Files.isDirectory(dir)) {
@@ -133,8 +149,8 @@ public final class BalloonApi implements AutoCloseable {
             if (viaTemp) {
                 Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
-            BalloonApi api = new BalloonApi(balloon, path, server, key);
-            Thread.ofPlatform().name("balloon-api").daemon(true).start(api::acceptLoop);
+            ControlServer api = new ControlServer(vm, path, server, key);
+            api.acceptor = Thread.ofPlatform().name("vm-control").daemon(true).start(api::acceptLoop);
             return api;
         } catch (IOException | RuntimeException e) {
             server.close();
@@ -176,7 +192,7 @@ public final class BalloonApi implements AutoCloseable {
                 return;
             } catch (IOException e) {
                 if (!closed) {
-                    LOG.log(System.Logger.Level.WARNING, "balloon API: accept failed: " + e.getMessage());
+                    LOG.log(System.Logger.Level.WARNING, "control socket: accept failed: " + e.getMessage());
                 }
                 return;
             }
@@ -193,7 +209,7 @@ public final class BalloonApi implements AutoCloseable {
                 closeQuietly(client);
                 return;
             }
-            Thread.ofVirtual().name("balloon-api-client").start(() -> serve(client));
+            Thread.ofVirtual().name("vm-control-client").start(() -> serve(client));
         }
     }
 
@@ -300,21 +316,42 @@ public final class BalloonApi implements AutoCloseable {
         }
     }
 
-    /** A parsed request: exactly one of balloonMib and stats. */
-    record Request(Long balloonMib, Long waitMs, boolean stats, Long timeoutMs) {}
+    /** What a request asks for: exactly one per line. */
+    enum Kind { BALLOON, STATS, PAUSE, RESUME, STOP, DESCRIBE }
+
+    /** A parsed request; the numbers only with the kinds they go with. */
+    record Request(Kind kind, Long balloonMib, Long waitMs, Long timeoutMs) {}
 
     /** Handles one request line and returns the one-line JSON reply. Never throws. */
     public String handle(String line) {
         try {
             Request r = parse(line);
-            return r.stats() ? statsReply(r) : balloonReply(r);
+            return switch (r.kind()) {
+                case BALLOON -> balloonReply(r);
+                case STATS -> statsReply(r);
+                case PAUSE -> {
+                    vm.pause();
+                    yield stateReply();
+                }
+                case RESUME -> {
+                    vm.resume();
+                    yield stateReply();
+                }
+                case STOP -> {
+                    vm.stop();
+                    yield stateReply();
+                }
+                case DESCRIBE -> describeReply();
+            };
         } catch (BadRequest e) {
             return error(e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return error("the VM is stopping");
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "balloon API: request failed", e);
+        } catch (IllegalStateException | java.util.concurrent.TimeoutException e) {
+            return error(e.getMessage());
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.WARNING, "control socket: request failed", e);
             return error("internal error: " + e);
         }
     }
@@ -326,10 +363,10 @@ public final class BalloonApi implements AutoCloseable {
         Long balloonMib = null;
         Long waitMs = null;
         Long timeoutMs = null;
-        boolean stats = false;
+        java.util.EnumSet<Kind> kinds = java.util.EnumSet.noneOf(Kind.class);
         try (JsonParser p = JSON.createParser(line)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new BadRequest("a request is one JSON object on one line, e.g. {\"balloon_mib\": 128} or {\"stats\": true}");
+                throw new BadRequest("a request is one JSON object on one line, e.g. {\"describe\": true} or {\"balloon_mib\": 128}");
             }
             JsonToken t;
             while ((t = p.nextToken()) != JsonToken.END_OBJECT) {
@@ -339,19 +376,22 @@ public final class BalloonApi implements AutoCloseable {
                 String key = p.currentName();
                 JsonToken value = p.nextToken();
                 if (!KEYS.contains(key)) {
-                    throw new BadRequest("unknown key \"" + abbreviate(key) + "\" (known: balloon_mib, wait_ms, stats, timeout_ms)");
+                    throw new BadRequest("unknown key \"" + abbreviate(key)
+                            + "\" (known: describe, pause, resume, stop, balloon_mib, wait_ms, stats, timeout_ms)");
                 }
                 switch (key) {
-                    case "balloon_mib" -> balloonMib = integer(p, value, key, 0, Long.MAX_VALUE);
+                    case "balloon_mib" -> {
+                        balloonMib = integer(p, value, key, 0, Long.MAX_VALUE);
+                        kinds.add(Kind.BALLOON);
+                    }
                     case "wait_ms" -> waitMs = integer(p, value, key, 0, MAX_WAIT_MS);
                     case "timeout_ms" -> timeoutMs = integer(p, value, key, 0, MAX_STATS_TIMEOUT_MS);
-                    case "stats" -> {
+                    default -> {
                         if (value != JsonToken.VALUE_TRUE) {
-                            throw new BadRequest("\"stats\" must be true");
+                            throw new BadRequest("\"" + key + "\" must be true");
                         }
-                        stats = true;
+                        kinds.add(Kind.valueOf(key.toUpperCase(java.util.Locale.ROOT)));
                     }
-                    default -> throw new AssertionError(key);
                 }
             }
             if (p.nextToken() != null) {
@@ -362,16 +402,18 @@ public final class BalloonApi implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e); // reading a String does no I/O
         }
-        if ((balloonMib != null) == stats) {
-            throw new BadRequest("a request has either \"balloon_mib\" or \"stats\"");
+        if (kinds.size() != 1) {
+            throw new BadRequest("a request has exactly one of \"describe\", \"pause\", \"resume\", \"stop\", "
+                    + "\"balloon_mib\" or \"stats\"");
         }
-        if (waitMs != null && balloonMib == null) {
+        Kind kind = kinds.iterator().next();
+        if (waitMs != null && kind != Kind.BALLOON) {
             throw new BadRequest("\"wait_ms\" goes with \"balloon_mib\"");
         }
-        if (timeoutMs != null && !stats) {
+        if (timeoutMs != null && kind != Kind.STATS) {
             throw new BadRequest("\"timeout_ms\" goes with \"stats\"");
         }
-        return new Request(balloonMib, waitMs, stats, timeoutMs);
+        return new Request(kind, balloonMib, waitMs, timeoutMs);
     }
 
     private static long integer(JsonParser p, JsonToken value, String key, long min, long max)
@@ -397,7 +439,45 @@ public final class BalloonApi implements AutoCloseable {
         return oneLine.length() > 200 ? oneLine.substring(0, 200) + "..." : oneLine;
     }
 
+    private VirtioBalloon balloon() throws BadRequest {
+        VirtioBalloon b = vm.balloon();
+        if (b == null) {
+            throw new BadRequest("this VM has no balloon device (start it with --balloon)");
+        }
+        return b;
+    }
+
+    private String stateReply() {
+        return json(g -> g.writeStringField("state", vm.state()));
+    }
+
+    private String describeReply() {
+        VmConfig c = vm.config();
+        return json(g -> {
+            g.writeStringField("state", vm.state());
+            g.writeNumberField("cpus", c.cpus());
+            g.writeNumberField("memory_mib", c.memoryBytes() >> 20);
+            g.writeStringField("kernel", c.kernel().toString());
+            g.writeStringField("initrd", c.initrd() == null ? null : c.initrd().toString());
+            g.writeStringField("cmdline", c.cmdline());
+            g.writeStringField("console", c.console().name().toLowerCase(java.util.Locale.ROOT));
+            g.writeArrayFieldStart("disks");
+            for (VmConfig.Disk d : c.disks()) {
+                g.writeStartObject();
+                g.writeStringField("path", d.location());
+                g.writeBooleanField("read_only", d.readOnly());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeStringField("vsock", c.vsockSocket() == null ? null : c.vsockSocket().toString());
+            g.writeBooleanField("rng", c.rng());
+            g.writeBooleanField("balloon", c.balloon());
+            g.writeNumberField("exits", vm.exits());
+        });
+    }
+
     private String balloonReply(Request r) throws BadRequest, InterruptedException {
+        VirtioBalloon balloon = balloon();
         long mib = r.balloonMib();
         long memoryMib = balloon.memoryBytes() >> 20;
         if (mib >= memoryMib || (mib << 8) > balloon.maxTargetPages()) {
@@ -411,20 +491,21 @@ public final class BalloonApi implements AutoCloseable {
         }
         Boolean reachedFinal = reached;
         return json(g -> {
-            sizes(g);
+            sizes(g, balloon);
             if (reachedFinal != null) {
                 g.writeBooleanField("reached", reachedFinal);
             }
         });
     }
 
-    private String statsReply(Request r) throws InterruptedException {
+    private String statsReply(Request r) throws BadRequest, InterruptedException {
+        VirtioBalloon balloon = balloon();
         long timeout = r.timeoutMs() != null ? r.timeoutMs() : DEFAULT_STATS_TIMEOUT_MS;
         boolean available = balloon.statsAvailable();
         BalloonStats s = available ? balloon.refreshStats(Duration.ofMillis(timeout)) : balloon.stats();
         long now = System.currentTimeMillis();
         return json(g -> {
-            sizes(g);
+            sizes(g, balloon);
             g.writeBooleanField("stats_available", available);
             if (s.receivedAtMillis() == 0) {
                 g.writeNullField("stats_age_ms");
@@ -451,7 +532,7 @@ public final class BalloonApi implements AutoCloseable {
         });
     }
 
-    private void sizes(JsonGenerator g) throws IOException {
+    private static void sizes(JsonGenerator g, VirtioBalloon balloon) throws IOException {
         long target = balloon.targetPages();
         long actual = balloon.actualPages();
         g.writeNumberField("memory_mib", balloon.memoryBytes() >> 20);
@@ -517,7 +598,14 @@ public final class BalloonApi implements AutoCloseable {
         } catch (IOException ignored) {
             // Closing anyway.
         }
-        clients.forEach(BalloonApi::closeQuietly);
+        clients.forEach(ControlServer::closeQuietly);
+        if (acceptor != null && acceptor != Thread.currentThread()) {
+            try {
+                acceptor.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         try {
             Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
             if (Objects.equals(key, fileKey)) {

@@ -1,4 +1,4 @@
-package dev.vessel.devices.virtio.balloon;
+package dev.vessel.vmm.control;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.vessel.devices.virtio.balloon.BalloonStats;
+import dev.vessel.devices.virtio.balloon.DriverBench;
 import dev.vessel.devices.virtio.balloon.DriverBench.Buf;
+import dev.vessel.devices.virtio.balloon.VirtioBalloon;
+import dev.vessel.vmm.VmConfig;
 import dev.vessel.devices.virtio.mmio.VirtioMmioTransport;
 
 import java.io.IOException;
@@ -31,13 +35,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class BalloonApiTest {
+class ControlServerTest {
     static final long RAM = 256L << 20;
 
     final VirtioBalloon balloon = new VirtioBalloon(RAM, VirtioBalloon.DEFAULT_FEATURES, (m, gpa, len) -> {});
-    final BalloonApi api = new BalloonApi(balloon);
+    final FakeVm vm = new FakeVm(balloon);
+    final ControlServer api = new ControlServer(vm);
     DriverBench bench;
-    BalloonApi server;
+    ControlServer server;
 
     @TempDir
     Path dir;
@@ -53,7 +58,7 @@ class BalloonApiTest {
     }
 
     static Map<String, Object> reply(String json) throws IOException {
-        return BalloonApiClient.parseReply(json);
+        return ControlClient.parseReply(json);
     }
 
     Map<String, Object> ok(String request) throws IOException {
@@ -101,6 +106,105 @@ class BalloonApiTest {
         error("{\"balloon_mib\": 1, \"wait_ms\": -5}");
         error("{\"balloon_mib\": 1, \"wait_ms\": 99999999}");
         assertEquals(0, balloon.targetPages(), "nothing refused changed the target");
+    }
+
+    /** The VM side of the socket: records what it was asked. */
+    static final class FakeVm implements ControlledVm {
+        final VirtioBalloon balloon;
+        final List<String> calls = new ArrayList<>();
+        String state = "running";
+        Exception pauseFailure;
+
+        FakeVm(VirtioBalloon balloon) {
+            this.balloon = balloon;
+        }
+
+        @Override
+        public void pause() throws Exception {
+            calls.add("pause");
+            if (pauseFailure != null) {
+                throw pauseFailure;
+            }
+            state = "paused";
+        }
+
+        @Override
+        public void resume() {
+            calls.add("resume");
+            state = "running";
+        }
+
+        @Override
+        public void stop() {
+            calls.add("stop");
+            state = "exited";
+        }
+
+        @Override
+        public String state() {
+            return state;
+        }
+
+        @Override
+        public VmConfig config() {
+            return VmConfig.builder().kernel(Path.of("/k/vmlinuz")).initrd(Path.of("/k/initrd")).cpus(2)
+                    .memory(RAM).disk(Path.of("/d/a.img"), true).disk(Path.of("/d/b.img"), false)
+                    .vsock(Path.of("/run/v.sock")).balloon(balloon != null).build();
+        }
+
+        @Override
+        public long exits() {
+            return 42;
+        }
+
+        @Override
+        public VirtioBalloon balloon() {
+            return balloon;
+        }
+    }
+
+    @Test
+    void pauseResumeAndStopReachTheVmAndAnswerWithItsState() throws Exception {
+        assertEquals("paused", ok("{\"pause\": true}").get("state"));
+        assertEquals("running", ok("{\"resume\":true}").get("state"));
+        assertEquals("exited", ok("{\"stop\": true}").get("state"));
+        assertEquals(List.of("pause", "resume", "stop"), vm.calls);
+        vm.pauseFailure = new java.util.concurrent.TimeoutException("1 vCPU(s) did not leave the guest within 10 s");
+        assertTrue(error("{\"pause\": true}").contains("did not leave the guest"));
+        error("{\"pause\": true, \"stop\": true}");
+        error("{\"stop\": false}");
+        error("{\"pause\": true, \"timeout_ms\": 5}");
+        assertEquals(4, vm.calls.size(), "refused requests do nothing: " + vm.calls);
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void describeTellsWhatTheVmIs() throws Exception {
+        Map<String, Object> r = ok("{\"describe\": true}");
+        assertEquals("running", r.get("state"));
+        assertEquals(2L, r.get("cpus"));
+        assertEquals(256L, r.get("memory_mib"));
+        assertEquals("/k/vmlinuz", r.get("kernel"));
+        assertEquals("/k/initrd", r.get("initrd"));
+        assertEquals("serial", r.get("console"));
+        assertEquals("/run/v.sock", r.get("vsock"));
+        assertEquals(Boolean.TRUE, r.get("balloon"));
+        assertEquals(42L, r.get("exits"));
+        List<Object> disks = (List<Object>) r.get("disks");
+        assertEquals(2, disks.size());
+        assertEquals(Map.of("path", "/d/a.img", "read_only", true), disks.get(0));
+        assertEquals(Map.of("path", "/d/b.img", "read_only", false), disks.get(1));
+    }
+
+    @Test
+    void balloonRequestsNeedABalloonDevice() throws Exception {
+        ControlServer without = new ControlServer(new FakeVm(null));
+        for (String request : List.of("{\"balloon_mib\": 1}", "{\"stats\": true}")) {
+            Map<String, Object> r = reply(without.handle(request));
+            assertEquals(Boolean.FALSE, r.get("ok"));
+            assertTrue(String.valueOf(r.get("error")).contains("no balloon device"), r.toString());
+        }
+        assertEquals(Boolean.TRUE, reply(without.handle("{\"describe\": true}")).get("ok"));
     }
 
     @Test
@@ -179,7 +283,7 @@ class BalloonApiTest {
         bench.write(gpa2, statsBuffer(BalloonStats.FREE_MEMORY, 41));
         bench.submit(2, Buf.in(gpa2, 10));
         CompletableFuture<String> asking = CompletableFuture.supplyAsync(() -> api.handle("{\"stats\": true, \"timeout_ms\": 60000}"));
-        assertEquals(1, VirtioBalloonTest.awaitUsed(bench, 2).size());
+        assertEquals(1, bench.awaitUsed(2).size());
         long gpa3 = bench.alloc(10);
         bench.write(gpa3, statsBuffer(BalloonStats.FREE_MEMORY, 42));
         bench.submit(2, Buf.in(gpa3, 10));
@@ -204,17 +308,17 @@ class BalloonApiTest {
     @Test
     void servesOverAPrivateUnixSocketAndCleansUp() throws Exception {
         Path sock = dir.resolve("vm.sock");
-        server = BalloonApi.start(sock, balloon);
+        server = ControlServer.start(sock, vm);
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
-        Map<String, Object> r = reply(BalloonApiClient.call(sock, "{\"balloon_mib\":64}", Duration.ofSeconds(30)));
+        Map<String, Object> r = reply(ControlClient.call(sock, "{\"balloon_mib\":64}", Duration.ofSeconds(30)));
         assertEquals(16384L, r.get("target_pages"));
         assertEquals(16384, balloon.targetPages());
         // Another VM cannot take a live socket.
-        FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class, () -> BalloonApi.start(sock, balloon));
+        FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class, () -> ControlServer.start(sock, vm));
         assertTrue(e.getMessage().contains("another process"), e.getMessage());
         server.close();
         assertFalse(Files.exists(sock), "close removes the socket");
-        assertThrows(IOException.class, () -> BalloonApiClient.call(sock, "{\"stats\":true}", Duration.ofSeconds(5)));
+        assertThrows(IOException.class, () -> ControlClient.call(sock, "{\"stats\":true}", Duration.ofSeconds(5)));
     }
 
     @Test
@@ -224,20 +328,20 @@ class BalloonApiTest {
             old.bind(UnixDomainSocketAddress.of(sock));
         }
         assertTrue(Files.exists(sock), "a socket file nobody listens on");
-        server = BalloonApi.start(sock, balloon);
-        assertEquals(Boolean.TRUE, reply(BalloonApiClient.call(sock, "{\"stats\":true,\"timeout_ms\":0}",
+        server = ControlServer.start(sock, vm);
+        assertEquals(Boolean.TRUE, reply(ControlClient.call(sock, "{\"stats\":true,\"timeout_ms\":0}",
                 Duration.ofSeconds(30))).get("ok"));
 
         Path file = Files.writeString(dir.resolve("notes.txt"), "keep me");
-        assertThrows(FileAlreadyExistsException.class, () -> BalloonApi.start(file, balloon));
+        assertThrows(FileAlreadyExistsException.class, () -> ControlServer.start(file, vm));
         assertEquals("keep me", Files.readString(file));
-        assertThrows(IOException.class, () -> BalloonApi.start(dir.resolve("missing/dir.sock"), balloon));
+        assertThrows(IOException.class, () -> ControlServer.start(dir.resolve("missing/dir.sock"), vm));
     }
 
     @Test
     void oneConnectionTakesManyRequestsAndSurvivesBadOnes() throws Exception {
         Path sock = dir.resolve("api.sock");
-        server = BalloonApi.start(sock, balloon);
+        server = ControlServer.start(sock, vm);
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
             send(ch, "{\"balloon_mib\":1}\nnonsense\n{\"balloon_mib\":2}\n{\"balloon_mib\":3}");
             ch.shutdownOutput(); // the last request has no newline: EOF ends it
@@ -252,37 +356,37 @@ class BalloonApiTest {
     @Test
     void anOverlongLineIsRefusedAndTheConnectionClosed() throws Exception {
         Path sock = dir.resolve("api.sock");
-        server = BalloonApi.start(sock, balloon);
+        server = ControlServer.start(sock, vm);
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
-            send(ch, "{\"balloon_mib\":" + " ".repeat(BalloonApi.MAX_LINE_BYTES + 10) + "1}\n");
+            send(ch, "{\"balloon_mib\":" + " ".repeat(ControlServer.MAX_LINE_BYTES + 10) + "1}\n");
             // One reply, then the server closes (the unread rest of the line may turn that into a reset).
             assertTrue(((String) reply(readLine(ch)).get("error")).contains("longer than"));
         }
         assertEquals(0, balloon.targetPages());
         // The server still serves.
-        assertEquals(Boolean.TRUE, reply(BalloonApiClient.call(sock, "{\"balloon_mib\":5}", Duration.ofSeconds(30))).get("ok"));
+        assertEquals(Boolean.TRUE, reply(ControlClient.call(sock, "{\"balloon_mib\":5}", Duration.ofSeconds(30))).get("ok"));
     }
 
     @Test
     void connectionsBeyondTheLimitAreTurnedAway() throws Exception {
         Path sock = dir.resolve("api.sock");
-        server = BalloonApi.start(sock, balloon);
+        server = ControlServer.start(sock, vm);
         List<SocketChannel> idle = new ArrayList<>();
         try {
-            for (int i = 0; i < BalloonApi.MAX_CLIENTS; i++) {
+            for (int i = 0; i < ControlServer.MAX_CLIENTS; i++) {
                 SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock));
                 idle.add(ch);
                 // A request answered proves the server registered this connection.
                 send(ch, "{\"stats\":true,\"timeout_ms\":0}\n");
                 assertTrue(readLine(ch).contains("\"ok\":true"));
             }
-            String refused = BalloonApiClient.call(sock, "{\"balloon_mib\":1}", Duration.ofSeconds(30));
+            String refused = ControlClient.call(sock, "{\"balloon_mib\":1}", Duration.ofSeconds(30));
             assertTrue(refused.contains("too many connections"), refused);
             idle.remove(0).close();
             // Once one went away, a new client gets in (the server notices the close asynchronously).
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
             String r;
-            while ((r = BalloonApiClient.call(sock, "{\"balloon_mib\":1}", Duration.ofSeconds(30))).contains("too many")) {
+            while ((r = ControlClient.call(sock, "{\"balloon_mib\":1}", Duration.ofSeconds(30))).contains("too many")) {
                 assertTrue(System.nanoTime() < deadline, r);
                 Thread.onSpinWait();
             }
