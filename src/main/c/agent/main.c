@@ -42,7 +42,7 @@ static void on_sigchld(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: vessel-agent --listen SPEC [--token-file PATH]\n"
+            "usage: vessel-agent --listen SPEC [--token-file PATH] [--notify-ready]\n"
             "       vessel-agent --vmm-client SOCKET -- ARGS...\n"
             "       vessel-agent --connect-unix PATH | --connect-vsock CID:PORT\n"
             "\n"
@@ -54,6 +54,9 @@ static void usage(FILE *f)
             "                        vsock:PORT         AF_VSOCK, any CID\n"
             "                      PORT 0 picks a free port. The bound port is\n"
             "                      printed as the first line on stdout.\n"
+            "  --notify-ready      once listening on vsock, tell the host: connect to\n"
+            "                      its vsock port " VA_STR(VA_READY_PORT) " and send \"READY <port>\" (as the\n"
+            "                      container init does)\n"
             "  --token-file PATH   shared secret; every connection must present it\n"
             "                      in its hello frame (a trailing newline in the\n"
             "                      file is ignored)\n"
@@ -281,6 +284,7 @@ int main(int argc, char **argv)
     ensure_std_fds();
 
     const char *listen_spec = NULL, *token_file = NULL;
+    int notify_ready = 0;
     int container = getpid() == 1 && argc == 1; /* the kernel started us as /init */
     if (container) {
         if (container_init() < 0) {
@@ -296,6 +300,10 @@ int main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--notify-ready") == 0) {
+            notify_ready = 1;
+            continue;
         }
         if (strncmp(a, "--listen", 8) == 0 && (a[8] == 0 || a[8] == '=')) {
             target = &listen_spec;
@@ -364,6 +372,11 @@ int main(int argc, char **argv)
     if (container) {
         container_mark("agent listening");
         container_ready(port);
+    } else if (notify_ready) {
+        if (addr.sa.sa_family != AF_VSOCK)
+            fprintf(stderr, "vessel-agent: --notify-ready needs a vsock listener; ignored\n");
+        else
+            container_ready(port);
     }
     agent_log("listening on %s (port %lu, %s, %s)", listen_spec, port, VA_PROTOCOL_VERSION,
               cfg.token ? "token required" : "no token");

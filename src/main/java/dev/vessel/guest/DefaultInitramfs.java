@@ -1,5 +1,7 @@
 package dev.vessel.guest;
 
+import dev.vessel.guest.agent.AgentBinary;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -7,15 +9,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The built-in guest root: busybox and an init that reports what the VM looks like from the
- * inside (CPUs, memory, date), then powers off, reboots, or gives a shell, as the kernel
- * command line's {@code vessel.action=} says.
+ * The built-in guest root: busybox, vessel-agent and an init that reports what the VM looks like
+ * from the inside (CPUs, memory, date), then powers off, reboots, gives a shell, or serves the
+ * host over vsock with vessel-agent, as the kernel command line's {@code vessel.action=} says
+ * (default: the image's own, {@code /etc/vessel/action}, else power-off).
  */
 public final class DefaultInitramfs {
     private DefaultInitramfs() {}
 
     /** Bumped whenever the init script or layout changes, so cached images are rebuilt. */
-    static final int FORMAT = 3;
+    static final int FORMAT = 4;
 
     /**
      * Kernel modules for Vessel's paravirtual devices, in load order. Debian builds them as
@@ -42,7 +45,7 @@ public final class DefaultInitramfs {
               exec 0<>/dev/hvc0 1>&0 2>&0
             fi
             hostname vessel
-            action=poweroff
+            action=$(cat /etc/vessel/action 2>/dev/null || echo poweroff)
             for arg in $(cat /proc/cmdline); do
               case "$arg" in vessel.action=*) action="${arg#vessel.action=}" ;; esac
             done
@@ -63,6 +66,11 @@ public final class DefaultInitramfs {
                 setsid cttyhack sh -l
                 poweroff -f ;;
               reboot) reboot -f ;;
+              agent)
+                # The host connects to vsock port 1024 (AgentClient); it learns the agent is up
+                # from "READY" on its vsock port 1025.
+                /sbin/vessel-agent --listen vsock:1024 --notify-ready >/dev/null
+                poweroff -f ;;
               *) poweroff -f ;;
             esac
             """;
@@ -74,6 +82,9 @@ public final class DefaultInitramfs {
     public static void write(Path target, Path busybox, DebianKernel.Release kernel) throws IOException {
         writeWithScript(target, busybox, kernel, null);
     }
+
+    /** The actions the init knows, for {@code vessel.action=} and an image's default. */
+    public static final List<String> ACTIONS = List.of("poweroff", "reboot", "shell", "agent");
 
     /**
      * The built-in image plus a shell script that the init runs after its usual set-up (mounts,
@@ -95,32 +106,67 @@ public final class DefaultInitramfs {
             if (script != null) {
                 cpio.text("etc/vessel/run", 0755, script.startsWith("#!") ? script : "#!/bin/sh\n" + script);
             }
-            cpio.directory("dev").charDevice("dev/console", 0600, 5, 1)
-                    .directory("proc").directory("sys").directory("tmp").directory("root")
-                    .file("bin/busybox", 0755, busybox)
-                    .symlink("bin/sh", "busybox")
-                    .text("init", 0755, INIT)
-                    .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n")
-                    .text("etc/group", 0644, "root:x:0:\n");
-            if (kernel != null) {
-                List<String> order = new ArrayList<>();
-                for (String m : VIRTIO_MODULES) {
-                    cpio.file("lib/modules/" + m + ".ko", 0644, kernel.module(m));
-                    order.add(m);
-                }
-                cpio.text("lib/modules/load-order", 0644, String.join("\n", order) + "\n");
+            writeBase(cpio, busybox, kernel);
+        }
+    }
+
+    /** What every variant holds: busybox, the init, and the kernel's virtio modules. */
+    private static void writeBase(Initramfs cpio, Path busybox, DebianKernel.Release kernel) throws IOException {
+        cpio.directory("dev").charDevice("dev/console", 0600, 5, 1)
+                .directory("proc").directory("sys").directory("tmp").directory("root")
+                .file("bin/busybox", 0755, busybox)
+                .symlink("bin/sh", "busybox")
+                .text("init", 0755, INIT)
+                .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n")
+                .text("etc/group", 0644, "root:x:0:\n");
+        if (kernel != null) {
+            List<String> order = new ArrayList<>();
+            for (String m : VIRTIO_MODULES) {
+                cpio.file("lib/modules/" + m + ".ko", 0644, kernel.module(m));
+                order.add(m);
             }
+            cpio.text("lib/modules/load-order", 0644, String.join("\n", order) + "\n");
         }
     }
 
     /** The cached built-in initramfs for {@code kernel} (may be null) under {@code cacheDir}, built on first use. */
     public static Path ensure(Path cacheDir, DebianKernel.Release kernel) throws IOException {
+        return ensure(cacheDir, kernel, "poweroff");
+    }
+
+    /**
+     * The cached built-in initramfs whose init does {@code defaultAction} (one of {@link #ACTIONS})
+     * unless the command line says otherwise; with vessel-agent when this build has it.
+     */
+    public static Path ensure(Path cacheDir, DebianKernel.Release kernel, String defaultAction) throws IOException {
+        if (!ACTIONS.contains(defaultAction)) {
+            throw new IllegalArgumentException("unknown action " + defaultAction + " (" + String.join(", ", ACTIONS) + ")");
+        }
         Path busybox = Busybox.find();
+        boolean agent = AgentBinary.isAvailable();
+        if (!agent && defaultAction.equals("agent")) {
+            throw new IOException("this build of Vessel has no vessel-agent (build it on a machine with gcc and libc6-dev)");
+        }
         String key = FORMAT + "-" + Files.size(busybox) + "-" + Files.getLastModifiedTime(busybox).toMillis()
-                + "-" + (kernel == null ? "none" : kernel.name());
+                + "-" + (kernel == null ? "none" : kernel.name()) + "-" + defaultAction + "-"
+                + (agent ? AgentBinary.fingerprint() : "no-agent");
         Path target = cacheDir.resolve("initramfs-busybox-" + Integer.toHexString(key.hashCode()) + ".cpio");
         if (!Files.isRegularFile(target)) {
-            write(target, busybox, kernel);
+            Files.createDirectories(cacheDir);
+            Path tmp = Files.createTempFile(cacheDir, ".initramfs", ".tmp");
+            try {
+                try (Initramfs cpio = Initramfs.create(tmp)) {
+                    if (agent) {
+                        cpio.file("sbin/vessel-agent", 0755, AgentBinary.bytes());
+                    }
+                    cpio.text("etc/vessel/action", 0644, defaultAction + "\n");
+                    writeBase(cpio, busybox, kernel);
+                }
+                Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
         }
         return target;
     }

@@ -34,6 +34,24 @@ public final class AgentBinary {
         return in;
     }
 
+    private static volatile String fingerprint;
+
+    /**
+     * A short name for this build of the binary (its size and CRC-32), for cache keys: cheap where
+     * a cryptographic hash of ~700 KiB would cost a quick-start JVM milliseconds on every command.
+     */
+    public static String fingerprint() throws IOException {
+        String f = fingerprint;
+        if (f == null) {
+            byte[] b = bytes();
+            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+            crc.update(b);
+            f = Integer.toHexString(b.length) + "-" + Long.toHexString(crc.getValue());
+            fingerprint = f;
+        }
+        return f;
+    }
+
     public static byte[] bytes() throws IOException {
         try (InputStream in = open()) {
             return in.readAllBytes();

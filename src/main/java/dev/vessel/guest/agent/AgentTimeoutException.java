@@ -2,8 +2,12 @@ package dev.vessel.guest.agent;
 
 import java.io.IOException;
 
-/** The agent accepted the connection but did not answer the hello in time: it (or its machine) is hung. */
+/** The agent did not answer in time: it accepted a connection but not the hello, or never got ready. */
 public final class AgentTimeoutException extends IOException {
+    public AgentTimeoutException(String message) {
+        super(message);
+    }
+
     public AgentTimeoutException(String message, Throwable cause) {
         super(message, cause);
     }
