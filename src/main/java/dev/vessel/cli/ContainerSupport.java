@@ -6,6 +6,7 @@ import dev.vessel.container.ContainerStore;
 import dev.vessel.container.ShimProtocol;
 import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.Timing;
 import dev.vessel.sys.Terminal;
 import sun.misc.Signal;
 

@@ -2,13 +2,14 @@ package dev.vessel.cli;
 
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
+import dev.vessel.host.Timing;
+import dev.vessel.machine.DiskExports;
 import dev.vessel.machine.HelperMachine;
 import dev.vessel.machine.MachineConnection;
-import dev.vessel.machine.DiskExports;
 import dev.vessel.machine.MachineException;
 import dev.vessel.machine.SocketRelay;
-import dev.vessel.vmm.VmConfig;
 import dev.vessel.sys.Terminal;
+import dev.vessel.vmm.VmConfig;
 
 import java.io.FileDescriptor;
 import java.io.FileInputStream;

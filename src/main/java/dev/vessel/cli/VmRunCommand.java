@@ -4,6 +4,7 @@ import dev.vessel.arch.x86.BootImageException;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.guest.DefaultInitramfs;
 import dev.vessel.host.HostCapabilities;
+import dev.vessel.host.Timing;
 import dev.vessel.kvm.KvmException;
 import dev.vessel.sys.Terminal;
 import dev.vessel.vmm.ConsoleInput;

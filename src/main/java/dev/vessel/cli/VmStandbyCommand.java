@@ -1,5 +1,6 @@
 package dev.vessel.cli;
 
+import dev.vessel.host.Timing;
 import dev.vessel.sys.ErrnoException;
 import dev.vessel.sys.Libc;
 import dev.vessel.sys.Terminal;
