@@ -280,7 +280,7 @@ final class MachineForwarding {
         });
         Runtime.getRuntime().addShutdownHook(restore);
         try (ExecSession session = machine.start(request, new FileInputStream(FileDescriptor.in), out, err)) {
-            Signals.forward(session, interactive);
+            dev.vessel.guest.agent.SessionSignals.forward(session, interactive);
             int status = session.waitFor();
             if (session.failure().isPresent()) {
                 err.write(("vessel: cannot run Vessel in the helper machine: " + session.failure().get().message() + "\n")
