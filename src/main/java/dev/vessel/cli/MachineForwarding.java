@@ -31,125 +31,6 @@ import java.util.Map;
 final class MachineForwarding {
     private MachineForwarding() {}
 
-    /**
-     * JVM options inside the machine: small and quick to start. A 4 MiB young generation: the VMM
-     * allocates little once the VM runs, and the default eden is touched whole before the first
-     * collection (it cost 10.5 MiB of peak RSS; no slower with 4 MiB: docs/benchmarks.md, issue 2).
-     */
-    static final List<String> MACHINE_JVM_OPTIONS = List.of("--enable-native-access=ALL-UNNAMED",
-            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmn4m", "-XX:-UsePerfData");
-
-    /**
-     * Standby VMMs kept per build. Two let a command that follows another at once find one ready
-     * while the first one's successor warms up, but two warm-ups at once beside a cold VM overloaded
-     * a fresh helper machine in a CI rehearsal (docs/helper-machine.md): one until warm-ups are
-     * staggered (slot claims now stop pile-ups within a slot, not across slots).
-     */
-    static final int STANDBY_SLOTS = 1;
-
-    /** Where the machine's standby VMM for a build of Vessel waits in {@code slot} (see {@link VmStandbyCommand}). */
-    static String standbySocket(String jarSha, int slot) {
-        return "/run/vessel/vmm-" + jarSha + (slot == 0 ? "" : "." + slot) + ".sock";
-    }
-
-    /** Bound on the cache's training run: it normally takes 20-60 s; a stuck one must not hold the build's lock forever. */
-    static final int AOT_TRAINING_TIMEOUT_S = 300;
-
-    /**
-     * The command that runs Vessel in the machine. It first sets the machine's clock from the
-     * host's (it drifts under software emulation, and VMs take their date from it).
-     *
-     * <p>Fast path: a standby VMM of this jar ({@code vm standby}), started earlier and warmed up,
-     * takes the command with this session's stdio through {@code vessel-agent --vmm-client}, which
-     * passes INT, TERM and HUP on to it and exits with the VM's status (the shell ignores those
-     * signals meanwhile and waits for it). The client exits 200 at once when no standby takes the
-     * command (none there, or one that cannot run it as a fresh process would).
-     *
-     * <p>Cold path: a fresh JVM, with an ahead-of-time cache of the VMM's loaded and linked classes
-     * when this jar has one (under emulation it halves the JVM's start-up). For each standby slot
-     * with no live standby, it also starts one for the next command.
-     *
-     * <p>A jar's first command in the machine finds no cache: it runs without one, and starts the
-     * cache's training ({@code vm warm-up}, which boots a minimal guest) in the background, at low
-     * priority and bounded in time, one per jar at a time; the standbys start when it ends. The
-     * training never delays the command that found it missing, and one that gets stuck under the
-     * emulation (docs/helper-machine.md) only leaves that jar without a cache until the next try.
-     *
-     * <p>Background work is detached (its own session, stdio on /dev/null, so this session's output
-     * does not wait for it) and runs without the diagnostic VESSEL_* variables.
-     */
-    static List<String> machineCommand(String remoteJar, String jarSha, List<String> vesselArgs) {
-        String javaCommand = "/opt/java/bin/java " + String.join(" ", MACHINE_JVM_OPTIONS);
-        String aot = "/var/lib/vessel/aot/" + jarSha + ".aot";
-        String training = "/run/vessel/aot-" + jarSha + ".training";
-        StringBuilder socks = new StringBuilder();
-        for (int slot = 0; slot < STANDBY_SLOTS; slot++) {
-            socks.append(slot == 0 ? "" : " ").append(standbySocket(jarSha, slot));
-        }
-        // No standby while one is alive (busybox's kill takes an empty pid for 0: its own group)
-        // or one is starting (its claim, VmStandbyCommand.claimOf: made here with mkdir, which one
-        // starter wins; the standby removes it when ready or gone), nor when an old machine's agent
-        // has no client mode. `setsid setsid` puts work in the background without `&`, which would
-        // start it with SIGINT ignored (and a JVM keeps it so): the first setsid leads a new
-        // session, so the second forks, returns at once, and its child starts another session.
-        String startStandbys = "java=\"" + javaCommand + " -XX:AOTCache=" + aot + " -Xlog:aot=off\"\n"
-                + "for sock in " + socks + "; do\n"
-                + "  p=$(cat ${sock%.sock}.pid 2>/dev/null); case \"$p\" in ''|*[!0-9]*) p=none ;; esac\n"
-                + "  c=${sock%.sock}.starting\n"
-                + "  find /run/vessel -maxdepth 1 -name ${c##*/} -mmin +" + VmStandbyCommand.CLAIM_STALE_MINUTES
-                + " -exec rmdir {} \\; 2>/dev/null\n"
-                + "  if [ -f " + aot + " ] && ! kill -0 \"$p\" 2>/dev/null && grep -q vmm-client /sbin/vessel-agent"
-                + " && mkdir $c 2>/dev/null; then\n"
-                + "    setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1;"
-                + " exec env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO \"$@\"' sh $java -jar " + remoteJar
-                + " vm standby --socket $sock </dev/null >/dev/null 2>&1\n"
-                + "  fi\n"
-                + "done\n";
-        // The training: the cache lands under its name only when complete (rename). Other builds'
-        // caches (~14 MiB each) would pile up on the machine's disk: a new build drops those
-        // untouched for two weeks (one in use again is simply rebuilt).
-        String train = "renice 19 -p $$ >/dev/null 2>&1\n"
-                + "mkdir -p /var/lib/vessel/aot\n"
-                + "timeout " + AOT_TRAINING_TIMEOUT_S + " env -u VESSEL_TIMING -u VESSEL_DEBUG -u VESSEL_TRACE_IO "
-                + javaCommand + " -XX:AOTCacheOutput=" + aot + ".$$ -Xlog:aot=off -jar " + remoteJar
-                + " vm warm-up >/dev/null 2>&1 && mv " + aot + ".$$ " + aot + "\n"
-                + "rm -f " + aot + ".$$ " + aot + ".$$.config\n"
-                + "find /var/lib/vessel/aot -type f ! -name " + jarSha + ".aot -mtime +14 -exec rm -f {} \\; 2>/dev/null\n"
-                + "rmdir " + training + "\n"
-                + startStandbys;
-        String script = "date -u -s \"@$0\" >/dev/null\n"
-                + "for sock in " + socks + "; do\n"
-                + "  [ -S $sock ] || continue\n"
-                + "  trap '' INT TERM HUP\n"
-                + "  /sbin/vessel-agent --vmm-client $sock -- \"$@\"\n"
-                + "  st=$?\n"
-                + "  [ $st -eq 200 ] || exit $st\n"
-                + "  trap - INT TERM HUP\n"
-                + "done\n"
-                + "mkdir -p /run/vessel\n"
-                + "if [ -f " + aot + " ]; then\n"
-                + startStandbys.indent(2)
-                + "  exec $java -jar " + remoteJar + " \"$@\"\n"
-                + "fi\n"
-                // A training whose shell was killed leaves its lock: older than the timeout, it is stale.
-                + "find /run/vessel -maxdepth 1 -name aot-" + jarSha + ".training -mmin +"
-                + (AOT_TRAINING_TIMEOUT_S / 60 + 1) + " -exec rmdir {} \\; 2>/dev/null\n"
-                + "if mkdir " + training + " 2>/dev/null; then\n"
-                + "  echo 'vessel: first run of this build in the helper machine: its start-up cache is made in the background' >&2\n"
-                + "  setsid setsid sh -c " + shellQuote(train) + " </dev/null >/dev/null 2>&1\n"
-                + "fi\n"
-                + "exec " + javaCommand + " -jar " + remoteJar + " \"$@\"";
-        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", script,
-                Long.toString(java.time.Instant.now().getEpochSecond())));
-        argv.addAll(vesselArgs);
-        return argv;
-    }
-
-    /** One shell word holding {@code s} literally. */
-    static String shellQuote(String s) {
-        return "'" + s.replace("'", "'\\''") + "'";
-    }
-
     static int runVm(Main main, VmRunCommand run, long memoryBytes) throws Exception {
         if (run.accel == VmRunCommand.Accel.auto) {
             System.err.println("vessel: no hardware virtualization here (no vmx/svm); running the VM in the helper machine (slow path)");
@@ -224,7 +105,7 @@ final class MachineForwarding {
                 machine.runQuietly(List.of("mkdir", "-p", sockets));
                 Timing.mark("machine: socket folder made");
             }
-            List<String> argv = machineCommand(sent.get(0), jarSha(jar), vmArgs);
+            List<String> argv = dev.vessel.machine.MachineCommandScript.argv(sent.get(0), jarSha(jar), vmArgs);
             return forward(machine, argv, interactive);
         } finally {
             for (AutoCloseable r : relays) {
