@@ -134,7 +134,7 @@ run)
   # runner.sh run W KIND TAG: runs the VMM of KIND once; prints one RESULT line.
   kind=$3
   tag=$4
-  # The standby VMM of the captured jar (MachineForwarding: /run/vessel/vmm-<16 hex of its sha>.sock).
+  # The standby VMM of the captured jar (MachineCommandScript.standbySocket: /run/vessel/vmm-<16 hex of its sha>.sock).
   jar=$(awk 'f { print; exit } $0 == "-jar" { f = 1 }' "$W/vessel.argv")
   sha=${jar%/*}; sha=${sha##*/}
   sock=/run/vessel/vmm-$(printf '%.16s' "$sha").sock

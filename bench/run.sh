@@ -92,7 +92,7 @@ vessel run --rm busybox true </dev/null >/dev/null 2>&1 || die "vessel run --rm 
 jar_sha=$(jar_sha16 "$jar")
 if vessel machine status >/dev/null 2>&1; then
   # A new build's first run in the helper machine starts making its start-up cache in the
-  # background (MachineForwarding.machineCommand): measure once it is there, as users' later runs.
+  # background (machine-command.sh, see MachineCommandScript): measure once it is there, as users' later runs.
   vessel machine exec -- sh -c "$aot_cache_wait_script" sh "$jar_sha" </dev/null \
     || die "the helper machine has no start-up cache for this jar (its training run failed or took over 400 s)"
   vessel vm run </dev/null >/dev/null 2>&1 || die "vessel vm run fails; see its output"

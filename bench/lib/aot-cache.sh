@@ -1,7 +1,7 @@
 # Sourced by the benchmarks that run Vessel in the helper machine. A new build's first command
 # there runs without the JVM's start-up cache and starts making it in the background
-# (MachineForwarding.machineCommand); measured runs are taken once it is there, as a user's later
-# runs are.
+# (machine-command.sh, see MachineCommandScript); measured runs are taken once it is there, as a
+# user's later runs are.
 #
 # aot_cache_wait_script: an `sh -c` script for `vessel machine exec -- sh -c SCRIPT sh SHA16`. It
 # exits 0 once the cache of the jar whose SHA-256 starts with SHA16 exists, 2 when there is none

@@ -44,7 +44,7 @@ build_dir="${TMPDIR:-/tmp}/vessel-bench-build"
 keep_machine=0
 fresh_machine=0
 run_timeout=300
-# What `vessel vm run` gives the JVM in the machine (MachineForwarding.MACHINE_JVM_OPTIONS).
+# What `vessel vm run` gives the JVM in the machine (MachineCommandScript.JVM_OPTIONS).
 jvm_options="--enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -XX:-UsePerfData"
 machine_ready=0
 started_machine=0

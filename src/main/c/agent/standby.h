@@ -3,7 +3,7 @@
  * hands a Vessel command line to a standby VMM (`vessel vm standby`), which
  * runs it in its own, already warmed-up process.
  *
- * Keep this file and dev.vessel.cli.StandbyRequest (Java) in lockstep: every
+ * Keep this file and dev.vessel.machine.standby.StandbyRequest (Java) in lockstep: every
  * constant below has a twin there with the same value.
  *
  * Transport: AF_UNIX stream socket at SOCKET. Integers are big-endian. The

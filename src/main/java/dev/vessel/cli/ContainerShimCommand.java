@@ -5,6 +5,7 @@ import dev.vessel.container.ContainerInitramfs;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.container.Shim;
 import dev.vessel.guest.DebianKernel;
+import dev.vessel.host.Timing;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;

@@ -6,6 +6,8 @@ import dev.vessel.container.ContainerStore;
 import dev.vessel.container.ShimProtocol;
 import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.Timing;
+import dev.vessel.host.VesselJar;
 import dev.vessel.sys.Terminal;
 import sun.misc.Signal;
 
@@ -46,7 +48,12 @@ final class ContainerSupport {
      */
     static void startShim(Main main, ContainerStore.Container c, boolean waitForAttach, boolean restart)
             throws IOException, UserError {
-        Path jar = MachineSupport.ownJar();
+        Path jar;
+        try {
+            jar = VesselJar.require("a container's supervisor");
+        } catch (IOException e) {
+            throw new UserError(e.getMessage(), 125);
+        }
         List<String> cmd = new ArrayList<>();
         if (HostCommand.available("setsid")) {
             cmd.add("setsid"); // no SIGINT/SIGHUP from the CLI's terminal

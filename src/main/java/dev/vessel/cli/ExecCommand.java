@@ -7,6 +7,7 @@ import dev.vessel.guest.agent.AgentClient;
 import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
+import dev.vessel.guest.agent.SessionSignals;
 import dev.vessel.sys.Terminal;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -107,7 +108,7 @@ final class ExecCommand implements Callable<Integer> {
             if (!interactive) {
                 s.closeStdin();
             }
-            Signals.forward(s, tty);
+            SessionSignals.forward(s, tty);
             int status = s.waitFor();
             if (s.failure().isPresent()) {
                 var f = s.failure().get();

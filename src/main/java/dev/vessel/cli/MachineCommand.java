@@ -3,11 +3,14 @@ package dev.vessel.cli;
 import dev.vessel.machine.HelperMachine;
 import dev.vessel.machine.MachineConnection;
 import dev.vessel.machine.MachineException;
+import dev.vessel.machine.MachineForwarder;
+import dev.vessel.machine.MachineUnavailableException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,6 +29,15 @@ final class MachineCommand {
     @ParentCommand
     Main main;
 
+    /** The running machine, started on demand. */
+    static HelperMachine.Endpoint running(Main main) throws IOException, UserError {
+        try {
+            return HelperMachine.of(main.stateRoot()).ensureRunning(System.err);
+        } catch (MachineUnavailableException e) {
+            throw new UserError(e.getMessage(), 125);
+        }
+    }
+
     @Command(name = "start", mixinStandardHelpOptions = true, description = "Start the helper machine (no-op if it runs).")
     static final class Start implements Callable<Integer> {
         @ParentCommand
@@ -39,10 +51,10 @@ final class MachineCommand {
 
         @Override
         public Integer call() throws Exception {
-            HelperMachine m = MachineSupport.machine(parent.main);
-            long mem = memory == null ? MachineSupport.defaultMemory() : SizeParser.parse(memory);
+            HelperMachine m = HelperMachine.of(parent.main.stateRoot());
+            long mem = memory == null ? HelperMachine.defaultMemory() : SizeParser.parse(memory);
             try {
-                HelperMachine.Endpoint ep = m.start(System.err, mem, cpus == null ? MachineSupport.defaultCpus() : cpus);
+                HelperMachine.Endpoint ep = m.start(System.err, mem, cpus == null ? HelperMachine.defaultCpus() : cpus);
                 System.out.println("helper machine running (pid " + ep.pid() + ", agent on 127.0.0.1:" + ep.port() + ")");
                 return 0;
             } catch (MachineException e) {
@@ -58,7 +70,7 @@ final class MachineCommand {
 
         @Override
         public Integer call() throws Exception {
-            boolean was = MachineSupport.machine(parent.main).stop(Duration.ofSeconds(60));
+            boolean was = HelperMachine.of(parent.main.stateRoot()).stop(Duration.ofSeconds(60));
             System.out.println(was ? "helper machine stopped" : "helper machine was not running");
             return 0;
         }
@@ -72,7 +84,7 @@ final class MachineCommand {
 
         @Override
         public Integer call() throws Exception {
-            HelperMachine m = MachineSupport.machine(parent.main);
+            HelperMachine m = HelperMachine.of(parent.main.stateRoot());
             Optional<HelperMachine.Endpoint> ep = m.running();
             if (ep.isEmpty()) {
                 System.out.println("stopped");
@@ -98,8 +110,7 @@ final class MachineCommand {
 
         @Override
         public Integer call() throws Exception {
-            HelperMachine.Endpoint ep = MachineSupport.ensureRunning(parent.main);
-            return MachineForwarding.forward(MachineConnection.open(ep), command, tty);
+            return MachineForwarder.forward(MachineConnection.open(running(parent.main)), command, tty);
         }
     }
 
@@ -117,8 +128,7 @@ final class MachineCommand {
             if (!Files.isRegularFile(file)) {
                 throw new UserError(file + ": no such file");
             }
-            HelperMachine.Endpoint ep = MachineSupport.ensureRunning(parent.main);
-            System.out.println(MachineConnection.open(ep).sendFile(file));
+            System.out.println(MachineConnection.open(running(parent.main)).sendFile(file));
             return 0;
         }
     }

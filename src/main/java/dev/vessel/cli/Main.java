@@ -1,6 +1,7 @@
 package dev.vessel.cli;
 
 import dev.vessel.host.StateRoot;
+import dev.vessel.host.Timing;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

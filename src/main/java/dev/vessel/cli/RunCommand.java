@@ -5,6 +5,7 @@ import dev.vessel.container.ContainerException;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.Timing;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;

@@ -4,7 +4,11 @@ import dev.vessel.arch.x86.BootImageException;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.guest.DefaultInitramfs;
 import dev.vessel.host.HostCapabilities;
+import dev.vessel.host.Timing;
 import dev.vessel.kvm.KvmException;
+import dev.vessel.machine.HelperMachine;
+import dev.vessel.machine.MachineUnavailableException;
+import dev.vessel.machine.MachineVms;
 import dev.vessel.sys.Terminal;
 import dev.vessel.vmm.ConsoleInput;
 import dev.vessel.vmm.ExitResult;
@@ -125,9 +129,28 @@ final class VmRunCommand implements Callable<Integer> {
                 ? (HostCapabilities.hardwareVirtualization() ? Accel.kvm : Accel.machine)
                 : accel;
         if (mode == Accel.machine) {
-            return MachineForwarding.runVm(parent.main, this, memoryBytes);
+            return runInMachine(memoryBytes);
         }
         return runHere(memoryBytes);
+    }
+
+    private int runInMachine(long memoryBytes) throws Exception {
+        if (accel == Accel.auto) {
+            System.err.println("vessel: no hardware virtualization here (no vmx/svm); running the VM in the helper machine (slow path)");
+        }
+        boolean interactive = interactive();
+        VmConfig config;
+        try {
+            config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
+                    parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        try {
+            return MachineVms.run(HelperMachine.of(parent.main.stateRoot()), config, interactive, System.err);
+        } catch (MachineUnavailableException e) {
+            throw new UserError(e.getMessage(), 125);
+        }
     }
 
     /** `--disk PATH[,ro]` options as disks; every image must exist. */

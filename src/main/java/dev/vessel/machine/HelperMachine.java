@@ -1,7 +1,9 @@
 package dev.vessel.machine;
 
 import dev.vessel.guest.DebianKernel;
+import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.StateRoot;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -45,6 +47,50 @@ public final class HelperMachine {
     public HelperMachine(Path machineDir, Path kernelCache) throws IOException {
         this.dir = MachineDirectory.at(machineDir);
         this.kernelCache = kernelCache;
+    }
+
+    /**
+     * The helper machine of a state root: its files in machine/, its kernel in kernels/. Files sent
+     * to it are named by content hash, remembered in cache/file-hashes so that later commands need
+     * not hash them again.
+     */
+    public static HelperMachine of(StateRoot root) throws IOException {
+        FileHashes.rememberIn(root.path().resolve("cache").resolve("file-hashes"));
+        return new HelperMachine(root.dir("machine"), root.dir("kernels"));
+    }
+
+    /** Default machine size: 4 GiB (at most half the host's RAM, at least 1 GiB). */
+    public static long defaultMemory() {
+        return Math.max(1L << 30, Math.min(DEFAULT_MEMORY, HostCapabilities.totalMemory() / 2)) & ~((1L << 20) - 1);
+    }
+
+    /** Default vCPUs: all the host's cores. */
+    public static int defaultCpus() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The running machine, started on demand with the default size (its progress on {@code log}). */
+    public Endpoint ensureRunning(PrintStream log) throws IOException, MachineUnavailableException {
+        Optional<Endpoint> running = running();
+        if (running.isPresent()) {
+            return running.get();
+        }
+        try {
+            return start(log, defaultMemory(), defaultCpus());
+        } catch (MachineException e) {
+            throw new MachineUnavailableException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Stops a helper machine that no longer answers (its agent accepted but did not say hello:
+     * the machine's kernel is stuck, which nested virtualization under emulation can do) and
+     * starts a fresh one.
+     */
+    public Endpoint restartUnresponsive(PrintStream log) throws IOException, MachineUnavailableException {
+        log.println("vessel: the helper machine does not answer; restarting it");
+        stop(Duration.ofSeconds(5));
+        return ensureRunning(log);
     }
 
     /** Where a running machine's agent listens, with the token to present. */

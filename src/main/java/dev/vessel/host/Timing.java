@@ -1,8 +1,7 @@
-package dev.vessel.cli;
-
+package dev.vessel.host;
 
 /** VESSEL_TIMING=1 prints start-up milestones to stderr, for finding where start-up time goes. */
-final class Timing {
+public final class Timing {
     private Timing() {}
 
     private static volatile boolean on = System.getenv("VESSEL_TIMING") != null;
@@ -11,13 +10,13 @@ final class Timing {
     private static volatile long takenMillis;
 
     /** A standby VMM (started without VESSEL_TIMING) took a command that has it. */
-    static void enableForStandbyCommand(long pid) {
+    public static void enableForStandbyCommand(long pid) {
         standby = "standby pid " + pid;
         takenMillis = System.currentTimeMillis();
         on = true;
     }
 
-    static void mark(String what) {
+    public static void mark(String what) {
         if (!on) {
             return;
         }

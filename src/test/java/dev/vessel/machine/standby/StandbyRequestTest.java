@@ -1,11 +1,10 @@
-package dev.vessel.cli;
+package dev.vessel.machine.standby;
 
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -16,7 +15,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class StandbyRequestTest {
     static final StandbyRequest RUN = new StandbyRequest(
@@ -129,35 +127,17 @@ class StandbyRequestTest {
     @Test
     void aStandbyRunsOnlyWhatAFreshProcessWouldRunTheSameWay() {
         Map<String, String> env = Map.of("VESSEL_ROOT", "/var/lib/vessel", "PATH", "/bin");
-        assertNull(VmStandbyCommand.refusal(RUN, env, "/"), "VESSEL_TIMING is the standby's own to report");
-        assertNull(VmStandbyCommand.refusal(RUN, Map.of("VESSEL_ROOT", "/var/lib/vessel", "VESSEL_TIMING", "x"), "/"));
-        assertNotNull(VmStandbyCommand.refusal(RUN, env, "/root"), "another working directory");
-        assertNotNull(VmStandbyCommand.refusal(RUN, Map.of(), "/"), "VESSEL_ROOT differs");
-        assertNotNull(VmStandbyCommand.refusal(RUN, Map.of("VESSEL_ROOT", "/var/lib/vessel", "VESSEL_DEBUG", "1"), "/"));
+        assertNull(StandbyVmm.refusal(RUN, env, "/"), "VESSEL_TIMING is the standby's own to report");
+        assertNull(StandbyVmm.refusal(RUN, Map.of("VESSEL_ROOT", "/var/lib/vessel", "VESSEL_TIMING", "x"), "/"));
+        assertNotNull(StandbyVmm.refusal(RUN, env, "/root"), "another working directory");
+        assertNotNull(StandbyVmm.refusal(RUN, Map.of(), "/"), "VESSEL_ROOT differs");
+        assertNotNull(StandbyVmm.refusal(RUN, Map.of("VESSEL_ROOT", "/var/lib/vessel", "VESSEL_DEBUG", "1"), "/"));
         StandbyRequest debug = new StandbyRequest(RUN.args(), Map.of("VESSEL_ROOT", "/var/lib/vessel", "VESSEL_DEBUG", "1"), "/");
-        assertNotNull(VmStandbyCommand.refusal(debug, env, "/"), "VESSEL_DEBUG needs a fresh VMM");
+        assertNotNull(StandbyVmm.refusal(debug, env, "/"), "VESSEL_DEBUG needs a fresh VMM");
         for (List<String> args : List.of(List.of("vm"), List.of("vm", "standby", "--socket", "/x.sock"),
                 List.of("kernel", "fetch"), List.of("--root", "/r", "vm", "run"), List.of("machine", "exec", "--", "sh"))) {
             StandbyRequest r = new StandbyRequest(args, RUN.env(), "/");
-            assertNotNull(VmStandbyCommand.refusal(r, env, "/"), args.toString());
+            assertNotNull(StandbyVmm.refusal(r, env, "/"), args.toString());
         }
-    }
-
-    @Test
-    void durationsParse() throws Exception {
-        assertEquals(Duration.ofMinutes(30), VmStandbyCommand.parseDuration("--t", "30m", false));
-        assertEquals(Duration.ofSeconds(90), VmStandbyCommand.parseDuration("--t", "90s", false));
-        assertEquals(Duration.ofSeconds(90), VmStandbyCommand.parseDuration("--t", "90", false));
-        assertEquals(Duration.ofMillis(1500), VmStandbyCommand.parseDuration("--t", "1500ms", false));
-        assertEquals(Duration.ofHours(2), VmStandbyCommand.parseDuration("--t", "2h", false));
-        assertEquals(Duration.ofDays(1), VmStandbyCommand.parseDuration("--t", "1d", false));
-        assertEquals(Duration.ofMinutes(5), VmStandbyCommand.parseDuration("--t", "PT5M", false));
-        assertEquals(Duration.ZERO, VmStandbyCommand.parseDuration("--t", "0", true));
-        for (String bad : new String[] {"", "0", "0s", "-5m", "5 minutes", "m", "PT-1S", "99999999999s"}) {
-            UserError e = assertThrows(UserError.class, () -> VmStandbyCommand.parseDuration("--idle-timeout", bad, false), bad);
-            assertEquals(2, e.status());
-            assertTrue(e.getMessage().contains("--idle-timeout"), e.getMessage());
-        }
-        assertThrows(UserError.class, () -> VmStandbyCommand.parseDuration("--t", "-1s", true));
     }
 }

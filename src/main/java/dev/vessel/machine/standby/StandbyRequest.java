@@ -1,4 +1,4 @@
-package dev.vessel.cli;
+package dev.vessel.machine.standby;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;

@@ -1,21 +1,20 @@
-package dev.vessel.cli;
+package dev.vessel.guest.agent;
 
-import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.sys.Terminal;
 import sun.misc.Signal;
 
 import java.io.IOException;
 
-/** Passes this process's signals and terminal resizes on to a process running in the helper machine. */
-final class Signals {
-    private Signals() {}
-
-    static final int SIGINT = 2;
-    static final int SIGTERM = 15;
-    static final int SIGHUP = 1;
+/**
+ * Passes this process's SIGINT, SIGTERM and SIGHUP, and with a terminal its resizes, on to the
+ * process an agent session runs: a command forwarded into a guest or the helper machine then
+ * stops and resizes as if it ran here.
+ */
+public final class SessionSignals {
+    private SessionSignals() {}
 
     @SuppressWarnings("removal")
-    static void forward(ExecSession session, boolean tty) {
+    public static void forward(ExecSession session, boolean tty) {
         for (String name : new String[] {"INT", "TERM", "HUP"}) {
             Signal.handle(new Signal(name), s -> {
                 try {

@@ -1,4 +1,4 @@
-package dev.vessel.cli;
+package dev.vessel.machine.standby;
 
 import dev.vessel.guest.agent.AgentBinary;
 import dev.vessel.sys.ErrnoException;
@@ -150,7 +150,7 @@ class StandbyClientTest {
                 UnixSocket.PeerCredentials peer = conn.peerCredentials();
                 assertEquals(p.pid(), peer.pid());
                 assertEquals(Libc.geteuid(), peer.uid());
-                VmStandbyCommand.Received got = VmStandbyCommand.receive(conn, 10_000);
+                Handover got = Handover.receive(conn, 10_000);
                 StandbyRequest req = got.request();
                 assertEquals(List.of("vm", "run", "--cmdline", "console=ttyS0 a=b", "", "caf\u00e9"), req.args());
                 assertEquals(Map.of("VESSEL_TIMING", "1", "VESSEL_ROOT", "/var/lib/x"), req.env());
@@ -175,7 +175,7 @@ class StandbyClientTest {
         try (UnixSocket listener = UnixSocket.listen(sock, 4)) {
             Process p = startClient(sock, Map.of(), dir, "vm", "run");
             try (UnixSocket conn = acceptOne(listener)) {
-                UnixSocket.closeAll(VmStandbyCommand.receive(conn, 10_000).fds());
+                UnixSocket.closeAll(Handover.receive(conn, 10_000).fds());
             }
             assertEquals(new Result(200, "", ""), finish(p, new byte[0]));
         }
@@ -187,7 +187,7 @@ class StandbyClientTest {
         try (UnixSocket listener = UnixSocket.listen(sock, 4)) {
             Process p = startClient(sock, Map.of(), dir, "vm", "run");
             try (UnixSocket conn = acceptOne(listener)) {
-                UnixSocket.closeAll(VmStandbyCommand.receive(conn, 10_000).fds());
+                UnixSocket.closeAll(Handover.receive(conn, 10_000).fds());
                 conn.send(StandbyRequest.ACCEPTED, new int[0]);
             }
             Result r = finish(p, new byte[0]);
@@ -205,7 +205,7 @@ class StandbyClientTest {
             try (UnixSocket listener = UnixSocket.listen(sock, 4)) {
                 Process p = startClient(sock, Map.of(), dir, "vm", "run");
                 try (UnixSocket conn = acceptOne(listener)) {
-                    UnixSocket.closeAll(VmStandbyCommand.receive(conn, 10_000).fds());
+                    UnixSocket.closeAll(Handover.receive(conn, 10_000).fds());
                     for (byte[] a : answers) {
                         conn.send(a, new int[0]);
                     }
@@ -234,7 +234,7 @@ class StandbyClientTest {
             try (UnixSocket listener = UnixSocket.listen(early, 4)) {
                 Process p = startClient(early, Map.of(), dir, "vm", "run");
                 try (UnixSocket conn = acceptOne(listener)) {
-                    UnixSocket.closeAll(VmStandbyCommand.receive(conn, 10_000).fds());
+                    UnixSocket.closeAll(Handover.receive(conn, 10_000).fds());
                     kill("HUP", p.pid());
                     assertEquals(129, finish(p, new byte[0]).status());
                     assertFalse(hup.await(500, TimeUnit.MILLISECONDS), "forwarded before the standby took the command");
@@ -248,7 +248,7 @@ class StandbyClientTest {
             try (UnixSocket listener = UnixSocket.listen(sock, 4)) {
                 Process p = startClient(sock, Map.of(), dir, "vm", "run");
                 try (UnixSocket conn = acceptOne(listener)) {
-                    UnixSocket.closeAll(VmStandbyCommand.receive(conn, 10_000).fds());
+                    UnixSocket.closeAll(Handover.receive(conn, 10_000).fds());
                     conn.send(StandbyRequest.ACCEPTED, new int[0]);
                     // The client may still be between reading the answer and forwarding: repeat until it arrives.
                     for (int i = 0; i < 100 && hup.getCount() > 0; i++) {
@@ -297,7 +297,7 @@ class StandbyClientTest {
         try {
             s[0].send(Arrays.copyOf(wire, 3), stdio); // a short first piece still carries them
             s[0].send(Arrays.copyOfRange(wire, 3, wire.length), new int[0]);
-            VmStandbyCommand.Received r = VmStandbyCommand.receive(s[1], 5_000);
+            Handover r = Handover.receive(s[1], 5_000);
             assertEquals(StandbyRequestTest.RUN, r.request());
             assertEquals(3, r.fds().length);
             UnixSocket.closeAll(r.fds());
@@ -331,7 +331,7 @@ class StandbyClientTest {
                     if (c.get(0).equals("truncated")) {
                         s[0].close(); // end of stream in the middle
                     }
-                    assertThrows(StandbyRequest.BadRequest.class, () -> VmStandbyCommand.receive(s[1], 2_000),
+                    assertThrows(StandbyRequest.BadRequest.class, () -> Handover.receive(s[1], 2_000),
                             (String) c.get(0));
                 } catch (IOException e) {
                     // "four descriptors": the receive itself refuses them; fine as well.
@@ -348,7 +348,7 @@ class StandbyClientTest {
             try {
                 s[0].send(header, new int[0]);
                 s[0].send(payload, Arrays.copyOf(stdio, 3));
-                assertThrows(StandbyRequest.BadRequest.class, () -> VmStandbyCommand.receive(s[1], 2_000));
+                assertThrows(StandbyRequest.BadRequest.class, () -> Handover.receive(s[1], 2_000));
             } finally {
                 s[0].close();
                 s[1].close();
@@ -357,7 +357,7 @@ class StandbyClientTest {
             try {
                 slow[0].send(header, Arrays.copyOf(stdio, 3));
                 long t0 = System.nanoTime();
-                assertThrows(StandbyRequest.BadRequest.class, () -> VmStandbyCommand.receive(slow[1], 300));
+                assertThrows(StandbyRequest.BadRequest.class, () -> Handover.receive(slow[1], 300));
                 assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
             } finally {
                 slow[0].close();
