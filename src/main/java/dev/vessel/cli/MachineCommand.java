@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
                 "It is a QEMU software-emulated x86 machine with nested KVM, in which Vessel runs its VMs (like `podman machine`).",
                 "`vessel vm run` starts it on demand; it keeps running until `vessel machine stop`."},
         subcommands = {MachineCommand.Start.class, MachineCommand.Stop.class, MachineCommand.Status.class,
-                MachineCommand.Exec.class, MachineCommand.Copy.class})
+                MachineCommand.Exec.class, MachineCommand.Copy.class, MachineJavaCommand.class})
 final class MachineCommand {
     @ParentCommand
     Main main;

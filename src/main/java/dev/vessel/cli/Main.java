@@ -76,7 +76,7 @@ public final class Main {
         cl.addSubcommand("help", new CommandLine.HelpCommand());
         // --console serial|virtio, --accel auto|kvm|machine: documented in lower case.
         cl.setCaseInsensitiveEnumValuesAllowed(true);
-        // `run IMAGE CMD -x`, `exec C CMD -x`, `machine exec CMD -x`: everything after the first positional is the command's.
+        // `run IMAGE CMD -x`, `exec C CMD -x`, `machine exec CMD -x`, `machine java MAIN -x`: everything after the first positional is the command's.
         for (String verb : new String[] {"run", "exec"}) {
             CommandLine sub = cl.getSubcommands().get(verb);
             if (sub != null) {
@@ -84,8 +84,13 @@ public final class Main {
             }
         }
         CommandLine machine = cl.getSubcommands().get("machine");
-        if (machine != null && machine.getSubcommands().get("exec") != null) {
-            machine.getSubcommands().get("exec").setStopAtPositional(true);
+        if (machine != null) {
+            for (String verb : new String[] {"exec", "java"}) {
+                CommandLine sub = machine.getSubcommands().get(verb);
+                if (sub != null) {
+                    sub.setStopAtPositional(true);
+                }
+            }
         }
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             // Errors reach the user as one line; the stack trace is for VESSEL_DEBUG=1.

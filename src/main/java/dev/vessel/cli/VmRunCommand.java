@@ -4,24 +4,18 @@ import dev.vessel.arch.x86.BootImageException;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.guest.DefaultInitramfs;
 import dev.vessel.host.HostCapabilities;
+import dev.vessel.host.StateRoot;
 import dev.vessel.host.Timing;
 import dev.vessel.kvm.KvmException;
-import dev.vessel.machine.HelperMachine;
 import dev.vessel.machine.MachineUnavailableException;
-import dev.vessel.machine.MachineVms;
-import dev.vessel.sys.Terminal;
-import dev.vessel.vmm.ConsoleInput;
-import dev.vessel.vmm.ExitResult;
-import dev.vessel.vmm.VirtualMachine;
+import dev.vessel.machine.VmLauncher;
+import dev.vessel.vmm.StdioConsole;
 import dev.vessel.vmm.VmConfig;
-import dev.vessel.vmm.VmExit;
-import dev.vessel.vmm.VmStats;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -125,32 +119,54 @@ final class VmRunCommand implements Callable<Integer> {
             checkKernel(kernel);
         }
         parseDisks();
-        Accel mode = accel == Accel.auto
-                ? (HostCapabilities.hardwareVirtualization() ? Accel.kvm : Accel.machine)
-                : accel;
-        if (mode == Accel.machine) {
-            return runInMachine(memoryBytes);
-        }
-        return runHere(memoryBytes);
-    }
-
-    private int runInMachine(long memoryBytes) throws Exception {
-        if (accel == Accel.auto) {
+        VmLauncher.Accel where = switch (accel) {
+            case auto -> VmLauncher.Accel.auto();
+            case kvm -> VmLauncher.Accel.KVM;
+            case machine -> VmLauncher.Accel.MACHINE;
+        };
+        if (where == VmLauncher.Accel.MACHINE && accel == Accel.auto) {
             System.err.println("vessel: no hardware virtualization here (no vmx/svm); running the VM in the helper machine (slow path)");
         }
-        boolean interactive = interactive();
-        VmConfig config;
+        Timing.mark("vm run: start");
+        boolean interactive = StdioConsole.interactive();
+        VmConfig config = toConfig(memoryBytes, interactive);
+        Timing.mark("vm run: kernel and initrd resolved");
         try {
-            config = new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
-                    parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket);
-        } catch (IllegalArgumentException e) {
+            return VmLauncher.run(stateRoot(), config, where, interactive, System.err);
+        } catch (BootImageException e) {
             throw new UserError(e.getMessage());
-        }
-        try {
-            return MachineVms.run(HelperMachine.of(parent.main.stateRoot()), config, interactive, System.err);
-        } catch (MachineUnavailableException e) {
+        } catch (KvmException | MachineUnavailableException e) {
             throw new UserError(e.getMessage(), 125);
         }
+    }
+
+    /**
+     * A `vm run` command line a standby VMM took (the options after "vm run"): parsed as this
+     * command parses its own, and run on this host's KVM; its exit status. Errors are reported as
+     * `vessel vm run` reports them.
+     */
+    static int runReceived(List<String> options) {
+        VmRunCommand run = new VmRunCommand();
+        CommandLine cl = new CommandLine(run).setCaseInsensitiveEnumValuesAllowed(true);
+        try {
+            cl.parseArgs(options.toArray(String[]::new));
+        } catch (CommandLine.ParameterException e) {
+            System.err.println("vessel: " + e.getMessage());
+            return 2;
+        }
+        try {
+            return run.call();
+        } catch (UserError e) {
+            System.err.println("vessel: " + e.getMessage());
+            return e.status();
+        } catch (Exception e) {
+            System.err.println("vessel: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            return 1;
+        }
+    }
+
+    private StateRoot stateRoot() {
+        return parent != null ? parent.main.stateRoot() : StateRoot.resolve(null);
     }
 
     /** `--disk PATH[,ro]` options as disks; every image must exist. */
@@ -197,16 +213,12 @@ final class VmRunCommand implements Callable<Integer> {
         }
     }
 
-    boolean interactive() {
-        return Terminal.isTerminal(0) && Terminal.isTerminal(1);
-    }
-
     Path resolveKernel() throws IOException {
         return kernel != null ? kernel : defaultKernel().vmlinuz();
     }
 
     private DebianKernel.Release defaultKernel() throws IOException {
-        return new DebianKernel(parent.main.stateRoot().dir("kernels")).ensure(System.err);
+        return new DebianKernel(stateRoot().dir("kernels")).ensure(System.err);
     }
 
     /** The built-in initramfs carries the default kernel's virtio modules, so only with that kernel. */
@@ -214,7 +226,7 @@ final class VmRunCommand implements Callable<Integer> {
         if (initrd != null) {
             return initrd;
         }
-        return DefaultInitramfs.ensure(parent.main.stateRoot().dir("cache"), kernel == null ? defaultKernel() : null);
+        return DefaultInitramfs.ensure(stateRoot().dir("cache"), kernel == null ? defaultKernel() : null);
     }
 
     String resolveCmdline(boolean interactive) {
@@ -235,69 +247,6 @@ final class VmRunCommand implements Callable<Integer> {
                     parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
-        }
-    }
-
-    private int runHere(long memoryBytes) throws Exception {
-        Timing.mark("vm run: start");
-        boolean interactive = interactive();
-        VmConfig config = toConfig(memoryBytes, interactive);
-        Timing.mark("vm run: kernel and initrd resolved");
-        return runHere(config, interactive);
-    }
-
-    /** Runs {@code config} in this process with the console on stdin/stdout; the VM's exit status. */
-    static int runHere(VmConfig config, boolean interactive) throws Exception {
-        try (VirtualMachine vm = create(config)) {
-            vm.start();
-            Timing.mark("vm run: VM started");
-            Terminal raw = interactive ? Terminal.makeRaw(0) : null;
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                if (raw != null) {
-                    raw.close();
-                }
-            }));
-            ConsoleInput.start(vm, interactive);
-            if (interactive && config.console() == VmConfig.Console.VIRTIO) {
-                followWindowSize(vm);
-            }
-            ExitResult exit = vm.awaitExit();
-            if (VmStats.enabled()) {
-                VmStats.report(vm, System.err);
-            }
-            if (raw != null) {
-                raw.close();
-            }
-            if (exit.exit() != VmExit.POWER_OFF) {
-                System.err.println("\r\nvessel: " + exit.reason());
-            }
-            return exit.status();
-        }
-    }
-
-    private static VirtualMachine create(VmConfig config) throws Exception {
-        try {
-            return VirtualMachine.create(config, new FileOutputStream(FileDescriptor.out));
-        } catch (BootImageException e) {
-            throw new UserError(e.getMessage());
-        } catch (KvmException e) {
-            throw new UserError(e.getMessage(), 125);
-        }
-    }
-
-    /** hvc0 learns the terminal's size now and again on every SIGWINCH (the UART has no such channel). */
-    private static void followWindowSize(VirtualMachine vm) {
-        Runnable update = () -> {
-            int[] size = Terminal.windowSize(1);
-            if (size != null && size[0] > 0 && size[1] > 0) {
-                vm.resizeConsole(size[1], size[0]);
-            }
-        };
-        update.run();
-        try {
-            sun.misc.Signal.handle(new sun.misc.Signal("WINCH"), sig -> update.run());
-        } catch (IllegalArgumentException e) {
-            // No SIGWINCH on this platform: the size stays as first set.
         }
     }
 }

@@ -49,24 +49,21 @@ final class VmStandbyCommand implements Callable<Integer> {
         return standby.serve();
     }
 
-    /** The standby's commands, run through this CLI. */
+    /** A standby's `vm run` command lines, parsed as `vm run` parses its own, run on this host's KVM. */
     private static final class Commands implements CommandRunner {
         @Override
-        public void warmUp() throws Exception {
-            new VmWarmUpCommand().call();
-        }
-
-        @Override
         public void prime() {
-            // TODO(vm-api): a typed call instead of the command line. `vm run` up to its argument
-            // checks: it stops at --cpus 0.
-            Main.run("vm", "run", "--accel", "kvm", "--cpus", "0", "--memory", "256M");
+            // Stops at the argument checks (--cpus 0), before any VM.
+            VmRunCommand.runReceived(List.of("--accel", "kvm", "--cpus", "0", "--memory", "256M"));
         }
 
         @Override
         public int run(List<String> args) {
-            // TODO(vm-api): a typed call instead of the command line.
-            return Main.run(args.toArray(String[]::new));
+            if (args.size() < 2 || !args.get(0).equals("vm") || !args.get(1).equals("run")) {
+                System.err.println("vessel: a standby runs `vm run` only");
+                return 2;
+            }
+            return VmRunCommand.runReceived(args.subList(2, args.size()));
         }
     }
 

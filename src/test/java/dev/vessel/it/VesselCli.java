@@ -70,7 +70,7 @@ final class VesselCli {
         return pb.start();
     }
 
-    private static Result finish(Process p, Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
+    static Result finish(Process p, Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread o = pump(p.getInputStream(), out);

@@ -3,16 +3,10 @@ package dev.vessel.machine.standby;
 import java.util.List;
 
 /**
- * What a standby needs of the layer that runs Vessel commands: it warms up and runs them in its
- * own process, and does not parse them itself.
+ * What a standby needs of the layer that parses Vessel's command lines: a standby takes `vm run`
+ * command lines and runs them in its own process, without parsing them itself.
  */
 public interface CommandRunner {
-    /**
-     * Boots a minimal guest through the VM code, as the start-up cache's training does: the classes
-     * and downcalls a VM needs are then loaded and linked before a command arrives.
-     */
-    void warmUp() throws Exception;
-
     /**
      * Goes through what taking a command touches beyond the warm-up — parsing a `vm run` command
      * line and checking its arguments — without starting a VM. Output is discarded and failures

@@ -115,7 +115,7 @@ public final class StandbyVmm {
 
             jar = VesselJar.path().orElse(null);
             jarStamp = stamp(jar);
-            commands.warmUp();
+            WarmUp.run();
             Path temp = slot.publishingName();
             prime(temp);
 
