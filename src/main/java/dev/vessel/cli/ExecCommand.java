@@ -1,11 +1,8 @@
 package dev.vessel.cli;
 
 import dev.vessel.container.ContainerException;
-import dev.vessel.container.ContainerStore;
-import dev.vessel.container.GuestAgent;
-import dev.vessel.guest.agent.AgentClient;
+import dev.vessel.container.ExecOptions;
 import dev.vessel.guest.agent.AgentProtocol;
-import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.SessionSignals;
 import dev.vessel.sys.Terminal;
@@ -19,9 +16,7 @@ import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** `vessel exec`: run another process in a running container, through its guest agent. */
@@ -56,72 +51,60 @@ final class ExecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ContainerStore.Container c;
-        try {
-            c = ContainerSupport.store(main).require(container);
-        } catch (ContainerException e) {
-            throw ContainerSupport.error(e);
-        }
-        if (!c.state().isRunning()) {
-            throw new UserError("container " + c.config().id() + " is not running", 1);
-        }
-        Map<String, String> envs = new LinkedHashMap<>();
-        for (String e : c.config().env()) {
-            int eq = e.indexOf('=');
-            if (eq > 0) {
-                envs.put(e.substring(0, eq), e.substring(eq + 1));
-            }
-        }
-        envs.putIfAbsent("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        envs.putIfAbsent("HOSTNAME", c.config().hostname());
+        // -e NAME takes this process's value (dropped when it has none), as docker's CLI does.
+        List<String> envs = new ArrayList<>();
         for (String e : env) {
-            int eq = e.indexOf('=');
-            if (eq > 0) {
-                envs.put(e.substring(0, eq), e.substring(eq + 1));
+            if (e.indexOf('=') > 0) {
+                envs.add(e);
             } else if (System.getenv(e) != null) {
-                envs.put(e, System.getenv(e));
+                envs.add(e + "=" + System.getenv(e));
             }
         }
-        if (tty) {
-            envs.putIfAbsent("TERM", System.getenv().getOrDefault("TERM", "xterm"));
-        }
-        String wd = workdir != null ? workdir : c.config().workingDir();
-        ExecRequest request = ExecRequest.of(command).withEnv(envs).withCwd(wd.isEmpty() ? "/" : wd);
-        String u = user != null ? user : c.config().user();
-        if (!u.isEmpty()) {
-            request = request.withUserSpec(u);
-        }
-        boolean terminal = tty && Terminal.isTerminal(0);
-        if (tty) {
-            int[] size = Terminal.windowSize(1);
-            request = request.withTty(size != null ? size[0] : 24, size != null ? size[1] : 80);
-        }
-        Terminal raw = terminal ? Terminal.makeRaw(0) : null;
+        int[] size = tty ? Terminal.windowSize(1) : null;
+        ExecOptions options = new ExecOptions(command, envs, workdir, user, tty, size != null ? size[0] : 0,
+                size != null ? size[1] : 0, System.getenv().getOrDefault("TERM", "xterm"));
+        Terminal raw = tty && Terminal.isTerminal(0) ? Terminal.makeRaw(0) : null;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (raw != null) {
                 raw.close();
             }
         }));
-        try (AgentClient client = GuestAgent.connect(c.vsockSocket());
-             ExecSession s = client.exec(request, interactive ? new FileInputStream(FileDescriptor.in) : null,
-                     new FileOutputStream(FileDescriptor.out), new FileOutputStream(FileDescriptor.err))) {
-            if (!interactive) {
-                s.closeStdin();
+        try {
+            ExecSession session = start(options);
+            try (session) {
+                return run(session);
+            } catch (IOException e) {
+                throw new UserError("cannot reach the container's agent: " + e.getMessage(), 125);
             }
-            SessionSignals.forward(s, tty);
-            int status = s.waitFor();
-            if (s.failure().isPresent()) {
-                var f = s.failure().get();
-                System.err.println("OCI runtime exec failed: " + f.message());
-                return f.errno() == AgentProtocol.ENOENT ? 127 : 126;
-            }
-            return status;
-        } catch (IOException e) {
-            throw new UserError("cannot reach the container's agent: " + e.getMessage(), 125);
         } finally {
             if (raw != null) {
                 raw.close();
             }
+        }
+    }
+
+    /** Waits for the process with signals forwarded; its status, or docker's 126/127 when it could not be run. */
+    private int run(ExecSession s) throws IOException, InterruptedException {
+        if (!interactive) {
+            s.closeStdin();
+        }
+        SessionSignals.forward(s, tty);
+        int status = s.waitFor();
+        if (s.failure().isPresent()) {
+            var f = s.failure().get();
+            System.err.println("OCI runtime exec failed: " + f.message());
+            return f.errno() == AgentProtocol.ENOENT ? 127 : 126;
+        }
+        return status;
+    }
+
+    private ExecSession start(ExecOptions options) throws IOException, UserError {
+        try {
+            return ContainerSupport.service(main).exec(container, options,
+                    interactive ? new FileInputStream(FileDescriptor.in) : null,
+                    new FileOutputStream(FileDescriptor.out), new FileOutputStream(FileDescriptor.err));
+        } catch (ContainerException e) {
+            throw ContainerSupport.error(e);
         }
     }
 }

@@ -45,10 +45,10 @@ public final class Main {
         COMMANDS.put("exec", ExecCommand::new);
         COMMANDS.put("wait", ContainerCommands.Wait::new);
         COMMANDS.put("rm", ContainerCommands.Rm::new);
-        COMMANDS.put("ps", ContainerCommands.Ps::new);
-        COMMANDS.put("logs", ContainerCommands.Logs::new);
-        COMMANDS.put("inspect", ContainerCommands.Inspect::new);
-        COMMANDS.put("container-shim", ContainerShimCommand::new);
+        COMMANDS.put("ps", ContainerViewCommands.Ps::new);
+        COMMANDS.put("logs", ContainerViewCommands.Logs::new);
+        COMMANDS.put("inspect", ContainerViewCommands.Inspect::new);
+        COMMANDS.put(dev.vessel.container.SupervisorLauncher.COMMAND, ContainerShimCommand::new);
     }
 
     @Option(names = "--root", paramLabel = "DIR", scope = CommandLine.ScopeType.INHERIT,

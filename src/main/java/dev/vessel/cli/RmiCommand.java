@@ -21,17 +21,12 @@ import java.util.function.Function;
         footer = {"", "Exit status: 0, or 125 when any image could not be removed (no such image, used by a container)."})
 final class RmiCommand implements Callable<Integer> {
     /** Which container uses an image: the containers' store answers it. */
-    static Function<Main, ImageUsers> users = m -> imageId -> {
+    static Function<Main, ImageUsers> users = m -> {
         try {
-            for (var c : ContainerSupport.store(m).list()) {
-                if (c.config().imageId().equals(imageId.toString())) {
-                    return java.util.Optional.of(new ImageUsers.Container(c.config().id(), c.state().isRunning()));
-                }
-            }
+            return ContainerSupport.service(m).imageUsers();
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        return java.util.Optional.empty();
     };
 
     @ParentCommand

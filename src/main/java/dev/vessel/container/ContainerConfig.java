@@ -47,9 +47,4 @@ public record ContainerConfig(String id, String name, String image, String image
         a.addAll(args);
         return a;
     }
-
-    /** Docker's name syntax. */
-    public static boolean validName(String name) {
-        return name != null && name.matches("[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}");
-    }
 }

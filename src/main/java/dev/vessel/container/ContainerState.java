@@ -62,4 +62,17 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
     public boolean isRunning() {
         return observed().status.equals(RUNNING);
     }
+
+    /**
+     * docker's status line ({@code docker ps}'s STATUS, the Engine API's {@code Status}): "Up 5
+     * seconds", "Exited (0) 3 minutes ago", "Created".
+     */
+    public String describe(Instant now) {
+        ContainerState o = observed();
+        return switch (o.status()) {
+            case RUNNING -> "Up " + HumanDuration.of(HumanDuration.since(o.startedAt(), now));
+            case EXITED -> "Exited (" + o.exitCode() + ") " + HumanDuration.of(HumanDuration.since(o.finishedAt(), now)) + " ago";
+            default -> "Created";
+        };
+    }
 }

@@ -114,9 +114,10 @@ public final class ContainerStore {
         try (FileLock ignored = lock()) {
             for (Container c : list()) {
                 if (c.config().name().equals(config.name())) {
-                    throw new ContainerException("Conflict. The container name \"/" + config.name()
+                    throw new ContainerException(ContainerException.Kind.CONFLICT,
+                            "Conflict. The container name \"/" + config.name()
                             + "\" is already in use by container \"" + c.config().id()
-                            + "\". You have to remove (or rename) that container to be able to reuse that name.");
+                            + "\". You have to remove (or rename) that container to be able to reuse that name.", 125);
                 }
             }
             Path tmp = dir.resolve("." + config.id() + ".tmp");
@@ -166,14 +167,15 @@ public final class ContainerStore {
         }
         List<Container> byPrefix = all.stream().filter(c -> c.config().id().startsWith(want)).toList();
         if (byPrefix.size() > 1) {
-            throw new ContainerException("multiple containers found with provided prefix: " + want);
+            throw ContainerException.invalid("multiple containers found with provided prefix: " + want);
         }
         return byPrefix.stream().findFirst();
     }
 
     /** Docker's message for a container that is not there. */
     public Container require(String idOrName) throws IOException, ContainerException {
-        return find(idOrName).orElseThrow(() -> new ContainerException("No such container: " + idOrName, 1));
+        return find(idOrName).orElseThrow(() -> new ContainerException(ContainerException.Kind.NOT_FOUND,
+                "No such container: " + idOrName, 1));
     }
 
     /** Removes the container's folder (the caller made sure it is not running). */

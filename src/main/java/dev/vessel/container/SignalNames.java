@@ -1,9 +1,10 @@
-package dev.vessel.cli;
+package dev.vessel.container;
 
 import java.util.List;
+import java.util.Locale;
 
-/** Signal names and numbers as docker kill -s takes them (x86-64 Linux numbering). */
-final class SignalNames {
+/** Signal names and numbers as docker kill takes them (x86-64 Linux numbering). */
+public final class SignalNames {
     private SignalNames() {}
 
     private static final List<String> NAMES = List.of("", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE",
@@ -11,8 +12,8 @@ final class SignalNames {
             "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS");
 
     /** "KILL", "SIGKILL", "9" -> 9. */
-    static int parse(String s) throws UserError {
-        String u = s.strip().toUpperCase(java.util.Locale.ROOT);
+    public static int parse(String s) throws ContainerException {
+        String u = s.strip().toUpperCase(Locale.ROOT);
         if (u.startsWith("SIG")) {
             u = u.substring(3);
         }
@@ -26,6 +27,6 @@ final class SignalNames {
         if (i > 0) {
             return i;
         }
-        throw new UserError("invalid signal: " + s, 125);
+        throw ContainerException.invalid("invalid signal: " + s);
     }
 }

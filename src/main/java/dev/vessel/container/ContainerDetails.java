@@ -1,0 +1,45 @@
+package dev.vessel.container;
+
+import java.nio.file.Path;
+
+/**
+ * What {@code docker inspect} shows of a container (the Engine API's container JSON): its
+ * config, its observed state, and docker's derived values.
+ *
+ * @param config how it was created
+ * @param state observed: a state that says running while its supervisor is gone reads as exited
+ * @param logPath the file of its output ({@link ContainerLog})
+ */
+public record ContainerDetails(ContainerConfig config, ContainerState state, Path logPath) {
+    /** Docker's zero time, shown for a start or finish that has not happened. */
+    public static final String ZERO_TIME = "0001-01-01T00:00:00Z";
+    /** Docker's {@code Driver} for the container's root filesystem. */
+    public static final String DRIVER = "vessel-microvm";
+
+    public boolean running() {
+        return ContainerState.RUNNING.equals(state.status());
+    }
+
+    /** The supervisor's pid while running, else 0. */
+    public long pid() {
+        return running() ? state.pid() : 0;
+    }
+
+    public String startedAt() {
+        return state.startedAt().isEmpty() ? ZERO_TIME : state.startedAt();
+    }
+
+    public String finishedAt() {
+        return state.finishedAt().isEmpty() ? ZERO_TIME : state.finishedAt();
+    }
+
+    /** Docker's name form, with a leading slash. */
+    public String name() {
+        return "/" + config.name();
+    }
+
+    /** The vCPUs as docker's {@code NanoCpus}. */
+    public long nanoCpus() {
+        return config.cpus() * 1_000_000_000L;
+    }
+}

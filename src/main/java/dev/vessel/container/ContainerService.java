@@ -1,0 +1,462 @@
+package dev.vessel.container;
+
+import dev.vessel.guest.agent.AgentClient;
+import dev.vessel.guest.agent.ExecRequest;
+import dev.vessel.guest.agent.ExecSession;
+import dev.vessel.host.HostCapabilities;
+import dev.vessel.host.HostCommand;
+import dev.vessel.host.StateRoot;
+import dev.vessel.image.Image;
+import dev.vessel.image.ImageException;
+import dev.vessel.image.ImageStore;
+import dev.vessel.image.ImageUsers;
+import dev.vessel.image.NoSuchImageException;
+import dev.vessel.image.Reference;
+import dev.vessel.registry.DockerConfig;
+import dev.vessel.registry.Endpoint;
+import dev.vessel.registry.PullProgress;
+import dev.vessel.registry.Puller;
+import dev.vessel.registry.RegistryException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Docker's container operations over the container store, the image store and the containers'
+ * supervisors: what {@code vessel run}, {@code ps}, {@code stop}... and the Engine API both call.
+ * Containers are named by a reference: a full id, a unique id prefix or a name (docker's lookup).
+ *
+ * <p>Nothing is printed: a pull's progress goes to the {@link PullProgress} the caller gives, and
+ * failures are {@link ContainerException}s with docker's statuses (or I/O errors of the state root).
+ */
+public final class ContainerService {
+    /** Where a missing image comes from; the registry client in production. */
+    @FunctionalInterface
+    interface ImagePuller {
+        Image pull(ImageStore images, Reference ref, PullProgress progress) throws IOException, ImageException, RegistryException;
+    }
+
+    /** Starts a container's supervisor; {@link SupervisorLauncher} in production. */
+    @FunctionalInterface
+    interface Launcher {
+        void start(ContainerStore.Container c, boolean waitForAttach, boolean restart) throws IOException, ContainerException;
+    }
+
+    /** Opens the image store on first need: most verbs never touch it. */
+    @FunctionalInterface
+    interface ImageStoreOpener {
+        ImageStore open() throws IOException;
+    }
+
+    static final long MIB = 1L << 20;
+    static final long MIN_MEMORY = 64 * MIB;
+    static final long MIN_DISK = 64 * MIB;
+    static final int MAX_CPUS = 64;
+    /** The main process's PATH when the image sets none, as docker's. */
+    static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    private final ContainerStore store;
+    private final ImageStoreOpener imageStoreOpener;
+    private final ImagePuller puller;
+    private final Launcher launcher;
+    private ImageStore images;
+
+    ContainerService(ContainerStore store, ImageStoreOpener images, ImagePuller puller, Launcher launcher) {
+        this.store = store;
+        this.imageStoreOpener = images;
+        this.puller = puller;
+        this.launcher = launcher;
+    }
+
+    /** The containers, images and supervisors of the state root. */
+    public static ContainerService open(StateRoot root) throws IOException {
+        SupervisorLauncher supervisors = new SupervisorLauncher(root);
+        return new ContainerService(ContainerStore.open(root), () -> ImageStore.open(root),
+                (images, ref, progress) -> new Puller(images, DockerConfig.standard(), Endpoint.insecureFromEnvironment(),
+                        progress).pull(ref).image(),
+                supervisors::start);
+    }
+
+    private synchronized ImageStore images() throws IOException {
+        if (images == null) {
+            images = imageStoreOpener.open();
+        }
+        return images;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Look-up
+
+    /** The container {@code ref} names, if any. */
+    public Optional<ContainerStore.Container> find(String ref) throws IOException, ContainerException {
+        return store.find(ref);
+    }
+
+    /** The container {@code ref} names; "No such container: REF" (404, exit 1) if none. */
+    public ContainerStore.Container require(String ref) throws IOException, ContainerException {
+        return store.require(ref);
+    }
+
+    /** Every container (newest first), or only the running ones. */
+    public List<ContainerSummary> list(boolean all) throws IOException {
+        Instant now = Instant.now();
+        List<ContainerSummary> out = new ArrayList<>();
+        for (ContainerStore.Container c : store.list()) {
+            ContainerState s = c.state().observed();
+            if (!all && !s.isRunning()) {
+                continue;
+            }
+            ContainerConfig cfg = c.config();
+            out.add(new ContainerSummary(cfg.id(), cfg.name(), cfg.image(), cfg.imageId(), cfg.argv(), cfg.created(), s,
+                    s.describe(now)));
+        }
+        return out;
+    }
+
+    /** {@code docker inspect}'s view of a container. */
+    public ContainerDetails inspect(String ref) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        return new ContainerDetails(c.config(), c.state().observed(), c.log());
+    }
+
+    /** Which container uses an image, for removing images ({@code rmi}). */
+    public ImageUsers imageUsers() {
+        return imageId -> {
+            try {
+                for (ContainerStore.Container c : store.list()) {
+                    if (c.config().imageId().equals(imageId.toString())) {
+                        return Optional.of(new ImageUsers.Container(c.config().id(), c.state().isRunning()));
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return Optional.empty();
+        };
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Create
+
+    /**
+     * {@code docker create}, pulling an image the store lacks: its progress (after docker's
+     * "Unable to find image 'X' locally") goes to {@code pullProgress}.
+     */
+    public ContainerStore.Container create(CreateRequest request, PullProgress pullProgress)
+            throws IOException, ContainerException {
+        return create(request, Optional.of(pullProgress));
+    }
+
+    /** The Engine API's create: an image the store lacks is not pulled (404, its client pulls). */
+    public ContainerStore.Container create(CreateRequest request) throws IOException, ContainerException {
+        return create(request, Optional.empty());
+    }
+
+    private ContainerStore.Container create(CreateRequest r, Optional<PullProgress> pull)
+            throws IOException, ContainerException {
+        if (r.name() != null && !ContainerNames.isValid(r.name())) {
+            throw ContainerNames.invalid(r.name());
+        }
+        int cpus = r.cpus() == 0 ? 1 : r.cpus();
+        if (cpus < 1 || cpus > MAX_CPUS) {
+            throw ContainerException.invalid("--cpus must be 1.." + MAX_CPUS);
+        }
+        long requested = r.memoryBytes() == 0 ? CreateRequest.DEFAULT_MEMORY : r.memoryBytes();
+        long memoryBytes = requested > Long.MAX_VALUE - MIB ? Long.MAX_VALUE : (requested + MIB - 1) & ~(MIB - 1);
+        if (memoryBytes < MIN_MEMORY || memoryBytes > HostCapabilities.totalMemory()) {
+            throw ContainerException.invalid("--memory must be at least 64M and at most this host's memory");
+        }
+        long diskBytes = r.diskBytes() == 0 ? CreateRequest.DEFAULT_DISK : r.diskBytes();
+        if (diskBytes < MIN_DISK) {
+            throw ContainerException.invalid("--disk-size must be at least 64M");
+        }
+        if (r.workdir() != null && !r.workdir().startsWith("/")) {
+            throw ContainerException.invalid("the working directory '" + r.workdir()
+                    + "' is invalid, it needs to be an absolute path");
+        }
+        for (String e : r.env()) {
+            if (e.indexOf('=') <= 0) {
+                throw ContainerException.invalid("invalid environment variable: " + e);
+            }
+        }
+        Image img;
+        try {
+            img = resolveOrPull(r.image(), pull);
+            images().ensureDisk(img);
+        } catch (ImageException e) {
+            throw new ContainerException(e instanceof NoSuchImageException ? ContainerException.Kind.NOT_FOUND
+                    : ContainerException.Kind.FAILED, e.getMessage(), 125);
+        }
+        List<String> argv = argv(r, img);
+        if (argv.isEmpty()) {
+            throw ContainerException.invalid("No command specified");
+        }
+        List<String> env = new ArrayList<>(img.config().env());
+        env.addAll(r.env());
+        String id = ContainerStore.newId();
+        String name = r.name() != null ? r.name() : generateName();
+        ContainerConfig config = new ContainerConfig(id, name, r.image(), img.id().toString(), Instant.now().toString(),
+                argv.getFirst(), argv.subList(1, argv.size()), env,
+                r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
+                r.user() != null ? r.user() : nullToEmpty(img.config().user()),
+                r.hostname() != null ? r.hostname() : id.substring(0, 12),
+                r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes);
+        ContainerStore.Container c = store.create(config);
+        try {
+            // A sparse ext4 disk: the container's writable layer, kept across stop and start.
+            HostCommand.run(null, List.of("mkfs.ext4", "-q", "-F", "-L", "vessel-rw", "-E", "root_owner=0:0",
+                    c.rwDisk().toString(), (diskBytes >> 20) + "M"));
+        } catch (IOException e) {
+            store.remove(c);
+            throw ContainerException.failed("cannot make the container's disk: " + e.getMessage());
+        }
+        return c;
+    }
+
+    /**
+     * The image, pulled first when the store does not have it and the caller allows it (docker's
+     * "Unable to find image 'X' locally", then the pull's progress).
+     */
+    private Image resolveOrPull(String name, Optional<PullProgress> pull) throws IOException, ImageException, ContainerException {
+        try {
+            return images().resolveOrBuiltin(name);
+        } catch (NoSuchImageException e) {
+            if (pull.isEmpty() || !Reference.isValid(name)) {
+                throw e;
+            }
+            Reference ref = Reference.parse(name);
+            pull.get().line("Unable to find image '" + ref.familiar() + "' locally");
+            try {
+                return puller.pull(images(), ref, pull.get());
+            } catch (RegistryException | ImageException | IOException x) {
+                throw new ContainerException(x instanceof NoSuchImageException ? ContainerException.Kind.NOT_FOUND
+                        : ContainerException.Kind.FAILED, x.getMessage(), 125);
+            }
+        }
+    }
+
+    /** The main process's argv: docker's merge of entrypoint and command with the image's. */
+    static List<String> argv(CreateRequest r, Image img) {
+        List<String> argv = new ArrayList<>();
+        if (r.entrypoint() != null) {
+            // An entrypoint of the caller's drops the image's command too.
+            argv.addAll(r.entrypoint().stream().filter(s -> !s.isEmpty()).toList());
+            argv.addAll(r.cmd());
+        } else {
+            argv.addAll(img.config().entrypoint());
+            argv.addAll(r.cmd().isEmpty() ? img.config().cmd() : r.cmd());
+        }
+        return argv;
+    }
+
+    private String generateName() throws IOException {
+        Set<String> used = new HashSet<>();
+        for (ContainerStore.Container c : store.list()) {
+            used.add(c.config().name());
+        }
+        return ContainerNames.generate(used::contains);
+    }
+
+    private static String nullToEmpty(String s) {
+        return s == null ? "" : s;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Life cycle
+
+    /**
+     * Starts the container's supervisor, which boots its VM and runs its main process; nothing
+     * when it runs already. Returns once the supervisor listens.
+     *
+     * @param waitForAttach the main process starts once a client attached (so it sees all output)
+     */
+    public void start(String ref, boolean waitForAttach) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        ContainerState s = c.state().observed();
+        if (s.isRunning()) {
+            return;
+        }
+        launcher.start(c, waitForAttach, ContainerState.EXITED.equals(s.status()));
+    }
+
+    /**
+     * Stops the container: SIGTERM to its main process, SIGKILL after {@code timeoutSeconds};
+     * returns the exit status (at once for a container that is not running).
+     */
+    public int stop(String ref, int timeoutSeconds) throws IOException, ContainerException {
+        return stop(require(ref), timeoutSeconds);
+    }
+
+    private static int stop(ContainerStore.Container c, int timeoutSeconds) throws IOException {
+        if (!c.state().isRunning()) {
+            return c.state().observed().exitCode();
+        }
+        try {
+            return ShimProtocol.stop(c.shimSocket(), Math.max(0, timeoutSeconds));
+        } catch (IOException e) {
+            if (!c.state().isRunning()) {
+                return c.state().observed().exitCode(); // it ended meanwhile
+            }
+            throw e;
+        }
+    }
+
+    /** Stops the container if it runs, and starts it again. */
+    public void restart(String ref, int timeoutSeconds) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        stop(c, timeoutSeconds);
+        start(c.config().id(), false);
+    }
+
+    /** Sends {@code signal} (1-64) to the container's main process. */
+    public void kill(String ref, int signal) throws IOException, ContainerException {
+        if (signal < 1 || signal > 64) {
+            throw ContainerException.invalid("invalid signal: " + signal);
+        }
+        ContainerStore.Container c = require(ref);
+        if (!c.state().isRunning()) {
+            throw ContainerException.conflict("Cannot kill container: " + ref + ": container " + c.config().id()
+                    + " is not running");
+        }
+        ShimProtocol.signal(c.shimSocket(), signal);
+    }
+
+    /** Blocks until the container stops; returns its exit status (at once when it is not running). */
+    public int awaitExit(String ref) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        if (c.state().isRunning()) {
+            try {
+                return ShimProtocol.await(c.shimSocket());
+            } catch (IOException e) {
+                // its supervisor ended meanwhile: the state tells
+            }
+        }
+        return c.state().observed().exitCode();
+    }
+
+    /** Removes the container; a running one only with {@code force} (it is killed first). */
+    public void remove(String ref, boolean force) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        if (c.state().isRunning()) {
+            if (!force) {
+                throw ContainerException.conflict("You cannot remove a running container " + c.config().id()
+                        + ". Stop the container before attempting removal or force remove");
+            }
+            stop(c, 0);
+        }
+        store.remove(c);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Streams
+
+    /** The container's output (docker logs). */
+    public LogReader logs(String ref) throws IOException, ContainerException {
+        return new LogReader(require(ref));
+    }
+
+    /**
+     * Attaches to the running container's main process. {@code stdin} counts only when the
+     * container keeps its stdin open; {@code rows} and {@code cols} (0: unknown) size its terminal
+     * when it has one and its main process has not started yet.
+     */
+    public AttachClient attach(String ref, boolean stdin, int rows, int cols) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        ContainerException stopped = ContainerException.conflict("You cannot attach to a stopped container, start it first");
+        if (!c.state().isRunning()) {
+            throw stopped;
+        }
+        try {
+            return AttachClient.connect(c.shimSocket(), stdin && c.config().openStdin(), c.config().tty(), rows, cols);
+        } catch (IOException e) {
+            throw stopped;
+        }
+    }
+
+    /**
+     * Runs another process in the running container through its guest agent. The session's
+     * output goes to {@code stdout} and {@code stderr} (daemon threads); {@code stdin} is copied to
+     * the process when not null (else the caller writes or closes it). Closing the session ends
+     * the connection (and the process).
+     */
+    public ExecSession exec(String ref, ExecOptions options, InputStream stdin, OutputStream stdout, OutputStream stderr)
+            throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        if (!c.state().isRunning()) {
+            throw ContainerException.conflict("container " + c.config().id() + " is not running");
+        }
+        if (options.cmd().isEmpty()) {
+            throw ContainerException.invalid("No exec command specified");
+        }
+        ExecRequest request = execRequest(c.config(), options);
+        AgentClient client;
+        try {
+            client = GuestAgent.connect(c.vsockSocket());
+        } catch (IOException e) {
+            throw ContainerException.failed("cannot reach the container's agent: " + e.getMessage());
+        }
+        try {
+            return client.exec(request, stdin, stdout, stderr);
+        } catch (IOException | RuntimeException e) {
+            client.close();
+            throw ContainerException.failed("cannot reach the container's agent: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The exec's environment (the container's, PATH and HOSTNAME, the caller's), directory, user
+     * and terminal. A request the agent would refuse (a relative directory, a NUL) fails here.
+     */
+    static ExecRequest execRequest(ContainerConfig config, ExecOptions o) throws ContainerException {
+        try {
+            return buildExecRequest(config, o);
+        } catch (IllegalArgumentException e) {
+            throw new ContainerException(ContainerException.Kind.INVALID, e.getMessage(), 1);
+        }
+    }
+
+    private static ExecRequest buildExecRequest(ContainerConfig config, ExecOptions o) throws ContainerException {
+        Map<String, String> env = new LinkedHashMap<>();
+        putAll(env, config.env());
+        env.putIfAbsent("PATH", DEFAULT_PATH);
+        env.putIfAbsent("HOSTNAME", config.hostname());
+        for (String e : o.env()) {
+            if (e.indexOf('=') <= 0) {
+                throw ContainerException.invalid("invalid environment variable: " + e);
+            }
+        }
+        putAll(env, o.env());
+        if (o.tty()) {
+            env.putIfAbsent("TERM", o.terminalType() != null ? o.terminalType() : "xterm");
+        }
+        String wd = o.workdir() != null ? o.workdir() : config.workingDir();
+        ExecRequest request = ExecRequest.of(o.cmd()).withEnv(env).withCwd(wd.isEmpty() ? "/" : wd);
+        String user = o.user() != null ? o.user() : config.user();
+        if (!user.isEmpty()) {
+            request = request.withUserSpec(user);
+        }
+        if (o.tty()) {
+            request = request.withTty(o.rows() > 0 ? o.rows() : 24, o.cols() > 0 ? o.cols() : 80);
+        }
+        return request;
+    }
+
+    private static void putAll(Map<String, String> env, List<String> entries) {
+        for (String e : entries) {
+            int eq = e.indexOf('=');
+            if (eq > 0) {
+                env.put(e.substring(0, eq), e.substring(eq + 1));
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.vessel.container;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What to create a container from, shaped like docker's container create (the Engine API's
+ * body and {@code docker create}'s flags). Host-side conveniences (an env file, {@code -e NAME}
+ * taking the caller's value) are the caller's: {@code env} holds plain {@code NAME=VALUE}.
+ *
+ * @param image a reference or image id; {@code busybox} is built in
+ * @param name the container's name, or null for a generated one
+ * @param cmd the command, or empty for the image's
+ * @param entrypoint the entrypoint instead of the image's (empty: none, and then the image's
+ *     command is not used either, as in docker), or null for the image's
+ * @param env {@code NAME=VALUE}, after the image's
+ * @param workdir an absolute path, or null for the image's
+ * @param user {@code user[:group]}, or null for the image's
+ * @param hostname or null for the id's first 12 digits
+ * @param tty a pseudo-terminal for the main process
+ * @param openStdin keep the main process's stdin open
+ * @param autoRemove remove the container when it stops
+ * @param memoryBytes the VM's memory, rounded up to whole MiB; 0 for {@link #DEFAULT_MEMORY}
+ * @param cpus the VM's vCPUs; 0 for one
+ * @param diskBytes the writable disk's size (sparse); 0 for {@link #DEFAULT_DISK}
+ */
+public record CreateRequest(String image, String name, List<String> cmd, List<String> entrypoint, List<String> env,
+                            String workdir, String user, String hostname, boolean tty, boolean openStdin,
+                            boolean autoRemove, long memoryBytes, int cpus, long diskBytes) {
+    public static final long DEFAULT_MEMORY = 256L << 20;
+    public static final long DEFAULT_DISK = 2L << 30;
+
+    public CreateRequest {
+        Objects.requireNonNull(image, "image");
+        cmd = cmd == null ? List.of() : List.copyOf(cmd);
+        entrypoint = entrypoint == null ? null : List.copyOf(entrypoint);
+        env = env == null ? List.of() : List.copyOf(env);
+    }
+
+    /** The image's command with defaults for everything else. */
+    public static CreateRequest of(String image) {
+        return new CreateRequest(image, null, List.of(), null, List.of(), null, null, null, false, false, false, 0, 0, 0);
+    }
+
+    public CreateRequest withName(String n) {
+        return new CreateRequest(image, n, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes);
+    }
+
+    public CreateRequest withCmd(List<String> c) {
+        return new CreateRequest(image, name, c, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes);
+    }
+
+    public CreateRequest withEntrypoint(List<String> e) {
+        return new CreateRequest(image, name, cmd, e, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes);
+    }
+
+    public CreateRequest withEnv(List<String> e) {
+        return new CreateRequest(image, name, cmd, entrypoint, e, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes);
+    }
+
+    /** Working directory, user and hostname (each null for the default). */
+    public CreateRequest withProcess(String newWorkdir, String newUser, String newHostname) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, newWorkdir, newUser, newHostname, tty, openStdin,
+                autoRemove, memoryBytes, cpus, diskBytes);
+    }
+
+    public CreateRequest withStreams(boolean newTty, boolean newOpenStdin) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, newTty, newOpenStdin,
+                autoRemove, memoryBytes, cpus, diskBytes);
+    }
+
+    public CreateRequest withAutoRemove(boolean remove) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, remove,
+                memoryBytes, cpus, diskBytes);
+    }
+
+    /** The VM's size (each 0 for the default). */
+    public CreateRequest withResources(long newMemoryBytes, int newCpus, long newDiskBytes) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                newMemoryBytes, newCpus, newDiskBytes);
+    }
+}

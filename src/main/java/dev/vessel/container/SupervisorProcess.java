@@ -1,0 +1,85 @@
+package dev.vessel.container;
+
+import dev.vessel.guest.DebianKernel;
+import dev.vessel.host.StateRoot;
+import dev.vessel.image.Image;
+import dev.vessel.image.ImageException;
+import dev.vessel.image.ImageStore;
+import dev.vessel.sys.Libc;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/**
+ * The process {@link SupervisorLauncher} starts for one container: it finds what the container's
+ * VM boots, then runs {@link Shim} with its stdout (where the VM's console goes) on the container's
+ * console log, and tells its launcher "ready" on the stdout it was started with.
+ */
+public final class SupervisorProcess {
+    private static final int O_APPEND = 02000;
+
+    private final ContainerStore store;
+    private final ContainerStore.Container container;
+    private final Shim.Boot boot;
+    private final PrintStream diagnostics;
+
+    private SupervisorProcess(ContainerStore store, ContainerStore.Container container, Shim.Boot boot,
+                              PrintStream diagnostics) {
+        this.store = store;
+        this.container = container;
+        this.boot = boot;
+        this.diagnostics = diagnostics;
+    }
+
+    /**
+     * Finds container {@code id} and what its VM boots: the kernel (fetched on first use, its
+     * progress on {@code diagnostics}), the container initramfs and the image's disk.
+     */
+    public static SupervisorProcess prepare(StateRoot root, String id, PrintStream diagnostics)
+            throws IOException, ContainerException {
+        ContainerStore store = ContainerStore.open(root);
+        ContainerStore.Container c = store.require(id);
+        try {
+            ImageStore images = ImageStore.open(root);
+            Image image = images.resolve(c.config().imageId());
+            Path disk = images.ensureDisk(image);
+            DebianKernel.Release kernel = new DebianKernel(root.dir("kernels")).ensure(diagnostics);
+            Path initrd = ContainerInitramfs.ensure(root.dir("cache"), kernel);
+            return new SupervisorProcess(store, c, new Shim.Boot(kernel.vmlinuz(), initrd, disk), diagnostics);
+        } catch (ImageException e) {
+            throw ContainerException.failed(e.getMessage());
+        }
+    }
+
+    /**
+     * Runs the container to its end ({@link Shim#run}) and returns the main process's status.
+     * From here on this process's stdout is the console log.
+     */
+    public int run(Shim.VmRunner vm, boolean waitForAttach, boolean restart) throws IOException {
+        // The VM's console (written to fd 1) goes to the console log; the launcher reads one
+        // line, "ready", from the original stdout once the container runs.
+        int notify = Libc.dupCloexec(1);
+        int fd = Libc.open(container.consoleLog().toString(), Libc.O_WRONLY | Libc.O_CREAT | O_APPEND | Libc.O_CLOEXEC, 0644);
+        Libc.dup2(fd, 1);
+        Libc.close(fd);
+        boolean[] told = {false};
+        return Shim.run(store, container, boot, vm, waitForAttach, restart, () -> {
+            synchronized (told) {
+                if (told[0]) {
+                    return;
+                }
+                told[0] = true;
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment line = arena.allocateFrom(SupervisorLauncher.READY + "\n");
+                    Libc.write(notify, line, line.byteSize() - 1);
+                    Libc.close(notify);
+                } catch (Exception e) {
+                    diagnostics.println("vessel-shim: cannot tell the CLI the container runs: " + e);
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,92 @@
+package dev.vessel.cli;
+
+import dev.vessel.container.CreateRequest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What `vessel run` asks the container service for: its flags, env files and host values resolved here. */
+class RunCommandTest {
+    @TempDir
+    Path dir;
+
+    private static RunCommand run(String image, String... command) {
+        RunCommand r = new RunCommand();
+        r.image = image;
+        r.command = List.of(command);
+        return r;
+    }
+
+    @Test
+    void flagsBecomeTheRequest() throws Exception {
+        RunCommand r = run("busybox", "sh", "-c", "true");
+        r.name = "web";
+        r.tty = true;
+        r.interactive = true;
+        r.rm = true;
+        r.workdir = "/srv";
+        r.user = "nobody";
+        r.hostname = "h";
+        r.cpus = 2;
+        r.memory = "512M";
+        r.diskSize = "1G";
+        CreateRequest q = r.request(Map.of());
+        assertEquals(new CreateRequest("busybox", "web", List.of("sh", "-c", "true"), null, List.of(), "/srv", "nobody", "h",
+                true, true, true, 512L << 20, 2, 1L << 30), q);
+    }
+
+    @Test
+    void defaultsAreTheCliDefaults() throws Exception {
+        CreateRequest q = run("busybox").request(Map.of());
+        assertNull(q.name());
+        assertNull(q.entrypoint(), "the image's entrypoint");
+        assertEquals(256L << 20, q.memoryBytes());
+        assertEquals(1, q.cpus());
+        assertEquals(2L << 30, q.diskBytes());
+    }
+
+    @Test
+    void anEmptyEntrypointClearsTheImages() throws Exception {
+        RunCommand r = run("busybox", "true");
+        r.entrypoint = "";
+        assertEquals(List.of(""), r.request(Map.of()).entrypoint());
+    }
+
+    @Test
+    void envFilesThenFlagsAndANameAloneTakesTheHostsValue() throws Exception {
+        Path file = Files.writeString(dir.resolve("env"), "# comment\n\nFROM_FILE=1\n  HOSTVAR  \nABSENT\n");
+        RunCommand r = run("busybox");
+        r.envFiles = List.of(file);
+        r.env = List.of("A=b=c", "HOSTVAR", "NOT_THERE");
+        assertEquals(List.of("FROM_FILE=1", "HOSTVAR=from host", "A=b=c", "HOSTVAR=from host"),
+                r.request(Map.of("HOSTVAR", "from host")).env());
+    }
+
+    @Test
+    void badFlagsAreDockerRunsStatus() {
+        RunCommand r = run("busybox");
+        r.env = List.of("=x");
+        UserError e = assertThrows(UserError.class, () -> r.request(Map.of()));
+        assertEquals("invalid environment variable: =x", e.getMessage());
+        assertEquals(125, e.status());
+
+        RunCommand missing = run("busybox");
+        missing.envFiles = List.of(dir.resolve("nope"));
+        assertEquals(125, assertThrows(UserError.class, () -> missing.request(Map.of())).status());
+
+        RunCommand size = run("busybox");
+        size.memory = "lots";
+        UserError s = assertThrows(UserError.class, () -> size.request(Map.of()));
+        assertTrue(s.getMessage().startsWith("invalid size: "), s.getMessage());
+        assertEquals(125, s.status());
+    }
+}

@@ -1,0 +1,360 @@
+package dev.vessel.container;
+
+import dev.vessel.guest.agent.ExecRequest;
+import dev.vessel.image.BuiltinBusybox;
+import dev.vessel.image.Image;
+import dev.vessel.image.ImageStore;
+import dev.vessel.image.Tars;
+import dev.vessel.image.UnpackPolicy;
+import dev.vessel.registry.PullProgress;
+import dev.vessel.registry.RegistryException;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The container service without a VM: create (images resolved, pulled, their disks and the
+ * container's writable disk made), names, look-ups, lists, removal and docker's errors. The
+ * supervisor is a recording fake; the image store is shared by the tests (its disks take mkfs runs).
+ */
+class ContainerServiceTest {
+    @TempDir
+    static Path shared;
+    static ImageStore images;
+    /** An imported image: ENTRYPOINT ["/bin/echo", "ep"], CMD ["a"], an env, a workdir and a user. */
+    static Image withEntrypoint;
+
+    @TempDir
+    Path dir;
+    ContainerStore store;
+    final List<String> launches = new ArrayList<>();
+    final List<String> pulls = new ArrayList<>();
+    ContainerService service;
+
+    @BeforeAll
+    static void images() throws Exception {
+        images = ImageStore.open(shared.resolve("images"), UnpackPolicy.defaults());
+        byte[] rootfs = Tars.tar().dir("bin").file("bin/echo", "not a real program").dir("srv").bytes();
+        withEntrypoint = images.importRootfs(new ByteArrayInputStream(rootfs), "test/entry:1",
+                List.of("ENTRYPOINT [\"/bin/echo\", \"ep\"]", "CMD [\"a\"]", "ENV IMG=1", "WORKDIR /srv", "USER nobody"),
+                null);
+    }
+
+    @BeforeEach
+    void service() throws IOException {
+        store = ContainerStore.open(dir.resolve("containers"));
+        service = new ContainerService(store, () -> images, (imgs, ref, progress) -> {
+            pulls.add(ref.toString());
+            progress.line("pulled " + ref.familiar());
+            if (ref.familiar().contains("missing")) {
+                throw new RegistryException("manifest unknown");
+            }
+            imgs.tag("test/entry:1", ref.toString());
+            return imgs.resolve(ref.toString());
+        }, (c, waitForAttach, restart) -> launches.add(c.config().name() + " wait=" + waitForAttach + " restart=" + restart));
+    }
+
+    private static CreateRequest entry() {
+        return CreateRequest.of("test/entry:1");
+    }
+
+    @Test
+    void createFromTheBuiltinBusyboxMakesTheContainersWritableDisk() throws Exception {
+        ContainerStore.Container c = service.create(CreateRequest.of("busybox").withCmd(List.of("echo", "hi")),
+                PullProgress.quiet());
+        ContainerConfig cfg = c.config();
+        assertEquals(List.of("echo", "hi"), cfg.argv());
+        assertEquals("busybox", cfg.image());
+        assertEquals(images.resolve("busybox").id().toString(), cfg.imageId());
+        assertEquals(List.of(BuiltinBusybox.PATH), cfg.env());
+        assertEquals(cfg.id().substring(0, 12), cfg.hostname(), "docker's default hostname");
+        assertTrue(ContainerNames.isValid(cfg.name()), cfg.name());
+        assertEquals(CreateRequest.DEFAULT_MEMORY, cfg.memoryBytes());
+        assertEquals(1, cfg.cpus());
+        assertTrue(Files.isRegularFile(images.diskPath(images.resolve("busybox"))), "the image's disk was built");
+
+        assertEquals(CreateRequest.DEFAULT_DISK, Files.size(c.rwDisk()), "the writable disk has the size asked for");
+        ByteBuffer magic = ByteBuffer.allocate(2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel ch = FileChannel.open(c.rwDisk())) {
+            ch.read(magic, 1024 + 0x38);
+        }
+        assertEquals(0xEF53, magic.flip().getShort() & 0xFFFF, "an ext4 superblock");
+        assertEquals(ContainerState.CREATED, c.state().status());
+        assertTrue(launches.isEmpty(), "create does not start");
+        assertEquals(c.dir(), service.require(cfg.name()).dir());
+    }
+
+    @Test
+    void entrypointAndCommandMergeAsDockersDo() throws Exception {
+        assertEquals(List.of("/bin/echo", "ep", "a"), create(entry()).argv(), "the image's entrypoint and command");
+        assertEquals(List.of("/bin/echo", "ep", "b", "c"), create(entry().withCmd(List.of("b", "c"))).argv());
+        assertEquals(List.of("sh"), create(entry().withEntrypoint(List.of("sh"))).argv(),
+                "an entrypoint of the caller's drops the image's command");
+        assertEquals(List.of("sh", "-c", "x"), create(entry().withEntrypoint(List.of("sh")).withCmd(List.of("-c", "x"))).argv());
+        assertEquals(List.of("true"), create(entry().withEntrypoint(List.of("")).withCmd(List.of("true"))).argv(),
+                "--entrypoint '' clears it");
+        ContainerException none = assertThrows(ContainerException.class, () -> create(entry().withEntrypoint(List.of(""))));
+        assertEquals("No command specified", none.getMessage());
+        assertEquals(125, none.status());
+    }
+
+    @Test
+    void theImagesEnvironmentComesFirstAndItsDefaultsApply() throws Exception {
+        ContainerConfig img = create(entry().withEnv(List.of("A=1", "IMG=2")));
+        assertEquals(List.of("IMG=1", "A=1", "IMG=2"), img.env());
+        assertEquals("/srv", img.workingDir());
+        assertEquals("nobody", img.user());
+
+        ContainerConfig mine = create(entry().withProcess("/tmp", "0:0", "box").withStreams(true, true).withAutoRemove(true)
+                .withResources((100L << 20) + 1, 2, 64L << 20));
+        assertEquals("/tmp", mine.workingDir());
+        assertEquals("0:0", mine.user());
+        assertEquals("box", mine.hostname());
+        assertTrue(mine.tty() && mine.openStdin() && mine.autoRemove());
+        assertEquals(101L << 20, mine.memoryBytes(), "memory is rounded up to whole MiB");
+        assertEquals(2, mine.cpus());
+        assertEquals(64L << 20, mine.diskBytes());
+    }
+
+    @Test
+    void badRequestsFailBeforeAnyImageIsLookedUp() throws Exception {
+        CreateRequest absent = CreateRequest.of("missing/image");
+        assertInvalid("Invalid container name (-bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                absent.withName("-bad name"));
+        assertInvalid("--cpus must be 1..64", absent.withResources(0, 65, 0));
+        assertInvalid("--memory must be at least 64M and at most this host's memory", absent.withResources(1L << 20, 0, 0));
+        assertInvalid("--memory must be at least 64M and at most this host's memory", absent.withResources(Long.MAX_VALUE, 0, 0));
+        assertInvalid("--disk-size must be at least 64M", absent.withResources(0, 0, 1L << 20));
+        assertInvalid("the working directory 'rel' is invalid, it needs to be an absolute path", absent.withProcess("rel", null, null));
+        assertInvalid("invalid environment variable: NOVALUE", absent.withEnv(List.of("NOVALUE")));
+        assertInvalid("invalid environment variable: =x", absent.withEnv(List.of("=x")));
+        assertTrue(pulls.isEmpty(), "nothing was pulled for a bad request");
+        assertTrue(store.list().isEmpty());
+    }
+
+    private void assertInvalid(String message, CreateRequest r) {
+        ContainerException e = assertThrows(ContainerException.class, () -> service.create(r, PullProgress.quiet()));
+        assertEquals(message, e.getMessage());
+        assertEquals(ContainerException.Kind.INVALID, e.kind());
+        assertEquals(400, e.httpStatus());
+        assertEquals(125, e.status(), "docker run's status for its own failures");
+    }
+
+    @Test
+    void aNameInUseIsAConflict() throws Exception {
+        ContainerStore.Container first = service.create(entry().withName("taken"));
+        ContainerException e = assertThrows(ContainerException.class, () -> service.create(entry().withName("taken")));
+        assertEquals(ContainerException.Kind.CONFLICT, e.kind());
+        assertEquals(409, e.httpStatus());
+        assertEquals(125, e.status());
+        assertEquals("Conflict. The container name \"/taken\" is already in use by container \"" + first.config().id()
+                + "\". You have to remove (or rename) that container to be able to reuse that name.", e.getMessage());
+        assertEquals(1, store.list().size(), "the second one left nothing behind");
+    }
+
+    @Test
+    void aMissingImageIsPulledWithProgressOnTheCallersSink() throws Exception {
+        ByteArrayOutputStream progress = new ByteArrayOutputStream();
+        ContainerStore.Container c = service.create(CreateRequest.of("example.test/team/app:2"),
+                new PullProgress(new PrintStream(progress, true, StandardCharsets.UTF_8), PullProgress.Mode.PLAIN));
+        assertEquals("Unable to find image 'example.test/team/app:2' locally\npulled example.test/team/app:2\n",
+                progress.toString(StandardCharsets.UTF_8));
+        assertEquals(List.of("example.test/team/app:2"), pulls);
+        assertEquals("example.test/team/app:2", c.config().image());
+        assertEquals(withEntrypoint.id().toString(), c.config().imageId());
+    }
+
+    @Test
+    void withoutPullingAMissingImageIsNotFound() throws Exception {
+        ContainerException e = assertThrows(ContainerException.class, () -> service.create(CreateRequest.of("nothere:1")));
+        assertEquals(ContainerException.Kind.NOT_FOUND, e.kind());
+        assertEquals(404, e.httpStatus());
+        assertEquals(125, e.status());
+        assertEquals("No such image: nothere:1", e.getMessage());
+        assertTrue(pulls.isEmpty());
+    }
+
+    @Test
+    void aFailedPullIsDockerRunsFailure() {
+        ContainerException e = assertThrows(ContainerException.class,
+                () -> service.create(CreateRequest.of("missing/thing"), PullProgress.quiet()));
+        assertEquals(ContainerException.Kind.FAILED, e.kind());
+        assertEquals(125, e.status());
+        assertTrue(e.getMessage().contains("manifest unknown"), e.getMessage());
+    }
+
+    @Test
+    void listShowsRunningOnesUnlessAllAreAskedFor() throws Exception {
+        ContainerStore.Container created = service.create(entry().withName("created"));
+        ContainerStore.Container running = service.create(entry().withName("running"));
+        ContainerStore.Container exited = service.create(entry().withName("exited"));
+        running.writeState(running.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        exited.writeState(exited.state().running(ProcessHandle.current().pid(), selfStart(), false).exited(3, null));
+
+        assertEquals(List.of("running"), service.list(false).stream().map(ContainerSummary::name).toList());
+        List<ContainerSummary> all = service.list(true);
+        assertEquals(List.of("exited", "running", "created"), all.stream().map(ContainerSummary::name).toList(), "newest first");
+        assertEquals("Exited (3) Less than a second ago", all.get(0).status());
+        assertTrue(all.get(1).status().startsWith("Up "), all.get(1).status());
+        assertTrue(all.get(1).running());
+        assertEquals("Created", all.get(2).status());
+        assertEquals(List.of("/bin/echo", "ep", "a"), all.get(2).command());
+        assertEquals(created.config().shortId(), all.get(2).shortId());
+    }
+
+    @Test
+    void lookUpIsByNameOrIdPrefixAndAnUnknownOneIsNotFound() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("findme"));
+        assertEquals(c.dir(), service.require(c.config().id().substring(0, 5)).dir());
+        assertEquals(c.dir(), service.find("/findme").orElseThrow().dir());
+        assertTrue(service.find("nope").isEmpty());
+        ContainerException e = assertThrows(ContainerException.class, () -> service.stop("nope", 1));
+        assertEquals("No such container: nope", e.getMessage());
+        assertEquals(ContainerException.Kind.NOT_FOUND, e.kind());
+        assertEquals(1, e.status(), "docker's CLI exits 1 for an unknown container");
+    }
+
+    @Test
+    void removeDeletesACreatedContainerButNotARunningOneWithoutForce() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("gone"));
+        service.remove("gone", false);
+        assertFalse(Files.exists(c.dir()));
+        assertTrue(service.list(true).isEmpty());
+
+        ContainerStore.Container r = service.create(entry().withName("busy"));
+        r.writeState(r.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        ContainerException e = assertThrows(ContainerException.class, () -> service.remove("busy", false));
+        assertEquals("You cannot remove a running container " + r.config().id()
+                + ". Stop the container before attempting removal or force remove", e.getMessage());
+        assertEquals(ContainerException.Kind.CONFLICT, e.kind());
+        assertEquals(1, e.status());
+        assertTrue(Files.exists(r.dir()));
+    }
+
+    @Test
+    void verbsOnAStoppedContainerSayWhy() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("idle"));
+        String id = c.config().id();
+        ContainerException kill = assertThrows(ContainerException.class, () -> service.kill("idle", 9));
+        assertEquals("Cannot kill container: idle: container " + id + " is not running", kill.getMessage());
+        assertEquals(409, kill.httpStatus());
+        assertEquals(1, kill.status());
+        ContainerException attach = assertThrows(ContainerException.class, () -> service.attach("idle", true, 24, 80));
+        assertEquals("You cannot attach to a stopped container, start it first", attach.getMessage());
+        assertEquals(1, attach.status());
+        ContainerException exec = assertThrows(ContainerException.class,
+                () -> service.exec("idle", ExecOptions.of(List.of("true")), null, OutputStream.nullOutputStream(),
+                        OutputStream.nullOutputStream()));
+        assertEquals("container " + id + " is not running", exec.getMessage());
+        assertEquals(1, exec.status());
+        assertEquals(ContainerException.Kind.INVALID, assertThrows(ContainerException.class, () -> service.kill("idle", 65)).kind());
+
+        assertEquals(0, service.stop("idle", 10), "stopping a stopped container is its status");
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false).exited(7, null));
+        assertEquals(7, service.awaitExit(id));
+        assertEquals(7, service.stop(id, 10));
+    }
+
+    @Test
+    void startLaunchesTheSupervisorOnceAndTellsARestart() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("s"));
+        service.start("s", true);
+        assertEquals(List.of("s wait=true restart=false"), launches);
+
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        service.start("s", false);
+        assertEquals(1, launches.size(), "a running container is not started again");
+
+        c.writeState(c.state().exited(0, null));
+        service.restart("s", 10);
+        assertEquals("s wait=false restart=true", launches.get(1));
+    }
+
+    @Test
+    void inspectShowsDockersDerivedValues() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("look").withResources(0, 3, 0));
+        ContainerDetails d = service.inspect("look");
+        assertEquals(c.config(), d.config());
+        assertEquals("/look", d.name());
+        assertEquals(ContainerDetails.ZERO_TIME, d.startedAt());
+        assertEquals(ContainerDetails.ZERO_TIME, d.finishedAt());
+        assertEquals(0, d.pid());
+        assertFalse(d.running());
+        assertEquals(3_000_000_000L, d.nanoCpus());
+        assertEquals(c.log(), d.logPath());
+
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        ContainerDetails up = service.inspect("look");
+        assertTrue(up.running());
+        assertEquals(ProcessHandle.current().pid(), up.pid());
+        assertFalse(up.startedAt().equals(ContainerDetails.ZERO_TIME));
+    }
+
+    @Test
+    void imageUsersNameTheContainerOfAnImage() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("user"));
+        var user = service.imageUsers().containerUsing(withEntrypoint.id()).orElseThrow();
+        assertEquals(c.config().id(), user.id());
+        assertFalse(user.running());
+        service.remove("user", false);
+        assertTrue(service.imageUsers().containerUsing(withEntrypoint.id()).isEmpty());
+    }
+
+    @Test
+    void execRunsWithTheContainersEnvironmentUnderTheCallers() throws Exception {
+        ContainerConfig cfg = ContainerStoreTest.config("ab" + "0".repeat(62), "x", "2026-01-01T00:00:00Z");
+        ExecRequest plain = ContainerService.execRequest(cfg, ExecOptions.of(List.of("env")));
+        assertEquals(Map.of("A", "1", "PATH", ContainerService.DEFAULT_PATH, "HOSTNAME", cfg.hostname()), plain.env());
+        assertEquals("/", plain.cwd(), "an empty working directory is /");
+        assertFalse(plain.tty());
+        assertNull(plain.user());
+
+        ExecRequest mine = ContainerService.execRequest(cfg,
+                new ExecOptions(List.of("sh"), List.of("A=2", "PATH=/bin"), "/srv", "nobody", true, 30, 100, "vt100"));
+        assertEquals("2", mine.env().get("A"));
+        assertEquals("/bin", mine.env().get("PATH"));
+        assertEquals("vt100", mine.env().get("TERM"));
+        assertEquals("/srv", mine.cwd());
+        assertEquals("nobody", mine.user());
+        assertEquals(30, mine.rows());
+        assertEquals(100, mine.cols());
+        assertEquals("xterm", ContainerService.execRequest(cfg,
+                new ExecOptions(List.of("sh"), List.of(), null, null, true, 0, 0, null)).env().get("TERM"));
+
+        ContainerException bad = assertThrows(ContainerException.class, () -> ContainerService.execRequest(cfg,
+                new ExecOptions(List.of("sh"), List.of(), "relative", null, false, 0, 0, null)));
+        assertEquals(ContainerException.Kind.INVALID, bad.kind());
+        assertThrows(ContainerException.class, () -> ContainerService.execRequest(cfg,
+                new ExecOptions(List.of("sh"), List.of("NOVALUE"), null, null, false, 0, 0, null)));
+    }
+
+    private ContainerConfig create(CreateRequest r) throws Exception {
+        return service.create(r).config();
+    }
+
+    private static long selfStart() {
+        return ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElseThrow();
+    }
+}
