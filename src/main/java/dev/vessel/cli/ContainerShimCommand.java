@@ -4,6 +4,7 @@ import dev.vessel.container.ContainerException;
 import dev.vessel.container.SupervisorLauncher;
 import dev.vessel.container.SupervisorProcess;
 import dev.vessel.host.Timing;
+import dev.vessel.machine.VmLauncher;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,14 +41,8 @@ final class ContainerShimCommand implements Callable<Integer> {
             throw ContainerSupport.error(e);
         }
         Timing.mark("shim: boot files ready");
-        return supervisor.run(args -> {
-            String[] full = new String[args.size() + 2];
-            full[0] = "--root";
-            full[1] = main.stateRoot().path().toString();
-            for (int i = 0; i < args.size(); i++) {
-                full[i + 2] = args.get(i);
-            }
-            return Main.run(full);
-        }, waitAttach, restart);
+        // The VM's console (this process's stdout) goes to the console log.
+        return supervisor.run(config -> VmLauncher.run(main.stateRoot(), config, VmLauncher.Accel.auto(), false,
+                System.err), waitAttach, restart);
     }
 }

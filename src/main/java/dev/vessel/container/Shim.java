@@ -5,6 +5,7 @@ import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.guest.agent.ExecFailure;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
+import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,10 +43,14 @@ public final class Shim {
     /** How long the guest may take from VMM start to a listening agent. */
     private static final Duration BOOT_TIMEOUT = Duration.ofMinutes(3);
 
-    /** Runs {@code vessel vm run ARGS} in this process and returns its exit status. */
+    /**
+     * Runs the container's VM to its end, with its console on this process's stdout, and returns
+     * its exit status as `vessel vm run` gives it: on this host's KVM or in the helper machine,
+     * which the layer above decides.
+     */
     @FunctionalInterface
     public interface VmRunner {
-        int run(List<String> args) throws Exception;
+        int run(VmConfig config) throws Exception;
     }
 
     /** What the VM boots, resolved by the caller. */
@@ -141,7 +146,7 @@ public final class Shim {
             CompletableFuture<Integer> vmExit = new CompletableFuture<>();
             Thread.ofPlatform().daemon(true).name("shim-vm").start(() -> {
                 try {
-                    vmExit.complete(vm.run(vmArgs(boot)));
+                    vmExit.complete(vm.run(vmConfig(boot)));
                 } catch (Throwable t) {
                     vmExit.completeExceptionally(t);
                 }
@@ -197,19 +202,21 @@ public final class Shim {
         }
     }
 
-    private List<String> vmArgs(Boot boot) {
-        String cmdline = "console=ttyS0 quiet panic=-1 pci=off vessel.hostname=" + config.hostname()
+    /** The container's VM: the image read-only (vda), its writable disk (vdb), vsock for the agent, rng. */
+    VmConfig vmConfig(Boot boot) {
+        String cmdline = VmConfig.DEFAULT_CMDLINE + " vessel.hostname=" + config.hostname()
                 + (System.getenv("VESSEL_TIMING") != null ? " vessel.timing=1" : "");
-        return List.of("vm", "run", "--accel", "auto",
-                "--kernel", boot.kernel().toString(),
-                "--initrd", boot.initrd().toString(),
-                "--cmdline", cmdline,
-                "--disk", boot.imageDisk() + ",ro",
-                "--disk", container.rwDisk().toString(),
-                "--vsock", container.vsockSocket().toString(),
-                "--rng",
-                "--cpus", Integer.toString(config.cpus()),
-                "--memory", config.memoryBytes() + "b");
+        return VmConfig.builder()
+                .kernel(boot.kernel())
+                .initrd(boot.initrd())
+                .cmdline(cmdline)
+                .disk(boot.imageDisk(), true)
+                .disk(container.rwDisk(), false)
+                .vsock(container.vsockSocket())
+                .rng(true)
+                .cpus(config.cpus())
+                .memory(config.memoryBytes())
+                .build();
     }
 
     /** Waits for the guest agent's READY (other connections to that port are not it: ignored). */
