@@ -3,6 +3,7 @@ package dev.vessel.container;
 import dev.vessel.guest.agent.AgentClient;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
+import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
 import dev.vessel.host.StateRoot;

@@ -5,6 +5,7 @@ import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.guest.agent.ExecFailure;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
+import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
