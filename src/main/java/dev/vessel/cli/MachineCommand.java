@@ -99,7 +99,7 @@ final class MachineCommand {
         @Override
         public Integer call() throws Exception {
             HelperMachine.Endpoint ep = MachineSupport.ensureRunning(parent.main);
-            return MachineForwarding.forward(MachineConnection.open(ep), command, tty);
+            return MachineForwarding.forward(MachineSupport.machine(parent.main), MachineConnection.open(ep), command, tty);
         }
     }
 

@@ -46,6 +46,9 @@ final class MachineForwarding {
      */
     static final int STANDBY_SLOTS = 1;
 
+    /** How long a lost connection waits for QEMU to be gone before blaming something else. */
+    static final java.time.Duration MACHINE_EXIT_GRACE = java.time.Duration.ofSeconds(3);
+
     /** Where the machine's standby VMM for a build of Vessel waits in {@code slot} (see {@link VmStandbyCommand}). */
     static String standbySocket(String jarSha, int slot) {
         return "/run/vessel/vmm-" + jarSha + (slot == 0 ? "" : "." + slot) + ".sock";
@@ -224,7 +227,7 @@ final class MachineForwarding {
                 Timing.mark("machine: socket folder made");
             }
             List<String> argv = machineCommand(sent.get(0), jarSha(jar), vmArgs);
-            return forward(machine, argv, interactive);
+            return forward(MachineSupport.machine(main), machine, argv, interactive);
         } finally {
             for (AutoCloseable r : relays) {
                 try {
@@ -254,8 +257,12 @@ final class MachineForwarding {
         return dev.vessel.machine.FileHashes.sha256(jar).substring(0, 16);
     }
 
-    /** Runs {@code argv} in the machine with this process's stdio; returns its exit status. */
-    static int forward(MachineConnection machine, List<String> argv, boolean interactive) throws Exception {
+    /**
+     * Runs {@code argv} in the machine with this process's stdio; returns its exit status. When
+     * the connection breaks because the machine itself died, says so, with its kernel's last words.
+     */
+    static int forward(HelperMachine helper, MachineConnection machine, List<String> argv, boolean interactive)
+            throws Exception {
         Map<String, String> env = new LinkedHashMap<>(Map.of(
                 "PATH", "/sbin:/bin:/usr/sbin:/usr/bin", "HOME", "/root", "VESSEL_ROOT", "/var/lib/vessel"));
         for (String pass : List.of("TERM", "VESSEL_STATS", "VESSEL_TIMING", "VESSEL_DEBUG", "VESSEL_TRACE_IO")) {
@@ -288,7 +295,9 @@ final class MachineForwarding {
             }
             return status;
         } catch (IOException e) {
-            throw new MachineException("lost the connection to the helper machine: " + e.getMessage(), e);
+            // QEMU closes the connection as it exits: give it a moment to be gone.
+            throw new MachineException(helper.stoppedUnder(machine.endpoint(), MACHINE_EXIT_GRACE)
+                    .orElse("lost the connection to the helper machine: " + e.getMessage()), e);
         } finally {
             if (raw != null) {
                 raw.close();
