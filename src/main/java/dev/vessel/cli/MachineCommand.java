@@ -110,7 +110,8 @@ final class MachineCommand {
 
         @Override
         public Integer call() throws Exception {
-            return MachineForwarder.forward(MachineConnection.open(running(parent.main)), command, tty);
+            return MachineForwarder.forward(HelperMachine.of(parent.main.stateRoot()),
+                    MachineConnection.open(running(parent.main)), command, tty);
         }
     }
 

@@ -39,6 +39,8 @@ public final class HelperMachine {
     /** It boots in about 10 s; a boot still silent after this is stuck (seen under heavy host load). */
     static final Duration BOOT_TIMEOUT = Duration.ofSeconds(90);
     static final int BOOT_ATTEMPTS = 2;
+    /** How much of a console's end to search for the kernel's last words. */
+    static final long CONSOLE_TAIL = 1 << 20;
 
     private final MachineDirectory dir;
     private final Path kernelCache;
@@ -137,7 +139,7 @@ public final class HelperMachine {
             for (int attempt = 1; attempt <= BOOT_ATTEMPTS; attempt++) {
                 try {
                     return boot(log, memoryBytes, cpus);
-                } catch (MachineBootTimeout e) {
+                } catch (MachineBootFailure e) {
                     last = e;
                     log.println("vessel: " + e.getMessage() + (attempt < BOOT_ATTEMPTS ? "; trying again" : ""));
                 }
@@ -146,9 +148,12 @@ public final class HelperMachine {
         }
     }
 
-    /** The machine started but never said it was ready. */
-    static final class MachineBootTimeout extends MachineException {
-        MachineBootTimeout(String message) {
+    /**
+     * The machine started but never said it was ready: it stayed silent, or QEMU ended (a panic of
+     * its kernel ends QEMU, a soft lockup included). Worth one more try.
+     */
+    static final class MachineBootFailure extends MachineException {
+        MachineBootFailure(String message) {
             super(message);
         }
     }
@@ -198,21 +203,72 @@ public final class HelperMachine {
                     throw new MachineException("the helper machine sent '" + line + "' instead of ready");
                 }
             } catch (SocketException e) {
-                throw new MachineException("the helper machine stopped while booting; its console is in " + dir.consoleLog());
+                // Closed by QEMU's exit (above); let its last console lines land.
+                awaitExit(qemuProcess);
+                throw new MachineBootFailure("the helper machine stopped while booting"
+                        + MachineConsole.fatalLine(MachineConsole.readFrom(dir.consoleLog(), 0, CONSOLE_TAIL))
+                                .map(line -> " (its kernel: " + line + ")").orElse("")
+                        + "; its console is in " + keepFailedBootConsole());
             } catch (java.net.SocketTimeoutException e) {
                 qemuProcess.destroy();
                 qemuProcess.onExit().join();
-                // Keep the stalled boot's console for diagnosis; the retry writes a new one.
-                Files.move(dir.consoleLog(), dir.path().resolve("console.stalled.log"),
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                throw new MachineBootTimeout("the helper machine did not come up within " + BOOT_TIMEOUT.toSeconds()
-                        + " s; its console is in " + dir.consoleLog());
+                throw new MachineBootFailure("the helper machine did not come up within " + BOOT_TIMEOUT.toSeconds()
+                        + " s; its console is in " + keepFailedBootConsole());
             }
         }
         Files.writeString(dir.portFile(), Integer.toString(agentPort));
         log.printf("vessel: helper machine up in %.1f s%n", (System.nanoTime() - started) / 1e9);
         return running().orElseThrow(() -> new MachineException("the helper machine stopped right after booting; see "
                 + dir.consoleLog()));
+    }
+
+    private static void awaitExit(ProcessHandle process) {
+        try {
+            process.onExit().get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            process.destroyForcibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Keeps a failed boot's console for diagnosis (a retry writes a new one); returns where it is. */
+    private Path keepFailedBootConsole() throws IOException {
+        Path kept = dir.path().resolve("console.failed-boot.log");
+        if (Files.exists(dir.consoleLog())) {
+            Files.move(dir.consoleLog(), kept, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return kept;
+    }
+
+    /**
+     * Why a command lost its connection to the machine, if the machine itself ended: its QEMU
+     * exited within {@code grace} (a kernel that panics ends QEMU at once: QemuCommand.PANIC_DEVICE).
+     * Empty while QEMU still runs: the connection was lost some other way.
+     */
+    public Optional<String> stoppedUnder(Endpoint endpoint, Duration grace) throws IOException {
+        Optional<ProcessHandle> qemu = ProcessHandle.of(endpoint.pid());
+        if (qemu.isPresent()) {
+            try {
+                qemu.get().onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                return Optional.empty();
+            } catch (java.util.concurrent.ExecutionException e) {
+                // onExit does not fail; treat as ended.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Optional.empty();
+            }
+        }
+        Optional<String> line = MachineConsole.fatalLine(MachineConsole.readFrom(dir.consoleLog(), 0, CONSOLE_TAIL));
+        return Optional.of(line.map(l -> "the helper machine died under this command (its kernel: " + l + ")")
+                .orElse("the helper machine stopped under this command, with no kernel error in its console")
+                + "; its console is " + dir.consoleLog() + " (kept as console.previous.log when the next machine starts)");
+    }
+
+    /** The running machine's serial console: its kernel's and init's messages. */
+    public Path consoleLog() {
+        return dir.consoleLog();
     }
 
     /**

@@ -39,6 +39,11 @@ public final class MachineConnection implements AutoCloseable {
         return new MachineConnection(endpoint);
     }
 
+    /** The machine this connection talks to. */
+    public HelperMachine.Endpoint endpoint() {
+        return endpoint;
+    }
+
     /** Starts {@code request} in the machine; the caller waits on the session and closes it. */
     public ExecSession start(ExecRequest request, InputStream stdin, OutputStream stdout, OutputStream stderr)
             throws IOException {

@@ -24,6 +24,9 @@ import java.util.Map;
 public final class MachineForwarder {
     private MachineForwarder() {}
 
+    /** How long a lost connection waits for QEMU to be gone before blaming something else. */
+    static final java.time.Duration MACHINE_EXIT_GRACE = java.time.Duration.ofSeconds(3);
+
     /** Exit status when the machine's agent could not start the command at all. */
     public static final int CANNOT_RUN = 125;
 
@@ -32,14 +35,14 @@ public final class MachineForwarder {
             "VESSEL_TRACE_IO");
 
     /**
-     * Runs {@code argv} in the machine with this process's stdio; with {@code interactive}, on a
+     * Runs {@code argv} in {@code helper} over {@code machine} with this process's stdio; with {@code interactive}, on a
      * pseudo-terminal of this terminal's size, with this terminal raw meanwhile. Returns the
      * command's exit status, or {@link #CANNOT_RUN} (saying why on stderr) when it could not start.
      *
      * @throws ErrnoException when this terminal cannot be made raw
      * @throws MachineException when the connection to the machine is lost
      */
-    public static int forward(MachineConnection machine, List<String> argv, boolean interactive)
+    public static int forward(HelperMachine helper, MachineConnection machine, List<String> argv, boolean interactive)
             throws ErrnoException, MachineException, InterruptedException {
         ExecRequest request = ExecRequest.of(argv).withEnv(environment(System.getenv()));
         if (interactive) {
@@ -64,7 +67,14 @@ public final class MachineForwarder {
             }
             return status;
         } catch (IOException e) {
-            throw new MachineException("lost the connection to the helper machine: " + e.getMessage(), e);
+            // QEMU closes the connection as it exits: give it a moment to be gone, then say whether it died.
+            String lost = "lost the connection to the helper machine: " + e.getMessage();
+            try {
+                lost = helper.stoppedUnder(machine.endpoint(), MACHINE_EXIT_GRACE).orElse(lost);
+            } catch (IOException unreadable) {
+                // its console cannot be read: the plain message then
+            }
+            throw new MachineException(lost, e);
         } finally {
             if (raw != null) {
                 raw.close();

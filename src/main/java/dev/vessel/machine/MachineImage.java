@@ -24,11 +24,15 @@ final class MachineImage {
     /** Java modules the VMM needs inside the machine. */
     static final List<String> JAVA_MODULES = List.of("java.base", "java.logging", "java.net.http", "jdk.unsupported");
 
-    /** Kernel modules the machine loads, in dependency order: disks, network, nested KVM. */
+    /**
+     * Kernel modules the machine loads, in dependency order: disks, network, nested KVM, and the
+     * driver that tells QEMU its kernel panicked (QemuCommand.PANIC_DEVICE).
+     */
     static final List<String> KERNEL_MODULES = List.of(
             "virtio_ring", "virtio", "virtio_mmio", "virtio_blk",
             "failover", "net_failover", "virtio_net",
-            "irqbypass", "kvm", "kvm-amd", "kvm-intel");
+            "irqbypass", "kvm", "kvm-amd", "kvm-intel",
+            "pvpanic", "pvpanic-mmio");
 
     static final String GUEST_AGENT_PORT = "1024";
 

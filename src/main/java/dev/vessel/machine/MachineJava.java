@@ -68,6 +68,6 @@ public final class MachineJava {
         argv.add(String.join(":", sent.subList(0, n + 1)));
         argv.add(mainClass);
         argv.addAll(args);
-        return MachineForwarder.forward(machine, argv, interactive);
+        return MachineForwarder.forward(helper, machine, argv, interactive);
     }
 }

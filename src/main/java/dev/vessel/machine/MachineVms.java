@@ -92,7 +92,7 @@ public final class MachineVms {
             }
             List<String> vmArgs = vmRunArgs(config, sent.get(1), sent.get(2), disks, vsock, uplink, api);
             List<String> argv = MachineCommandScript.argv(sent.get(0), jarSha(jar), vmArgs);
-            return MachineForwarder.forward(machine, argv, interactive);
+            return MachineForwarder.forward(helper, machine, argv, interactive);
         } finally {
             for (AutoCloseable r : relays) {
                 try {

@@ -16,6 +16,22 @@ record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Pa
     static final String BINARY = "qemu-system-x86_64";
 
     /**
+     * A soft lockup of the machine's kernel (a CPU stuck in the kernel: seen under the emulation,
+     * never recovering) panics it, which ends QEMU ({@link #PANIC_DEVICE}), so the command in
+     * flight fails at once instead of waiting out its timeout. The threshold is raised from 20 s to
+     * 60 s so that a CPU merely starved by a busy host is not taken for a stuck one
+     * (docs/helper-machine.md, "When the machine itself dies").
+     */
+    static final String LOCKUP_PANIC = "softlockup_panic=1 watchdog_thresh=30 ";
+
+    /**
+     * The machine's kernel tells QEMU when it panics (pvpanic, found through ACPI), and QEMU then
+     * exits at once. Without it QEMU ended only when the kernel's reboot after the panic
+     * ({@code panic=-1}, {@code -no-reboot}) got through, which once it did not (docs/helper-machine.md).
+     */
+    static final List<String> PANIC_DEVICE = List.of("-device", "pvpanic", "-action", "panic=exit-failure");
+
+    /**
      * Under TCG the guest's TSC runs at the host's TSC rate, but calibrating it against the
      * emulated PIT fails on a busy host, and the machine's kernel sometimes stalls after that.
      * Where the host's TSC is constant and its frequency known, pass it instead of calibrating.
@@ -46,8 +62,9 @@ record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Pa
         a.addAll(List.of("-smp", Integer.toString(cpus), "-m", (memoryBytes >> 20) + "M"));
         a.addAll(List.of("-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-monitor", "none"));
         a.addAll(List.of("-serial", "file:" + consoleLog));
+        a.addAll(PANIC_DEVICE);
         a.addAll(List.of("-kernel", kernel.toString(), "-initrd", initramfs.toString()));
-        a.addAll(List.of("-append", "console=ttyS0 panic=-1 " + tscHint() + "vessel.notify=10.0.2.2:" + notifyPort));
+        a.addAll(List.of("-append", "console=ttyS0 panic=-1 " + LOCKUP_PANIC + tscHint() + "vessel.notify=10.0.2.2:" + notifyPort));
         a.addAll(List.of("-drive", "id=java,file=" + javaDisk + ",format=raw,if=none,readonly=on",
                 "-device", "virtio-blk-device,drive=java"));
         a.addAll(List.of("-drive", "id=data,file=" + dataDisk + ",format=raw,if=none,cache=writeback",

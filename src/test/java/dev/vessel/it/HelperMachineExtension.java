@@ -2,21 +2,29 @@ package dev.vessel.it;
 
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.InvocationInterceptor;
+import org.junit.jupiter.api.extension.ReflectiveInvocationContext;
 
+import java.lang.reflect.Method;
 import java.time.Duration;
 
 /**
  * One helper machine for the whole test run: started before the first integration test that
  * needs it (unless one already runs in the test root), stopped after the last one if this run
- * started it. On a host with hardware virtualization the tests run VMs directly and no machine
- * is started.
+ * started it. A test that fails because the machine itself died under it runs once more on a
+ * fresh machine ({@link MachineDeathRetry}). On a host with hardware virtualization the tests run
+ * VMs directly and no machine is started.
  */
-final class HelperMachineExtension implements BeforeAllCallback {
+final class HelperMachineExtension implements BeforeAllCallback, InvocationInterceptor {
     private static final String KEY = "vessel-helper-machine";
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL).getOrComputeIfAbsent(KEY, k -> {
+        machine(context);
+    }
+
+    private static Machine machine(ExtensionContext context) {
+        return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL).getOrComputeIfAbsent(KEY, k -> {
             try {
                 return start();
             } catch (Exception e) {
@@ -25,9 +33,19 @@ final class HelperMachineExtension implements BeforeAllCallback {
         }, Machine.class);
     }
 
+    @Override
+    public void interceptTestMethod(Invocation<Void> invocation, ReflectiveInvocationContext<Method> call,
+                                    ExtensionContext context) throws Throwable {
+        if (machine(context).used() && !context.getRequiredTestClass().isAnnotationPresent(NotRetried.class)) {
+            MachineDeathRetry.intercept(invocation, call, context);
+        } else {
+            invocation.proceed();
+        }
+    }
+
     private static Machine start() throws Exception {
         if (dev.vessel.host.HostCapabilities.hardwareVirtualization()) {
-            return new Machine(false);
+            return new Machine(false, false);
         }
         boolean wasRunning = VesselCli.run("machine", "status").status() == 0;
         if (!wasRunning) {
@@ -37,11 +55,11 @@ final class HelperMachineExtension implements BeforeAllCallback {
                         + "(install qemu-system-x86, busybox-static, e2fsprogs; see .ci/run)\n" + r);
             }
         }
-        return new Machine(!wasRunning);
+        return new Machine(true, !wasRunning);
     }
 
     /** Stops the machine when the test run ends, if this run started it. */
-    record Machine(boolean startedHere) implements ExtensionContext.Store.CloseableResource, AutoCloseable {
+    record Machine(boolean used, boolean startedHere) implements ExtensionContext.Store.CloseableResource, AutoCloseable {
         @Override
         public void close() throws Exception {
             if (startedHere && !Boolean.getBoolean("vessel.it.keepMachine")) {
