@@ -66,7 +66,8 @@ public class LibraryBench {
         }
         long closed = System.nanoTime();
         if (print) {
-            System.out.printf("library,%d,%.1f,%.1f,%.1f,%d,%s%n", round, ms(m.at - t0), ms(exitAt - t0), ms(closed - exitAt),
+            System.out.printf("library,%d,%.1f,%.1f,%.1f,%d,%s%n", round, rssAtInit < 0 ? -1 : ms(m.at - t0),
+                    ms(exitAt - t0), ms(closed - exitAt),
                     rssAtInit, r == null ? "timeout" : r.exit() == VmExit.POWER_OFF ? "0" : r.exit().name());
         }
     }
@@ -98,7 +99,8 @@ public class LibraryBench {
                 + " -kernel " + kernel + " -initrd " + initrd + " -append '" + CMDLINE + "'";
         Marker m = new Marker();
         long t0 = System.nanoTime();
-        Process p = new ProcessBuilder("sh", "-c", "exec " + cmd).redirectErrorStream(true).start();
+        // `exec env`: the prefix starts with a variable assignment; QEMU then keeps the shell's pid.
+        Process p = new ProcessBuilder("sh", "-c", "exec env " + cmd).redirectErrorStream(true).start();
         p.getOutputStream().close();
         CompletableFuture<Void> pump = CompletableFuture.runAsync(() -> copy(p.getInputStream(), m));
         long rss = m.await(Duration.ofMinutes(2)) ? hwmKb(p.pid()) : -1;
@@ -109,7 +111,7 @@ public class LibraryBench {
         }
         pump.get(1, TimeUnit.MINUTES);
         if (print) {
-            System.out.printf("qemu,%d,%.1f,%.1f,,%d,%s%n", round, ms(m.at - t0), ms(exitAt - t0), rss,
+            System.out.printf("qemu,%d,%.1f,%.1f,,%d,%s%n", round, rss < 0 ? -1 : ms(m.at - t0), ms(exitAt - t0), rss,
                     ended ? Integer.toString(p.exitValue()) : "timeout");
         }
     }
