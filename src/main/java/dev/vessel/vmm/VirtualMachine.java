@@ -83,6 +83,8 @@ public final class VirtualMachine implements AutoCloseable {
     private volatile boolean pauseRequested;
     /** vCPUs parked in {@link #parkWhilePaused}; guarded by {@link #gate}. */
     private int parked;
+    /** The vCPUs' kvm_run pages are unmapped: no more kicks; guarded by {@link #gate}. */
+    private boolean released;
     private State state = State.CREATED;
 
     private Kvm kvm;
@@ -256,8 +258,8 @@ public final class VirtualMachine implements AutoCloseable {
                 default -> { }
             }
             pauseRequested = true;
+            kickAll();
         }
-        vcpus.forEach(Vcpu::kick);
         long deadline = System.nanoTime() + VCPU_STOP_TIMEOUT.toNanos();
         synchronized (gate) {
             while (parked < liveVcpus() && result == null) {
@@ -411,9 +413,19 @@ public final class VirtualMachine implements AutoCloseable {
                 state = State.EXITED;
             }
             gate.notifyAll();
+            kickAll();
         }
-        vcpus.forEach(Vcpu::kick);
         exited.countDown();
+    }
+
+    /**
+     * Every vCPU out of the guest. Under {@link #gate}, so that no kick writes a kvm_run page
+     * that {@link #release} has unmapped.
+     */
+    private void kickAll() {
+        if (!released) {
+            vcpus.forEach(Vcpu::kick);
+        }
     }
 
     private int liveVcpus() {
@@ -461,6 +473,9 @@ public final class VirtualMachine implements AutoCloseable {
             System.getLogger(VirtualMachine.class.getName()).log(System.Logger.Level.WARNING,
                     "a vCPU did not leave the guest; its VM's memory stays mapped");
             return;
+        }
+        synchronized (gate) {
+            released = true;
         }
         vcpuFds.forEach(VcpuFd::close);
         if (vmFd != null) {
