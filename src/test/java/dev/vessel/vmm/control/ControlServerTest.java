@@ -294,12 +294,7 @@ class ControlServerTest {
     }
 
     static byte[] statsBuffer(long... tagValue) {
-        ByteBuffer b = ByteBuffer.allocate(5 * tagValue.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < tagValue.length; i += 2) {
-            b.putShort((short) tagValue[i]);
-            b.putLong(tagValue[i + 1]);
-        }
-        return b.array();
+        return DriverBench.statsBuffer(tagValue);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -176,6 +176,16 @@ public final class DriverBench implements AutoCloseable {
     }
 
     /** Used elements published since the last call. */
+    /** A statistics buffer as the guest driver writes it: little-endian (u16 tag, u64 value) pairs. */
+    public static byte[] statsBuffer(long... tagValue) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(5 * tagValue.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < tagValue.length; i += 2) {
+            b.putShort((short) tagValue[i]);
+            b.putLong(tagValue[i + 1]);
+        }
+        return b.array();
+    }
+
     /** Bounded spin until the device returned something on {@code queue} (the device runs on another thread). */
     public List<Used> awaitUsed(int queue) throws InterruptedException {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
