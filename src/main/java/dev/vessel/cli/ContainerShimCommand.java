@@ -43,6 +43,6 @@ final class ContainerShimCommand implements Callable<Integer> {
         Timing.mark("shim: boot files ready");
         // The VM's console (this process's stdout) goes to the console log.
         return supervisor.run(config -> VmLauncher.run(main.stateRoot(), config, VmLauncher.Accel.auto(), false,
-                System.err), waitAttach, restart);
+                VmLauncher.Sandbox.ON, System.err), waitAttach, restart);
     }
 }

@@ -90,6 +90,11 @@ final class VmRunCommand implements Callable<Integer> {
             description = "Unix socket on which the running VM takes requests (see `vessel vm balloon`).")
     Path apiSocket;
 
+    @Option(names = "--no-seccomp",
+            description = "Do not sandbox the VMM (by default, once the VM is built, a seccomp filter refuses it "
+                    + "execve, ptrace, mount, module loading and other calls a VMM never needs).")
+    boolean noSeccomp;
+
     @Option(names = "--accel", paramLabel = "MODE", defaultValue = "auto",
             description = "kvm: this host's KVM; machine: inside the helper machine; auto: kvm where the CPU has VMX/SVM, else machine.")
     Accel accel;
@@ -138,7 +143,8 @@ final class VmRunCommand implements Callable<Integer> {
             Timing.mark("vm run: kernel and initrd resolved");
         }
         try {
-            return VmLauncher.run(stateRoot(), config, where, interactive, System.err);
+            return VmLauncher.run(stateRoot(), config, where, interactive,
+                    noSeccomp ? VmLauncher.Sandbox.OFF : VmLauncher.Sandbox.ON, System.err);
         } catch (BootImageException e) {
             throw new UserError(e.getMessage());
         } catch (KvmException | MachineUnavailableException e) {

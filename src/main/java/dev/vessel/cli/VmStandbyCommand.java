@@ -36,13 +36,17 @@ final class VmStandbyCommand implements Callable<Integer> {
                     + "0: at once (default: ${DEFAULT-VALUE}).")
     String successorDelay;
 
+    @Option(names = StandbyVmm.AFTER_PID, hidden = true, paramLabel = "PID",
+            description = "Warm up only once process PID ended (at the latest --successor-delay after start).")
+    long afterPid;
+
     @Override
     public Integer call() throws Exception {
         Duration idle = parseDuration("--idle-timeout", idleTimeout, false);
         Duration delay = parseDuration("--successor-delay", successorDelay, true);
         StandbyVmm standby;
         try {
-            standby = new StandbyVmm(socket, idle, delay, new Commands());
+            standby = new StandbyVmm(socket, idle, delay, afterPid, new Commands());
         } catch (IllegalArgumentException e) {
             throw new UserError("--socket " + e.getMessage());
         }

@@ -18,7 +18,7 @@ public final class DefaultInitramfs {
     private DefaultInitramfs() {}
 
     /** Bumped whenever the init script or layout changes, so cached images are rebuilt. */
-    static final int FORMAT = 4;
+    static final int FORMAT = 5;
 
     /**
      * Kernel modules for Vessel's paravirtual devices, in load order. Debian builds them as
@@ -52,7 +52,7 @@ public final class DefaultInitramfs {
             cpus=$(grep -c '^processor' /proc/cpuinfo)
             mem_kb=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo)
             echo "Vessel micro-VM: Linux $(uname -r), $cpus vCPU(s), $((mem_kb / 1024)) MiB RAM, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-            echo "vessel-facts: nproc=$cpus memtotal_kb=$mem_kb epoch=$(date -u +%s) uptime=$(cut -d' ' -f1 /proc/uptime)"
+            echo "vessel-facts: nproc=$cpus memtotal_kb=$mem_kb epoch=$(date -u +%s) uptime=$(cut -d' ' -f1 /proc/uptime) virt=$(grep -c -w -e vmx -e svm /proc/cpuinfo)"
             if [ -x /etc/vessel/run ]; then
               # An image built with a script (DefaultInitramfs.writeWithScript) runs it, then powers off.
               /etc/vessel/run

@@ -35,7 +35,8 @@ public final class MachineVms {
      *     it (not run from its jar)
      * @throws MachineException when the machine fails the command (files not sent, connection lost)
      */
-    public static int run(HelperMachine helper, VmConfig config, boolean interactive, PrintStream log)
+    public static int run(HelperMachine helper, VmConfig config, boolean interactive, VmLauncher.Sandbox sandbox,
+                          PrintStream log)
             throws IOException, MachineException, InterruptedException {
         Path jar = vesselJar();
         MachineConnection machine = MachineConnection.open(helper.ensureRunning(log));
@@ -91,6 +92,9 @@ public final class MachineVms {
                 Timing.mark("machine: socket folder made");
             }
             List<String> vmArgs = vmRunArgs(config, sent.get(1), sent.get(2), disks, vsock, uplink, api);
+            if (sandbox == VmLauncher.Sandbox.OFF) {
+                vmArgs.add("--no-seccomp");
+            }
             List<String> argv = MachineCommandScript.argv(sent.get(0), jarSha(jar), vmArgs);
             return MachineForwarder.forward(helper, machine, argv, interactive);
         } finally {

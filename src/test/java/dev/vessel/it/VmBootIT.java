@@ -41,6 +41,8 @@ class VmBootIT {
         assertTrue(guestEpoch >= before - 5 && guestEpoch <= after + 5,
                 "guest date " + guestEpoch + " is not the host's (" + before + ".." + after + ")\n" + r);
         assertTrue(r.stdout().contains("reboot: Power down"), "the kernel did not power down through ACPI\n" + r);
+        // Nested virtualization is hidden from the guest (CpuidConfig): no vmx or svm flag on any CPU.
+        assertTrue(r.stdout().contains(" virt=0"), "the guest sees VMX or SVM\n" + r);
     }
 
     @Test

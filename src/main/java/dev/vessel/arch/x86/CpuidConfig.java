@@ -9,11 +9,37 @@ import java.util.List;
  * Turns KVM's supported CPUID into what one vCPU of an N-vCPU VM should see: its own APIC id,
  * a topology of N single-thread cores in one package, and the hypervisor bit so the guest
  * looks for KVM's paravirtual leaves (kvm-clock, PV EOI, ...).
+ *
+ * <p>Hidden, as Firecracker's CPU templates hide them: what would let a guest reach host code it
+ * has no business with, and host details a micro-VM has no use for.
+ * <ul>
+ *   <li>Nested virtualization: VMX (leaf 1 ECX 5), SMX (TXT, ECX 6), SVM (leaf 0x80000001 ECX 2,
+ *   with SKINIT and the watchdog timer, bits 12-13) and the SVM feature leaf 0x8000000A. With
+ *   them a guest loads kvm-intel or kvm-amd and drives the host kernel's nested-virtualization
+ *   code, a classic escape surface.</li>
+ *   <li>The performance monitoring unit: leaf 0xA (architectural PMU), PDCM (leaf 1 ECX 15), AMD's
+ *   core, northbridge and LLC counter extensions (0x80000001 ECX 23, 24, 28) and leaf 0x80000022
+ *   (PerfMonV2). Counters leak the host's timing to the guest and widen KVM's emulated surface.</li>
+ *   <li>Host power and thermal management: leaf 6 (thermal and power), MONITOR/MWAIT (leaf 1 ECX
+ *   3), and the debug store, thermal monitor and enhanced SpeedStep bits (leaf 1 ECX 2, 4, 7, 8,
+ *   14; EDX 21, 22, 29, 31): they describe the host's CPU, which a guest cannot manage.</li>
+ * </ul>
  */
 public final class CpuidConfig {
     private CpuidConfig() {}
 
     static final int LEAF_FEATURES = 0x1;
+    static final int LEAF_POWER = 0x6;
+    static final int LEAF_PMU = 0xA;
+    static final int LEAF_SVM = 0x8000000A;
+    static final int LEAF_AMD_PERFMON = 0x80000022;
+    /** Leaf 1 ECX: DTES64, MONITOR, DS-CPL, VMX, SMX, EST, TM2, xTPR, PDCM. */
+    static final int HIDDEN_ECX = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8)
+            | (1 << 14) | (1 << 15);
+    /** Leaf 1 EDX: DS, ACPI (thermal), TM, PBE. */
+    static final int HIDDEN_EDX = (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
+    /** Leaf 0x80000001 ECX: SVM, SKINIT, WDT, PerfCtrExtCore, PerfCtrExtNB, PerfCtrExtLLC. */
+    static final int HIDDEN_EXT_ECX = (1 << 2) | (1 << 12) | (1 << 13) | (1 << 23) | (1 << 24) | (1 << 28);
     static final int LEAF_CACHE = 0x4;
     static final int LEAF_TOPOLOGY = 0xB;
     static final int LEAF_TOPOLOGY_V2 = 0x1F;
@@ -39,13 +65,15 @@ public final class CpuidConfig {
             out.add(switch (e.function()) {
                 case LEAF_FEATURES -> e.withRegisters(e.eax(),
                         (e.ebx() & 0x0000FFFF) | (apicId << 24) | (Math.min(vcpuCount, 255) << 16),
-                        e.ecx() | ECX_HYPERVISOR,
-                        vcpuCount > 1 ? e.edx() | EDX_HTT : e.edx() & ~EDX_HTT);
+                        (e.ecx() & ~HIDDEN_ECX) | ECX_HYPERVISOR,
+                        (vcpuCount > 1 ? e.edx() | EDX_HTT : e.edx() & ~EDX_HTT) & ~HIDDEN_EDX);
+                case LEAF_POWER, LEAF_PMU, LEAF_SVM, LEAF_AMD_PERFMON -> e.withRegisters(0, 0, 0, 0);
                 case LEAF_CACHE -> e.eax() == 0 ? e
                         : e.withRegisters((e.eax() & 0x3FFF) | ((vcpuCount - 1) << 26), e.ebx(), e.ecx(), e.edx());
                 case LEAF_TOPOLOGY, LEAF_TOPOLOGY_V2 -> topology(e, apicId, vcpuCount, coreBits);
                 case LEAF_EXT_FEATURES -> e.withRegisters(e.eax(), e.ebx(),
-                        vcpuCount > 1 ? e.ecx() | EXT_ECX_CMP_LEGACY : e.ecx() & ~EXT_ECX_CMP_LEGACY, e.edx());
+                        (vcpuCount > 1 ? e.ecx() | EXT_ECX_CMP_LEGACY : e.ecx() & ~EXT_ECX_CMP_LEGACY) & ~HIDDEN_EXT_ECX,
+                        e.edx());
                 case LEAF_ADDRESS_SIZES -> e.withRegisters(e.eax(), e.ebx(),
                         (e.ecx() & ~0xF0FF) | (coreBits << 12) | (vcpuCount - 1), e.edx());
                 case LEAF_AMD_TOPOLOGY -> e.withRegisters(apicId, apicId & 0xFF, 0, 0);

@@ -24,8 +24,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -34,9 +34,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * training does, then waits on a Unix socket for one `vm run` that {@code vessel-agent
  * --vmm-client} hands over with the client's stdin, stdout and stderr, and runs it in this very
  * process: one VM is still one process, it just started earlier. Having taken a command, it starts
- * its successor (same command line) so that one waits for the next: when its VM ends, at the
- * latest {@code successorDelay} after taking it, not at once, because under software emulation the
- * successor's warm-up would slow this VM's boot.
+ * its successor (same command line, plus {@code --after-pid} of this process) at once, before its
+ * VM is built and the process sandboxes itself (no program can be started after that); the
+ * successor waits for this process to end, at the latest {@code successorDelay}, before it warms up,
+ * because under software emulation its warm-up would slow this VM's boot.
  *
  * <p>Socket PATH: bound at a temporary name beside it and renamed onto it once listening, with
  * PATH's stem + ".pid" holding this process's pid while it waits (see {@link StandbySlot}). A
@@ -61,6 +62,8 @@ public final class StandbyVmm {
     private final Duration idleTimeout;
     private final Duration successorDelay;
     private final CommandRunner commands;
+    /** The predecessor whose end this standby waits for before warming up, or 0. */
+    private final long afterPid;
 
     private Object socketKey;
     private volatile boolean committed;
@@ -79,7 +82,8 @@ public final class StandbyVmm {
      * @throws IllegalArgumentException when {@code socket} is no .sock name or too long for a
      *     Unix socket (the message follows the option's name, e.g. "--socket")
      */
-    public StandbyVmm(Path socket, Duration idleTimeout, Duration successorDelay, CommandRunner commands) {
+    public StandbyVmm(Path socket, Duration idleTimeout, Duration successorDelay, long afterPid, CommandRunner commands) {
+        this.afterPid = afterPid;
         this.slot = StandbySlot.of(socket);
         this.idleTimeout = Objects.requireNonNull(idleTimeout);
         this.successorDelay = Objects.requireNonNull(successorDelay);
@@ -113,6 +117,7 @@ public final class StandbyVmm {
                 return 0; // one is already waiting there
             }
 
+            awaitPredecessor();
             jar = VesselJar.path().orElse(null);
             jarStamp = stamp(jar);
             WarmUp.run();
@@ -289,27 +294,32 @@ public final class StandbyVmm {
         return null;
     }
 
+    /** Waits until the predecessor that started this standby has ended, at the latest {@code successorDelay}. */
+    private void awaitPredecessor() throws InterruptedException {
+        if (afterPid <= 0) {
+            return;
+        }
+        Optional<ProcessHandle> p = ProcessHandle.of(afterPid);
+        if (p.isPresent()) {
+            try {
+                p.get().onExit().get(successorDelay.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // its VM still runs: warm up anyway, at low priority
+            }
+        }
+    }
+
     /**
      * Takes the command: gives up PATH, answers, and runs it with the client's stdio. Its successor
-     * starts when the VM ends (whatever way: status, signal, client gone), at the latest
-     * {@code successorDelay} after taking it: its warm-up then does not compete with this VM's boot
-     * for the machine's CPUs.
+     * starts now, while this process may still start programs; it waits for this one to end (or
+     * {@code successorDelay}) before its warm-up competes with this VM's boot for the machine's CPUs.
      */
     private int run(UnixSocket listener, UnixSocket conn, Handover h) throws Exception {
         committed = true;
         OwnProcess.resetPeakRss();
         giveUpPath();
         listener.close(); // connections queued behind this one are refused: their clients run their commands themselves
-        CountDownLatch vmEnded = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(this::startSuccessorOnce, "standby-successor-at-exit"));
-        Thread.ofPlatform().daemon(true).name("standby-successor").start(() -> {
-            try {
-                vmEnded.await(successorDelay.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            startSuccessorOnce();
-        });
+        startSuccessorOnce();
         try {
             conn.send(StandbyRequest.ACCEPTED, new int[0]);
         } catch (ErrnoException e) {
@@ -345,8 +355,6 @@ public final class StandbyVmm {
             // The client is gone; nobody is waiting for the status.
         }
         releaseStdio();
-        vmEnded.countDown();
-        startSuccessorOnce();
         return status;
     }
 
@@ -375,7 +383,6 @@ public final class StandbyVmm {
                 // Reset, or descriptors sent where none belong: gone either way.
             }
             if (!statusSent) {
-                startSuccessorOnce();
                 Runtime.getRuntime().halt(CLIENT_GONE);
             }
         });
@@ -391,12 +398,15 @@ public final class StandbyVmm {
         }
     }
 
-    /** Starts the next standby: same command line, new session, stdio on /dev/null, low priority while it warms up. */
+    /**
+     * Starts the next standby: same command line with {@code --after-pid} of this process, new
+     * session, stdio on /dev/null, low priority while it warms up.
+     */
     private static boolean startSuccessor() {
         boolean nice = Libc.geteuid() == 0;
         try {
             List<String> cmd = new ArrayList<>(List.of("setsid"));
-            cmd.addAll(OwnProcess.commandLine());
+            cmd.addAll(successorCommandLine(OwnProcess.commandLine(), ProcessHandle.current().pid()));
             ProcessBuilder pb = new ProcessBuilder(cmd)
                     .redirectInput(new File("/dev/null"))
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
@@ -418,6 +428,25 @@ public final class StandbyVmm {
             }
         }
     }
+
+    /** {@code own} without its {@code --after-pid}, then {@code --after-pid pid}. */
+    static List<String> successorCommandLine(List<String> own, long pid) {
+        List<String> cmd = new ArrayList<>();
+        for (int i = 0; i < own.size(); i++) {
+            String a = own.get(i);
+            if (a.equals(AFTER_PID)) {
+                i++;
+            } else if (!a.startsWith(AFTER_PID + "=")) {
+                cmd.add(a);
+            }
+        }
+        cmd.add(AFTER_PID);
+        cmd.add(Long.toString(pid));
+        return cmd;
+    }
+
+    /** The option that names a successor's predecessor (`vm standby --after-pid PID`). */
+    public static final String AFTER_PID = "--after-pid";
 
     // ---- PATH, its pid file, and the jar ----
 

@@ -64,6 +64,36 @@ class CpuidConfigTest {
     }
 
     @Test
+    void nestedVirtualizationThePmuAndHostPowerManagementAreHidden() {
+        List<CpuidEntry> host = List.of(
+                new CpuidEntry(0x1, 0, 0, 0x00a20f12, 0x12340800, 0xFFFFFFFF, 0xFFFFFFFF),
+                new CpuidEntry(0x6, 0, 0, 0x77, 2, 9, 0),
+                new CpuidEntry(0xA, 0, 0, 0x07300805, 0, 0, 0x603),
+                new CpuidEntry(0x80000001, 0, 0, 0x00a20f12, 0, 0xFFFFFFFF, 0x2fd3fbff),
+                new CpuidEntry(0x8000000A, 0, 0, 1, 0x8000, 0, 0x1ebfbcff),
+                new CpuidEntry(0x80000022, 0, 0, 7, 0x1046, 0, 0));
+        List<CpuidEntry> guest = CpuidConfig.forVcpu(host, 0, 1);
+        int ecx = leaf(guest, 0x1, 0).ecx();
+        assertEquals(0, ecx & (1 << 5), "VMX");
+        assertEquals(0, ecx & (1 << 6), "SMX");
+        assertEquals(0, ecx & (1 << 15), "PDCM");
+        assertEquals(0, ecx & (1 << 3), "MONITOR");
+        assertEquals(1 << 31, ecx & (1 << 31), "the hypervisor bit stays");
+        assertEquals(1 << 0, ecx & 1, "SSE3 and the rest stay");
+        int edx = leaf(guest, 0x1, 0).edx();
+        assertEquals(0, edx & ((1 << 21) | (1 << 22) | (1 << 29) | (1 << 31)), "DS, ACPI, TM, PBE");
+        assertEquals(1 << 25, edx & (1 << 25), "SSE stays");
+        int extEcx = leaf(guest, 0x80000001, 0).ecx();
+        assertEquals(0, extEcx & (1 << 2), "SVM");
+        assertEquals(0, extEcx & ((1 << 12) | (1 << 13) | (1 << 23) | (1 << 24) | (1 << 28)), "SKINIT, WDT, perf counters");
+        assertEquals(1, extEcx & 1, "LAHF/SAHF stays");
+        for (int fn : new int[] {0x6, 0xA, 0x8000000A, 0x80000022}) {
+            CpuidEntry e = leaf(guest, fn, 0);
+            assertEquals(List.of(0, 0, 0, 0), List.of(e.eax(), e.ebx(), e.ecx(), e.edx()), "leaf 0x" + Integer.toHexString(fn));
+        }
+    }
+
+    @Test
     void rejectsImpossibleIds() {
         assertThrows(IllegalArgumentException.class, () -> CpuidConfig.forVcpu(HOST, 2, 2));
         assertThrows(IllegalArgumentException.class, () -> CpuidConfig.forVcpu(HOST, 0, 0));
