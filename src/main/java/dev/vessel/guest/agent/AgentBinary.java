@@ -37,16 +37,33 @@ public final class AgentBinary {
     private static volatile String fingerprint;
 
     /**
-     * A short name for this build of the binary (its size and CRC-32), for cache keys: cheap where
-     * a cryptographic hash of ~700 KiB would cost a quick-start JVM milliseconds on every command.
+     * A short name for this build of the binary (its size and CRC-32), for cache keys. From a jar
+     * they come from the jar's directory, without reading the ~700 KiB binary: `vm run` asks on
+     * every command, and a quick-start JVM under emulation pays milliseconds per 100 KiB read.
      */
     public static String fingerprint() throws IOException {
         String f = fingerprint;
         if (f == null) {
-            byte[] b = bytes();
-            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-            crc.update(b);
-            f = Integer.toHexString(b.length) + "-" + Long.toHexString(crc.getValue());
+            java.net.URL url = AgentBinary.class.getResource(RESOURCE);
+            if (url == null) {
+                throw new IOException("classpath resource " + RESOURCE + " is missing");
+            }
+            java.util.zip.ZipEntry entry = null;
+            if ("jar".equals(url.getProtocol())) {
+                java.net.URLConnection c = url.openConnection();
+                c.setUseCaches(true);
+                if (c instanceof java.net.JarURLConnection jar) {
+                    entry = jar.getJarEntry();
+                }
+            }
+            if (entry != null && entry.getCrc() != -1 && entry.getSize() != -1) {
+                f = Long.toHexString(entry.getSize()) + "-" + Long.toHexString(entry.getCrc());
+            } else {
+                byte[] b = bytes();
+                java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+                crc.update(b);
+                f = Long.toHexString(b.length) + "-" + Long.toHexString(crc.getValue());
+            }
             fingerprint = f;
         }
         return f;
