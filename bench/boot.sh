@@ -39,12 +39,19 @@ for
            after it); CPU is left out (GNU time sees only the client)
 Before every run in the machine the script waits for a standby that is still warming up (it
 starts at nice 19 after a standby run) to be ready, so that no run shares the machine's CPUs.
-and, separately, the end-to-end figure a user waits for:
-  vessel-e2e   `vessel vm run` started on the host, timed with the host's clock (host JVM,
-               file checks, relay to the machine and back included); no RSS
+and, separately, the end-to-end figures a user waits for, timed with the host's clock:
+  vessel-e2e   `vessel vm run` started on the host (host JVM, file checks, relay to the machine
+               and back included; a standby takes it in the machine); no RSS
+  vessel-cold  the user's `./vessel vm run` (the launcher script, VESSEL_JAR=the measured jar),
+               cold: no standby waits in the machine and none may start (the script holds the
+               slot's claim), so a fresh JVM runs the VM there; exec to exit
+  qemu-e2e     QEMU with the same arguments, started from the host the same way
+               (`./vessel machine exec -- ...`): the same launcher, host JVM and relay, so the
+               ratio vessel-cold/qemu-e2e is the cold VMM against QEMU, user's view
 
 Order: a discarded warm-up of each (vessel-e2e first: it also provides the command to
-capture), then N rounds of vessel, qemu, vessel-standby, vessel-e2e, interleaved. Then one more vessel run
+capture), then N rounds of vessel, qemu, vessel-standby, vessel-e2e, vessel-cold, qemu-e2e,
+interleaved. Then one more vessel run
 with VESSEL_TIMING=1 (not counted) whose milestones are saved beside the results.
 
 Options:
@@ -215,6 +222,32 @@ ensure-standby)
   while IFS= read -r a; do set -- "$@" "$a"; [ "$a" = "$jar" ] && break; done < "$W/vessel.argv"
   setsid setsid sh -c 'renice 19 -p $$ >/dev/null 2>&1; exec "$@"' sh "$@" vm standby --socket "$sock" </dev/null >/dev/null 2>&1
   ;;
+hold-slot|release-slot)
+  # runner.sh hold-slot W: stops the captured jar's standby and holds its slot's claim, so that no
+  # standby waits or starts and the next `vm run` runs cold; release-slot W lets go of the claim.
+  jar=$(awk 'f { print; exit } $0 == "-jar" { f = 1 }' "$W/vessel.argv")
+  sha=${jar%/*}; sha=${sha##*/}
+  sock=/run/vessel/vmm-$(printf '%.16s' "$sha").sock
+  claim=${sock%.sock}.starting
+  if [ "$1" = release-slot ]; then rmdir "$claim" 2>/dev/null; exit 0; fi
+  mkdir -p /run/vessel
+  mkdir "$claim" 2>/dev/null || touch "$claim"
+  p=$(cat "${sock%.sock}.pid" 2>/dev/null); case "$p" in ''|*[!0-9]*) p= ;; esac
+  # A standby still warming up has no pid file yet: find it by its command line.
+  for d in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *"vm standby --socket $sock"*) p="$p ${d#/proc/}" ;; esac
+  done
+  for q in $p; do
+    kill "$q" 2>/dev/null
+    i=0; while [ -e "/proc/$q" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  done
+  ;;
+qemu-e2e)
+  # runner.sh qemu-e2e W: QEMU with this process's stdio (timed from the host, through machine exec).
+  set --
+  while IFS= read -r a; do set -- "$@" "$a"; done < "$W/qemu.argv"
+  LD_LIBRARY_PATH=$W/lib exec "$@"
+  ;;
 show) bench_show "$W" "$3" console stderr ;;  # runner.sh show W TAG (error reports, timing log)
 *) bench_bad_mode "$1" ;;
 esac
@@ -228,12 +261,19 @@ fact() { printf '%s\n' "$facts" | sed -n "s/^FACT $1 //p"; }
 # Runs `vessel vm run` from the host with stdout piped (not a terminal: the guest powers off after
 # init). Timed with the host's clock. Prints "KIND t0 t1 t2 status".
 e2e_run() {
-  local tag=$1 t0 t1= t2 st line
+  local tag=$1 kind=${2:-vessel-e2e} t0 t1= t2 st line
+  local -a cmd=(vessel vm run)
+  # The user's launcher, measuring the given jar; bounded like every other command here.
+  local -a launcher=(timeout --foreground -k 15 "$run_timeout" env VESSEL_JAR="$jar" "$top/vessel" ${root:+--root "$root"})
+  case "$kind" in
+    vessel-cold) cmd=("${launcher[@]}" vm run) ;;
+    qemu-e2e) cmd=("${launcher[@]}" machine exec -- sh "$W/runner.sh" qemu-e2e "$W") ;;
+  esac
   : > "$tmp/$tag.console"
   shopt -s lastpipe
   set +e +o pipefail
   t0=$EPOCHREALTIME
-  vessel vm run </dev/null 2>"$tmp/$tag.stderr" | while IFS= read -r line; do
+  "${cmd[@]}" </dev/null 2>"$tmp/$tag.stderr" | while IFS= read -r line; do
     if [ -z "$t1" ]; then case "$line" in *"Vessel micro-VM:"*) t1=$EPOCHREALTIME ;; esac; fi
     printf '%s\n' "$line" >> "$tmp/$tag.console"
   done
@@ -241,7 +281,7 @@ e2e_run() {
   t2=$EPOCHREALTIME
   [ "$st" != 124 ] && [ "$st" != 137 ] || echo "timed out after $run_timeout s" >> "$tmp/$tag.stderr"
   set -e -o pipefail
-  echo "vessel-e2e $t0 ${t1:-none} $t2 $st"
+  echo "$kind $t0 ${t1:-none} $t2 $st"
 }
 
 say "warm-up: vessel vm run from the host (discarded; a new build's first run starts making its start-up cache)"
@@ -308,18 +348,27 @@ machine_run() { # KIND ROUND WARMUP
   fi
   say "  $kind #$round: init $(ms "$t0" "$t1") ms, guest uptime ${up} s, total $(ms "$t0" "$t2") ms, peak RSS $rss kB"
 }
-e2e_record() { # ROUND WARMUP RESULT
-  local _k t0 t1 t2 st
+e2e_record() { # ROUND WARMUP RESULT TAG
+  local k t0 t1 t2 st
   local tag=$4 up
-  read -r _k t0 t1 t2 st <<<"$3"
+  read -r k t0 t1 t2 st <<<"$3"
   up=$(sed -n 's/.*vessel-facts:.*uptime=\([0-9.]*\).*/\1/p' "$tmp/$tag.console")
-  echo "$1,vessel-e2e,$2,$(ms "$t0" "$t1"),$up,$(ms "$t0" "$t2"),,,,$st,$(load1)" >> "$csv"
+  echo "$1,$k,$2,$(ms "$t0" "$t1"),$up,$(ms "$t0" "$t2"),,,,$st,$(load1)" >> "$csv"
   if [ "$st" != 0 ] || [ "$t1" = none ]; then
-    say "  vessel-e2e #$1 FAILED: exit status $st$([ "$t1" = none ] && echo ", no init line"); not counted"
+    say "  $k #$1 FAILED: exit status $st$([ "$t1" = none ] && echo ", no init line"); not counted"
     { echo "--- console"; cat "$tmp/$tag.console"; echo "--- stderr"; cat "$tmp/$tag.stderr"; } 2>&1 | keep_failure "$tag"
     return 0
   fi
-  say "  vessel-e2e #$1: init $(ms "$t0" "$t1") ms, total $(ms "$t0" "$t2") ms (host clock)"
+  say "  $k #$1: init $(ms "$t0" "$t1") ms, total $(ms "$t0" "$t2") ms (host clock)"
+}
+cold_round() { # ROUND WARMUP: vessel-cold (no standby in the machine), then qemu-e2e
+  local st=0
+  mexec sh "$W/runner.sh" hold-slot "$W" </dev/null || st=$?
+  hung "$st" "stopping the standby"
+  e2e_record "$1" "$2" "$(e2e_run "cold-$1" vessel-cold)" "cold-$1"
+  mexec sh "$W/runner.sh" release-slot "$W" </dev/null || true
+  mexec sh "$W/runner.sh" ensure-standby "$W" </dev/null || die "could not start a standby VMM in the machine"
+  e2e_record "$1" "$2" "$(e2e_run "qemu-e2e-$1" qemu-e2e)" "qemu-e2e-$1"
 }
 
 e2e_record 0 1 "$warm_e2e" warm-e2e
@@ -328,12 +377,14 @@ say "warm-up: vessel, qemu and vessel-standby in the machine (discarded)"
 machine_run vessel 0 1
 machine_run qemu 0 1
 machine_run vessel-standby 0 1
+cold_round 0 1
 for ((i = 1; i <= runs; i++)); do
   say "round $i of $runs"
   machine_run vessel "$i" 0
   machine_run qemu "$i" 0
   machine_run vessel-standby "$i" 0
   e2e_record "$i" 0 "$(e2e_run "e2e-$i")" "e2e-$i"
+  cold_round "$i" 0
 done
 
 say "one more vessel run with VESSEL_TIMING=1 (not counted)"
@@ -360,11 +411,11 @@ fmt() { # "median min max" SCALE DECIMALS -> "median (min–max)"
 ratio() { awk '{ split($0, x, "|"); split(x[1], a, " "); split(x[2], b, " ");
   if (a[1] == "NA" || b[1] == "NA" || b[1] == 0) print "—"; else printf "%.2f×\n", a[1] / b[1] }' <<<"$1|$2"; }
 
-round_ratios() { # COLUMN [KIND] -> "median min max" of KIND (vessel)/qemu within each round (runs next
-  # to each other see the most similar host load, so this is the steadier comparison on a shared host)
-  awk -F, -v c="$1" -v k="${2:-vessel}" 'NR > 1 && $3 == 0 && $10 == 0 && $4 != "" && $c != "" {
+round_ratios() { # COLUMN [KIND [REF]] -> "median min max" of KIND (vessel)/REF (qemu) within each round
+  # (runs next to each other see the most similar host load: the steadier comparison on a shared host)
+  awk -F, -v c="$1" -v k="${2:-vessel}" -v ref="${3:-qemu}" 'NR > 1 && $3 == 0 && $10 == 0 && $4 != "" && $c != "" {
       if ($2 == k) vs[$1] = (c == 8 ? $8 + $9 : $c)
-      if ($2 == "qemu") qs[$1] = (c == 8 ? $8 + $9 : $c) }
+      if ($2 == ref) qs[$1] = (c == 8 ? $8 + $9 : $c) }
     END { for (r in vs) if ((r in qs) && qs[r] > 0) print vs[r] / qs[r] }' "$csv" | bench_stats \
     | awk '{ if ($1 == "NA") print "—"; else printf "%.2f× (%.2f–%.2f)\n", $1, $2, $3 }'
 }
@@ -400,12 +451,18 @@ e_init=$(stats vessel-e2e 4); e_total=$(stats vessel-e2e 6)
   echo "| Guest uptime at init (s) | $(fmt "$(stats vessel-e2e 5)" 1 2) |"
   echo "| Start to exit (s) | $(fmt "$e_total" 1000 2) |"
   echo
+  ci=$(stats vessel-cold 4); ct=$(stats vessel-cold 6); qi=$(stats qemu-e2e 4); qt=$(stats qemu-e2e 6)
+  echo "| Cold, from the host: \`./vessel vm run\` with no standby, against QEMU through \`./vessel machine exec\` | Vessel | QEMU 7.2 | Vessel/QEMU (medians) | Vessel/QEMU per round |"
+  echo "|---|---|---|---|---|"
+  echo "| Exec to init line (s) | $(fmt "$ci" 1000 2) | $(fmt "$qi" 1000 2) | $(ratio "$ci" "$qi") | $(round_ratios 4 vessel-cold qemu-e2e) |"
+  echo "| **Exec to exit (s)** | $(fmt "$ct" 1000 2) | $(fmt "$qt" 1000 2) | **$(ratio "$ct" "$qt")** | $(round_ratios 6 vessel-cold qemu-e2e) |"
+  echo
   echo "- Machine: $(fact machine_cpus) vCPUs, $(( $(fact machine_mem_kb) / 1024 )) MiB, kernel $(fact machine_kernel), CPU \"$(fact machine_cpu_model)\" (QEMU TCG, nested KVM)."
   echo "- Host: $(bench_host_line)."
   echo "- Guest kernel command line (both): \`$cmdline\`"
   echo "- Vessel in the machine (captured from \`vessel vm run\`): \`${vessel_argv[*]}\`"
   echo "- QEMU in the machine: \`LD_LIBRARY_PATH=$W/lib ${qemu_argv[*]}\`"
-  echo "- Runs that failed (not counted; logs in $(basename "$failures")/): $(failed vessel) vessel, $(failed qemu) qemu, $(failed vessel-standby) vessel-standby, $(failed vessel-e2e) vessel-e2e, warm-ups included."
+  echo "- Runs that failed (not counted; logs in $(basename "$failures")/): $(failed vessel) vessel, $(failed qemu) qemu, $(failed vessel-standby) vessel-standby, $(failed vessel-e2e) vessel-e2e, $(failed vessel-cold) vessel-cold, $(failed qemu-e2e) qemu-e2e, warm-ups included."
   echo "- Host load (1-min load average, other work on the host shares its cores): $(awk -F, 'NR > 1 { l = l sep $11; sep = ", " } END { print l }' "$csv") at the end of each run, in order."
   echo "- Helper machine: $machine_origin."
   echo "- Warm-up: one discarded run of each first (the first \`vessel vm run\` of a build in the machine also creates the JVM's archive/cache). After it: $cds_state."
