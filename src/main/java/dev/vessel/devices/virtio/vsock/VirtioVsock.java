@@ -73,10 +73,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * (backpressure reaches the host writer through the socket). When the credit is used up and data is
  * waiting, the device sends one CREDIT_REQUEST. Guest to host: the device advertises
  * {@code buf_alloc} ({@link Limits#bufAlloc}) per connection; what the host socket does not take at
- * once waits in a per-connection buffer, which the credit bounds by {@code buf_alloc}; a guest that
- * sends more than its credit gets RST. The device's fwd_cnt counts bytes the host socket took; it
- * sends CREDIT_UPDATE when a quarter of {@code buf_alloc} was consumed since the guest last heard
- * its fwd_cnt (every packet carries it), and whenever the guest asks (CREDIT_REQUEST).
+ * once waits in the connection's {@link ByteRing}: one array, never more than {@code buf_alloc} bytes
+ * held or allocated, however the guest slices its data (its whole credit in one-byte packets costs
+ * the host what one big packet does, not an object per packet), each byte copied once in and once
+ * out. A guest that sends more than its credit gets RST. The device's fwd_cnt counts bytes the host
+ * socket took; it sends CREDIT_UPDATE when a quarter of {@code buf_alloc} was consumed since the
+ * guest last heard its fwd_cnt (every packet carries it), and whenever the guest asks
+ * (CREDIT_REQUEST).
  *
  * <h2>The guest is hostile</h2>
  * Every tx packet's header is copied and checked before use. A chain shorter than a header, or a
@@ -141,8 +144,8 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
     }
 
     /** A snapshot for tests and diagnostics; take it on the worker. */
-    record Stats(int connections, int awaitingConnectLine, long bufferedForHost, int queuedReplies,
-            boolean pollerRunning) {}
+    record Stats(int connections, int awaitingConnectLine, long bufferedForHost, long bufferObjects,
+            long bufferCapacity, int queuedReplies, boolean pollerRunning) {}
 
     private final Path socketPath;
     /** Where guest connections to the host go instead of {@code PATH_port}, or null (see {@link VsockUplink}). */
@@ -683,7 +686,8 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
                     limits.bufAlloc(), 0), false);
             return;
         }
-        VsockConnection conn = new VsockConnection(ch, false, VsockConnection.State.ESTABLISHED, 0);
+        VsockConnection conn = new VsockConnection(ch, false, VsockConnection.State.ESTABLISHED, 0,
+                limits.bufAlloc());
         conn.hostPort = h.dstPort();
         conn.guestPort = h.srcPort();
         conn.peerBufAlloc = h.bufAlloc();
@@ -718,41 +722,35 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
         if (len == 0) {
             return;
         }
-        if (conn.buffered() + len > limits.bufAlloc()) {
+        // What the host socket has not taken (rx_cnt - fwd_cnt) plus this packet must fit in buf_alloc.
+        if (len > conn.out.free()) {
             LOG.log(System.Logger.Level.DEBUG, () -> "virtio-vsock: guest exceeded its credit on " + conn);
             invalid(h, conn);
             return;
         }
         conn.rxCnt += len;
+        List<ByteBuffer> pieces = new ArrayList<>(2);
+        int left = len;
+        while (left > 0) {
+            MemorySegment s = r.nextSegment(left);
+            pieces.add(s.asByteBuffer());
+            left -= (int) s.byteSize();
+        }
         if (!conn.hasOutput()) {
-            List<ByteBuffer> pieces = new ArrayList<>(2);
-            int left = len;
-            while (left > 0) {
-                MemorySegment s = r.nextSegment(left);
-                pieces.add(s.asByteBuffer());
-                left -= (int) s.byteSize();
-            }
-            ByteBuffer[] array = pieces.toArray(new ByteBuffer[0]);
+            // Straight from guest memory to the socket; only what it does not take is copied.
             long n;
             try {
-                n = array.length == 1 ? conn.channel.write(array[0]) : conn.channel.write(array);
+                n = pieces.size() == 1 ? conn.channel.write(pieces.getFirst())
+                        : conn.channel.write(pieces.toArray(new ByteBuffer[0]));
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.DEBUG, "virtio-vsock: writing " + conn + ": " + e);
                 resetConnection(conn);
                 return;
             }
             consumed(conn, (int) n);
-            int rest = len - (int) n;
-            if (rest > 0) {
-                ByteBuffer copy = ByteBuffer.allocate(rest);
-                for (ByteBuffer p : array) {
-                    copy.put(p);
-                }
-                conn.enqueue(copy.flip());
-            }
-        } else {
-            byte[] copy = r.readBytes(len);
-            conn.enqueue(ByteBuffer.wrap(copy));
+        }
+        for (ByteBuffer p : pieces) {
+            conn.out.append(p); // fits: the credit check above bounds it by buf_alloc
         }
     }
 
@@ -816,7 +814,7 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             try {
                 ch.configureBlocking(false);
                 VsockConnection conn = new VsockConnection(ch, true, VsockConnection.State.AWAIT_CONNECT_LINE,
-                        CONNECT_LINE_MAX);
+                        CONNECT_LINE_MAX, limits.bufAlloc());
                 conn.key = poller.register(ch, SelectionKey.OP_READ, conn);
                 accepted.add(conn);
             } catch (IOException | RuntimeException e) {
@@ -999,7 +997,6 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             accepted.remove(conn);
         }
         conn.out.clear();
-        conn.outBytes = 0;
         conn.preamble = null;
         closeQuietly(conn.channel);
         if (poller != null) {
@@ -1020,10 +1017,14 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
     /** For tests: the state of the current activation. Worker only. */
     Stats stats() {
         long buffered = 0;
+        long objects = 0;
+        long capacity = 0;
         for (VsockConnection c : connections.values()) {
-            buffered += c.outBytes;
+            buffered += c.out.size();
+            objects += c.out.capacity() > 0 ? 1 : 0;
+            capacity += c.out.capacity();
         }
-        return new Stats(connections.size(), accepted.size(), buffered, replies.size(),
+        return new Stats(connections.size(), accepted.size(), buffered, objects, capacity, replies.size(),
                 poller != null && poller.thread().isAlive());
     }
 

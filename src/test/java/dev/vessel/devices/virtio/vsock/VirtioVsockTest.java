@@ -468,6 +468,80 @@ class VirtioVsockTest {
         }
     }
 
+    /**
+     * The cheapest attack on the host's heap: a guest spends its whole credit in one-byte packets
+     * on a host socket that does not read. The device holds what the socket did not take (at most
+     * buf_alloc) in one buffer, not in an object per packet, and hands it on in order, with the
+     * right fwd_cnt.
+     */
+    @Test
+    void oneBytePacketsFillingTheCreditCostOneBufferNotAnObjectEach() throws Exception {
+        start();
+        int bufAlloc = device.limits().bufAlloc();
+        int n = 262_144;
+        try (ServerSocketChannel server = listenOnPort(5031)) {
+            HostEnd h = guestConnect(server, 40031, 5031, 65536);
+            byte[] data = pattern(n, 9);
+            driver.sendMany(n, i -> hdr(OP_RW, 40031, 5031, 1, 0, 65536, 0), i -> new byte[] {data[i]});
+            driver.settle();
+            VirtioVsock.Stats s = driver.stats();
+            assertEquals(1, s.connections(), "a guest within its credit is not reset");
+            assertEquals(n - device.bytesToHost(), s.bufferedForHost());
+            assertTrue(s.bufferedForHost() > n / 2, "the host socket took " + device.bytesToHost()
+                    + " bytes; the test needs the device to hold most of them");
+            assertTrue(s.bufferedForHost() <= bufAlloc);
+            assertTrue(s.bufferObjects() <= 1, s.bufferObjects() + " objects hold " + s.bufferedForHost()
+                    + " buffered bytes of one connection");
+            assertTrue(s.bufferCapacity() <= bufAlloc, "the device retains " + s.bufferCapacity()
+                    + " bytes of buffers for one connection, more than buf_alloc " + bufAlloc);
+
+            assertArrayEquals(data, h.read(n, T));
+            driver.settle();
+            s = driver.stats();
+            assertEquals(0, s.bufferedForHost());
+            assertEquals(0, s.bufferObjects(), "a drained connection keeps no buffer");
+            assertEquals(n, device.bytesToHost());
+            driver.send(hdr(OP_CREDIT_REQUEST, 40031, 5031, 0, 0, 65536, 0));
+            Packet u = driver.await(pk -> pk.header().dstPort() == 40031 && pk.header().op() == OP_CREDIT_UPDATE
+                    && pk.header().fwdCnt() == n);
+            assertEquals(bufAlloc, u.header().bufAlloc());
+            h.close();
+        }
+    }
+
+    /** Exactly at its credit (buf_alloc beyond the device's fwd_cnt) the guest is fine; one byte more is RST. */
+    @Test
+    void aGuestOneBytePastItsCreditIsResetAndNotBefore() throws Exception {
+        int bufAlloc = 16 * 1024;
+        start(new VirtioVsock.Limits(bufAlloc, 16));
+        try (ServerSocketChannel server = listenOnPort(5032)) {
+            HostEnd h = guestConnect(server, 40032, 5032, 65536);
+            driver.sendMany(bufAlloc, i -> hdr(OP_RW, 40032, 5032, 1, 0, 65536, 0), i -> new byte[] {(byte) i});
+            driver.settle();
+            int took = (int) device.bytesToHost();
+            driver.send(hdr(OP_CREDIT_REQUEST, 40032, 5032, 0, 0, 65536, 0));
+            Packet u = driver.await(pk -> pk.header().dstPort() == 40032 && pk.header().op() == OP_CREDIT_UPDATE
+                    && pk.header().fwdCnt() == took);
+            assertEquals(bufAlloc, u.header().bufAlloc());
+            // The guest's credit now: buf_alloc - (sent - fwd_cnt) = took.
+            driver.sendMany(took, i -> hdr(OP_RW, 40032, 5032, 1, 0, 65536, 0), i -> new byte[] {(byte) i});
+            driver.settle();
+            VirtioVsock.Stats s = driver.stats();
+            assertEquals(1, s.connections(), "a guest that used exactly its credit is not reset");
+            assertEquals(bufAlloc, s.bufferedForHost());
+            assertTrue(s.bufferObjects() <= 1, s.bufferObjects() + " objects");
+            assertTrue(s.bufferCapacity() <= bufAlloc, s.bufferCapacity() + " bytes retained");
+            assertTrue(driver.drainReceived().stream().noneMatch(p -> p.header().op() == OP_RST));
+            driver.send(hdr(OP_RW, 40032, 5032, 1, 0, 65536, 0), new byte[] {1});
+            assertEquals(5032, driver.awaitOp(OP_RST, 40032).header().srcPort());
+            assertTrue(h.closedWithin(T), "the host socket of a reset connection is closed");
+            driver.settle();
+            assertEquals(0, driver.stats().connections());
+            assertEquals(0, driver.stats().bufferedForHost());
+            h.close();
+        }
+    }
+
     @Test
     void withoutRxBuffersTheHostSocketIsNotRead() throws Exception {
         start();
