@@ -21,6 +21,11 @@ final class VsockConnection {
         AWAIT_CONNECT_LINE,
         /** Host-initiated: REQUEST queued or sent, waiting for the guest's RESPONSE. */
         CONNECTING_TO_GUEST,
+        /**
+         * Guest-initiated through the uplink: the handshake with the host's relay runs off the
+         * worker; the guest's REQUEST waits for RESPONSE or RST. Closing the channel aborts it.
+         */
+        CONNECTING_TO_HOST,
         /** Both sides connected (for a guest-initiated one: from the moment the host socket connected). */
         ESTABLISHED,
         /** Finished: host socket closed, out of every table. */
