@@ -16,7 +16,6 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channel;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -53,7 +52,13 @@ import java.util.concurrent.atomic.AtomicLong;
  *   listen backlog.</li>
  *   <li><b>Guest to host.</b> A guest connection to CID 2 port {@code P} makes the device connect to
  *   the Unix socket {@code PATH_P} (e.g. {@code /tmp/v.sock_5000}); if nothing listens there, the
- *   guest gets RST (its connect fails with ECONNRESET).</li>
+ *   guest gets RST (its connect fails with ECONNRESET). With a {@link VsockUplink} (the VMM runs in
+ *   the helper machine) the device asks the host's relay instead; that handshake blocks, so it runs
+ *   on a virtual thread, never on the worker, and is bounded by
+ *   {@link VsockUplink#handshakeTimeout} (10 s by default) for connect, request and answer together:
+ *   a host peer that never answers holds one connection slot that long, and every other connection
+ *   keeps flowing. The guest's REQUEST is answered (RESPONSE or RST) when the handshake ends; its
+ *   RST, or a device reset, aborts the handshake.</li>
  * </ul>
  *
  * <h2>Protocol</h2>
@@ -73,10 +78,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * (backpressure reaches the host writer through the socket). When the credit is used up and data is
  * waiting, the device sends one CREDIT_REQUEST. Guest to host: the device advertises
  * {@code buf_alloc} ({@link Limits#bufAlloc}) per connection; what the host socket does not take at
- * once waits in a per-connection buffer, which the credit bounds by {@code buf_alloc}; a guest that
- * sends more than its credit gets RST. The device's fwd_cnt counts bytes the host socket took; it
- * sends CREDIT_UPDATE when a quarter of {@code buf_alloc} was consumed since the guest last heard
- * its fwd_cnt (every packet carries it), and whenever the guest asks (CREDIT_REQUEST).
+ * once waits in the connection's {@link ByteRing}: one array, never more than {@code buf_alloc} bytes
+ * held or allocated, however the guest slices its data (its whole credit in one-byte packets costs
+ * the host what one big packet does, not an object per packet), each byte copied once in and once
+ * out. A guest that sends more than its credit gets RST. The device's fwd_cnt counts bytes the host
+ * socket took; it sends CREDIT_UPDATE when a quarter of {@code buf_alloc} was consumed since the
+ * guest last heard its fwd_cnt (every packet carries it), and whenever the guest asks
+ * (CREDIT_REQUEST).
  *
  * <h2>The guest is hostile</h2>
  * Every tx packet's header is copied and checked before use. A chain shorter than a header, or a
@@ -91,8 +99,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Threads</h2>
  * The host sockets are non-blocking and all I/O on them, like all protocol state, belongs to the
- * device's worker. A {@link HostPoller} thread, started on DRIVER_OK, waits for readiness and hands
- * it to the worker ({@link VirtioContext#execute}). Reset stops the poller, closes every connection
+ * device's worker (the uplink's handshake, before its socket joins, is the one exception, see
+ * above). A {@link HostPoller} thread, started on DRIVER_OK, waits for readiness and hands it to the
+ * worker ({@link VirtioContext#execute}). Reset stops the poller, closes every connection
  * and forgets every chain; the listener stays bound until {@link #close()} (a JVM shutdown hook
  * also closes it and removes the socket file when the VMM exits).
  */
@@ -141,8 +150,8 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
     }
 
     /** A snapshot for tests and diagnostics; take it on the worker. */
-    record Stats(int connections, int awaitingConnectLine, long bufferedForHost, int queuedReplies,
-            boolean pollerRunning) {}
+    record Stats(int connections, int awaitingConnectLine, int connectingToHost, long bufferedForHost,
+            long bufferObjects, long bufferCapacity, int queuedReplies, boolean pollerRunning) {}
 
     private final Path socketPath;
     /** Where guest connections to the host go instead of {@code PATH_port}, or null (see {@link VsockUplink}). */
@@ -662,42 +671,111 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             return;
         }
         VsockUplink up = uplink;
-        String path = up != null ? up.address() + " (host port " + Integer.toUnsignedString(h.dstPort()) + ")"
-                : socketPath + "_" + Integer.toUnsignedString(h.dstPort());
+        if (up != null) {
+            uplinkConnect(h, up);
+            return;
+        }
+        String path = socketPath + "_" + Integer.toUnsignedString(h.dstPort());
         SocketChannel ch = null;
         try {
-            if (up != null) {
-                ch = up.connect(Integer.toUnsignedLong(h.dstPort()));
-                ch.configureBlocking(false);
-            } else {
-                ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-                ch.configureBlocking(false);
-                if (!ch.connect(UnixDomainSocketAddress.of(path))) {
-                    throw new IOException("its listen backlog is full");
-                }
+            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.configureBlocking(false);
+            if (!ch.connect(UnixDomainSocketAddress.of(path))) { // a local Unix socket connects at once or never
+                throw new IOException("its listen backlog is full");
             }
         } catch (IOException | RuntimeException e) {
             closeQuietly(ch);
             LOG.log(System.Logger.Level.DEBUG, () -> "virtio-vsock: guest connection to " + path + " refused: " + e);
-            queueReply(new VsockHeader(HOST_CID, guestCid, h.dstPort(), h.srcPort(), 0, TYPE_STREAM, OP_RST, 0,
-                    limits.bufAlloc(), 0), false);
+            refuse(h);
             return;
         }
-        VsockConnection conn = new VsockConnection(ch, false, VsockConnection.State.ESTABLISHED, 0);
+        VsockConnection conn = newGuestConnection(ch, h);
+        if (register(conn)) {
+            connections.put(conn.key(), conn);
+            refresh(conn);
+        } else {
+            invalid(h, null);
+        }
+    }
+
+    private VsockConnection newGuestConnection(SocketChannel ch, VsockHeader h) {
+        VsockConnection conn = new VsockConnection(ch, false, VsockConnection.State.ESTABLISHED, 0,
+                limits.bufAlloc());
         conn.hostPort = h.dstPort();
         conn.guestPort = h.srcPort();
         conn.peerBufAlloc = h.bufAlloc();
         conn.peerFwdCnt = h.fwdCnt();
         conn.pendingResponse = true;
+        return conn;
+    }
+
+    /** Watches the now non-blocking host socket of {@code conn}; false (socket closed) if that fails. */
+    private boolean register(VsockConnection conn) {
         try {
-            conn.key = poller.register(ch, 0, conn);
-        } catch (ClosedChannelException | RuntimeException e) {
-            closeQuietly(ch);
-            invalid(h, null);
+            conn.channel.configureBlocking(false);
+            conn.key = poller.register(conn.channel, 0, conn);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(conn.channel);
+            return false;
+        }
+    }
+
+    /** The guest's connect fails: RST from the port it wanted. */
+    private void refuse(VsockHeader h) {
+        queueReply(new VsockHeader(HOST_CID, guestCid, h.dstPort(), h.srcPort(), 0, TYPE_STREAM, OP_RST, 0,
+                limits.bufAlloc(), 0), false);
+    }
+
+    /**
+     * The uplink's handshake can wait on a slow or silent relay, so it runs on a virtual thread of
+     * its own, bounded by {@link VsockUplink#handshakeTimeout}; meanwhile the connection is in the
+     * table as CONNECTING_TO_HOST (it counts against the limit, and the guest's RST or a device
+     * reset closes its channel, which aborts the handshake). The result comes back to the worker.
+     */
+    private void uplinkConnect(VsockHeader h, VsockUplink up) {
+        SocketChannel ch;
+        try {
+            ch = SocketChannel.open();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "virtio-vsock: cannot open a socket for the uplink: " + e);
+            refuse(h);
             return;
         }
+        VsockConnection conn = newGuestConnection(ch, h);
+        conn.state = VsockConnection.State.CONNECTING_TO_HOST;
+        conn.pendingResponse = false;
         connections.put(conn.key(), conn);
-        refresh(conn);
+        VirtioContext c = ctx;
+        long port = Integer.toUnsignedLong(h.dstPort());
+        Thread.ofVirtual().name("vsock-uplink-" + port).start(() -> {
+            Exception failure = null;
+            try {
+                up.handshake(ch, port);
+            } catch (IOException | RuntimeException e) {
+                failure = e;
+            }
+            Exception f = failure;
+            c.execute(() -> uplinkDone(conn, f));
+        });
+    }
+
+    /** On the worker: the uplink's handshake for {@code conn} ended, with {@code failure} or ready. */
+    private void uplinkDone(VsockConnection conn, Exception failure) {
+        if (conn.state != VsockConnection.State.CONNECTING_TO_HOST) {
+            return; // closed meanwhile (guest RST, invalid packet, reset): its channel is closed
+        }
+        if (failure != null) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "virtio-vsock: " + conn + " refused by the uplink: " + failure);
+            resetConnection(conn);
+        } else if (register(conn)) {
+            conn.state = VsockConnection.State.ESTABLISHED;
+            conn.pendingResponse = true;
+            refresh(conn);
+        } else {
+            resetConnection(conn);
+        }
+        pumpRx();
     }
 
     /** The guest accepted a host-initiated connection: tell the host client. */
@@ -718,41 +796,35 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
         if (len == 0) {
             return;
         }
-        if (conn.buffered() + len > limits.bufAlloc()) {
+        // What the host socket has not taken (rx_cnt - fwd_cnt) plus this packet must fit in buf_alloc.
+        if (len > conn.out.free()) {
             LOG.log(System.Logger.Level.DEBUG, () -> "virtio-vsock: guest exceeded its credit on " + conn);
             invalid(h, conn);
             return;
         }
         conn.rxCnt += len;
+        List<ByteBuffer> pieces = new ArrayList<>(2);
+        int left = len;
+        while (left > 0) {
+            MemorySegment s = r.nextSegment(left);
+            pieces.add(s.asByteBuffer());
+            left -= (int) s.byteSize();
+        }
         if (!conn.hasOutput()) {
-            List<ByteBuffer> pieces = new ArrayList<>(2);
-            int left = len;
-            while (left > 0) {
-                MemorySegment s = r.nextSegment(left);
-                pieces.add(s.asByteBuffer());
-                left -= (int) s.byteSize();
-            }
-            ByteBuffer[] array = pieces.toArray(new ByteBuffer[0]);
+            // Straight from guest memory to the socket; only what it does not take is copied.
             long n;
             try {
-                n = array.length == 1 ? conn.channel.write(array[0]) : conn.channel.write(array);
+                n = pieces.size() == 1 ? conn.channel.write(pieces.getFirst())
+                        : conn.channel.write(pieces.toArray(new ByteBuffer[0]));
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.DEBUG, "virtio-vsock: writing " + conn + ": " + e);
                 resetConnection(conn);
                 return;
             }
             consumed(conn, (int) n);
-            int rest = len - (int) n;
-            if (rest > 0) {
-                ByteBuffer copy = ByteBuffer.allocate(rest);
-                for (ByteBuffer p : array) {
-                    copy.put(p);
-                }
-                conn.enqueue(copy.flip());
-            }
-        } else {
-            byte[] copy = r.readBytes(len);
-            conn.enqueue(ByteBuffer.wrap(copy));
+        }
+        for (ByteBuffer p : pieces) {
+            conn.out.append(p); // fits: the credit check above bounds it by buf_alloc
         }
     }
 
@@ -816,7 +888,7 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             try {
                 ch.configureBlocking(false);
                 VsockConnection conn = new VsockConnection(ch, true, VsockConnection.State.AWAIT_CONNECT_LINE,
-                        CONNECT_LINE_MAX);
+                        CONNECT_LINE_MAX, limits.bufAlloc());
                 conn.key = poller.register(ch, SelectionKey.OP_READ, conn);
                 accepted.add(conn);
             } catch (IOException | RuntimeException e) {
@@ -978,6 +1050,7 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
     private void resetConnection(VsockConnection conn) {
         // Established: the guest accepted it, or (guest-initiated) its REQUEST waits for an answer, which RST is.
         boolean guestKnows = conn.state == VsockConnection.State.ESTABLISHED
+                || conn.state == VsockConnection.State.CONNECTING_TO_HOST
                 || conn.state == VsockConnection.State.CONNECTING_TO_GUEST && conn.requestSent;
         VsockHeader rst = guestKnows ? header(conn, OP_RST, 0, 0) : null;
         closeConnection(conn);
@@ -999,7 +1072,6 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
             accepted.remove(conn);
         }
         conn.out.clear();
-        conn.outBytes = 0;
         conn.preamble = null;
         closeQuietly(conn.channel);
         if (poller != null) {
@@ -1020,10 +1092,16 @@ public final class VirtioVsock extends AbstractVirtioDevice implements AutoClose
     /** For tests: the state of the current activation. Worker only. */
     Stats stats() {
         long buffered = 0;
+        long objects = 0;
+        long capacity = 0;
+        int connecting = 0;
         for (VsockConnection c : connections.values()) {
-            buffered += c.outBytes;
+            connecting += c.state == VsockConnection.State.CONNECTING_TO_HOST ? 1 : 0;
+            buffered += c.out.size();
+            objects += c.out.capacity() > 0 ? 1 : 0;
+            capacity += c.out.capacity();
         }
-        return new Stats(connections.size(), accepted.size(), buffered, replies.size(),
+        return new Stats(connections.size(), accepted.size(), connecting, buffered, objects, capacity, replies.size(),
                 poller != null && poller.thread().isAlive());
     }
 

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayDeque;
 
 /**
  * One stream between a host-side Unix socket and a guest vsock socket: the device's half of the
@@ -22,6 +21,11 @@ final class VsockConnection {
         AWAIT_CONNECT_LINE,
         /** Host-initiated: REQUEST queued or sent, waiting for the guest's RESPONSE. */
         CONNECTING_TO_GUEST,
+        /**
+         * Guest-initiated through the uplink: the handshake with the host's relay runs off the
+         * worker; the guest's REQUEST waits for RESPONSE or RST. Closing the channel aborts it.
+         */
+        CONNECTING_TO_HOST,
         /** Both sides connected (for a guest-initiated one: from the moment the host socket connected). */
         ESTABLISHED,
         /** Finished: host socket closed, out of every table. */
@@ -62,9 +66,8 @@ final class VsockConnection {
     boolean hostOutputShut;
     /** Bytes for the host before any guest data: the "OK <port>\n" reply. */
     ByteBuffer preamble;
-    /** Guest data the host socket has not taken yet; at most the advertised buf_alloc bytes. */
-    final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
-    int outBytes;
+    /** Guest data the host socket has not taken yet; at most the advertised buf_alloc bytes, in one array. */
+    final ByteRing out;
 
     // Control packets owed to the guest.
     boolean pendingRequest;
@@ -76,11 +79,13 @@ final class VsockConnection {
     /** In the device's queue of connections with something for the rx queue. */
     boolean queued;
 
-    VsockConnection(SocketChannel channel, boolean hostInitiated, State state, int lineMax) {
+    /** @param bufAlloc the receive buffer advertised to the guest: the most guest data held for the host socket */
+    VsockConnection(SocketChannel channel, boolean hostInitiated, State state, int lineMax, int bufAlloc) {
         this.channel = channel;
         this.hostInitiated = hostInitiated;
         this.state = state;
         this.line = new byte[hostInitiated ? lineMax : 0];
+        this.out = new ByteRing(bufAlloc);
     }
 
     /** Table key of a (host port, guest port) pair. */
@@ -99,11 +104,6 @@ final class VsockConnection {
         return inFlight >= alloc ? 0 : alloc - inFlight;
     }
 
-    /** Guest data received but not yet handed to the host socket. */
-    long buffered() {
-        return Integer.toUnsignedLong(rxCnt - fwdCnt);
-    }
-
     /** Whether data may still go from the host socket to the guest. */
     boolean hostToGuestOpen() {
         return state == State.ESTABLISHED && !hostEof && (peerShutdown & VsockHeader.SHUTDOWN_RCV) == 0
@@ -111,7 +111,7 @@ final class VsockConnection {
     }
 
     boolean hasOutput() {
-        return (preamble != null && preamble.hasRemaining()) || outBytes > 0;
+        return (preamble != null && preamble.hasRemaining()) || !out.isEmpty();
     }
 
     /**
@@ -126,26 +126,7 @@ final class VsockConnection {
             }
             preamble = null;
         }
-        int total = 0;
-        while (!out.isEmpty()) {
-            ByteBuffer[] batch = out.toArray(new ByteBuffer[0]);
-            long n = channel.write(batch, 0, Math.min(batch.length, 64));
-            if (n <= 0) {
-                break;
-            }
-            total += (int) n;
-            while (!out.isEmpty() && !out.peekFirst().hasRemaining()) {
-                out.pollFirst();
-            }
-        }
-        outBytes -= total;
-        return total;
-    }
-
-    /** Appends guest data the host socket did not take at once. */
-    void enqueue(ByteBuffer copy) {
-        out.addLast(copy);
-        outBytes += copy.remaining();
+        return out.drainTo(channel);
     }
 
     @Override

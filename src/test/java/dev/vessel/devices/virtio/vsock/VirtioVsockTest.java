@@ -14,6 +14,8 @@ import dev.vessel.devices.virtio.vsock.VsockDriver.Packet;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -468,6 +470,80 @@ class VirtioVsockTest {
         }
     }
 
+    /**
+     * The cheapest attack on the host's heap: a guest spends its whole credit in one-byte packets
+     * on a host socket that does not read. The device holds what the socket did not take (at most
+     * buf_alloc) in one buffer, not in an object per packet, and hands it on in order, with the
+     * right fwd_cnt.
+     */
+    @Test
+    void oneBytePacketsFillingTheCreditCostOneBufferNotAnObjectEach() throws Exception {
+        start();
+        int bufAlloc = device.limits().bufAlloc();
+        int n = 262_144;
+        try (ServerSocketChannel server = listenOnPort(5031)) {
+            HostEnd h = guestConnect(server, 40031, 5031, 65536);
+            byte[] data = pattern(n, 9);
+            driver.sendMany(n, i -> hdr(OP_RW, 40031, 5031, 1, 0, 65536, 0), i -> new byte[] {data[i]});
+            driver.settle();
+            VirtioVsock.Stats s = driver.stats();
+            assertEquals(1, s.connections(), "a guest within its credit is not reset");
+            assertEquals(n - device.bytesToHost(), s.bufferedForHost());
+            assertTrue(s.bufferedForHost() > n / 2, "the host socket took " + device.bytesToHost()
+                    + " bytes; the test needs the device to hold most of them");
+            assertTrue(s.bufferedForHost() <= bufAlloc);
+            assertTrue(s.bufferObjects() <= 1, s.bufferObjects() + " objects hold " + s.bufferedForHost()
+                    + " buffered bytes of one connection");
+            assertTrue(s.bufferCapacity() <= bufAlloc, "the device retains " + s.bufferCapacity()
+                    + " bytes of buffers for one connection, more than buf_alloc " + bufAlloc);
+
+            assertArrayEquals(data, h.read(n, T));
+            driver.settle();
+            s = driver.stats();
+            assertEquals(0, s.bufferedForHost());
+            assertEquals(0, s.bufferObjects(), "a drained connection keeps no buffer");
+            assertEquals(n, device.bytesToHost());
+            driver.send(hdr(OP_CREDIT_REQUEST, 40031, 5031, 0, 0, 65536, 0));
+            Packet u = driver.await(pk -> pk.header().dstPort() == 40031 && pk.header().op() == OP_CREDIT_UPDATE
+                    && pk.header().fwdCnt() == n);
+            assertEquals(bufAlloc, u.header().bufAlloc());
+            h.close();
+        }
+    }
+
+    /** Exactly at its credit (buf_alloc beyond the device's fwd_cnt) the guest is fine; one byte more is RST. */
+    @Test
+    void aGuestOneBytePastItsCreditIsResetAndNotBefore() throws Exception {
+        int bufAlloc = 16 * 1024;
+        start(new VirtioVsock.Limits(bufAlloc, 16));
+        try (ServerSocketChannel server = listenOnPort(5032)) {
+            HostEnd h = guestConnect(server, 40032, 5032, 65536);
+            driver.sendMany(bufAlloc, i -> hdr(OP_RW, 40032, 5032, 1, 0, 65536, 0), i -> new byte[] {(byte) i});
+            driver.settle();
+            int took = (int) device.bytesToHost();
+            driver.send(hdr(OP_CREDIT_REQUEST, 40032, 5032, 0, 0, 65536, 0));
+            Packet u = driver.await(pk -> pk.header().dstPort() == 40032 && pk.header().op() == OP_CREDIT_UPDATE
+                    && pk.header().fwdCnt() == took);
+            assertEquals(bufAlloc, u.header().bufAlloc());
+            // The guest's credit now: buf_alloc - (sent - fwd_cnt) = took.
+            driver.sendMany(took, i -> hdr(OP_RW, 40032, 5032, 1, 0, 65536, 0), i -> new byte[] {(byte) i});
+            driver.settle();
+            VirtioVsock.Stats s = driver.stats();
+            assertEquals(1, s.connections(), "a guest that used exactly its credit is not reset");
+            assertEquals(bufAlloc, s.bufferedForHost());
+            assertTrue(s.bufferObjects() <= 1, s.bufferObjects() + " objects");
+            assertTrue(s.bufferCapacity() <= bufAlloc, s.bufferCapacity() + " bytes retained");
+            assertTrue(driver.drainReceived().stream().noneMatch(p -> p.header().op() == OP_RST));
+            driver.send(hdr(OP_RW, 40032, 5032, 1, 0, 65536, 0), new byte[] {1});
+            assertEquals(5032, driver.awaitOp(OP_RST, 40032).header().srcPort());
+            assertTrue(h.closedWithin(T), "the host socket of a reset connection is closed");
+            driver.settle();
+            assertEquals(0, driver.stats().connections());
+            assertEquals(0, driver.stats().bufferedForHost());
+            h.close();
+        }
+    }
+
     @Test
     void withoutRxBuffersTheHostSocketIsNotRead() throws Exception {
         start();
@@ -759,6 +835,160 @@ class VirtioVsockTest {
         reader.join(60_000);
         assertEquals(crc(up), crc(got.get()));
         c.host().close();
+    }
+
+    static final String SECRET = "0123456789abcdef";
+
+    /** A TCP listener on loopback playing the host's relay for {@link VsockUplink}. */
+    static ServerSocketChannel relay() throws IOException {
+        return ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    }
+
+    static InetSocketAddress addressOf(ServerSocketChannel relay) throws IOException {
+        return (InetSocketAddress) relay.getLocalAddress();
+    }
+
+    /**
+     * A host peer that accepts the uplink's connection and never answers must not stall the
+     * device: while that handshake waits, another connection moves data both ways, and the guest's
+     * REQUEST stays unanswered (neither RESPONSE nor RST) until the relay decides.
+     */
+    @Test
+    void aHostRelayThatNeverAnswersStallsOnlyItsOwnConnection() throws Exception {
+        start();
+        HostConn other = hostConnect(3600, 65536);
+        try (ServerSocketChannel relay = relay()) {
+            device.withUplink(new VsockUplink(addressOf(relay), SECRET));
+            AtomicReference<Throwable> sendFailed = new AtomicReference<>();
+            Thread guest = Thread.ofPlatform().start(() -> {
+                try {
+                    driver.send(hdr(OP_REQUEST, 40100, 6100, 0, 0, 65536, 0));
+                } catch (Throwable e) {
+                    sendFailed.set(e);
+                }
+            });
+            HostEnd silent = HostEnd.accept(relay, T);
+            assertEquals(SECRET + " 6100", silent.readLine(T), "the uplink's handshake line");
+            // The handshake now waits for the relay's answer. Half the old blocking bound (10 s):
+            Duration quick = Duration.ofSeconds(5);
+            other.host().write("ping".getBytes(StandardCharsets.US_ASCII), quick);
+            assertEquals("ping", new String(driver.await(pk -> pk.header().op() == OP_RW
+                    && pk.header().dstPort() == 3600, quick).payload(), StandardCharsets.US_ASCII),
+                    "another connection must flow while a host peer does not answer");
+            driver.send(hdr(OP_RW, 3600, other.hostPort(), 4, 0, 65536, 0), "pong".getBytes(StandardCharsets.US_ASCII));
+            assertEquals("pong", new String(other.host().read(4, quick), StandardCharsets.US_ASCII));
+            guest.join(T.toMillis());
+            assertNull(sendFailed.get());
+            assertTrue(driver.drainReceived().stream().noneMatch(pk -> pk.header().dstPort() == 40100),
+                    "the guest's REQUEST is answered only once the relay answers or the handshake times out");
+            assertEquals(2, driver.stats().connections());
+            // The relay gives up: the guest's connect is refused.
+            silent.close();
+            assertEquals(6100, driver.awaitOp(OP_RST, 40100).header().srcPort());
+            driver.settle();
+            assertEquals(1, driver.stats().connections());
+        }
+        other.host().close();
+    }
+
+    /**
+     * The handshake's bound: a relay that accepts and never answers gets its connection closed after
+     * the uplink's handshake timeout, and the guest RST; meanwhile those waiting handshakes count
+     * against the connection limit.
+     */
+    @Test
+    void aSilentRelayIsGivenUpAfterTheHandshakeTimeout() throws Exception {
+        start(new VirtioVsock.Limits(65536, 3));
+        Duration timeout = Duration.ofMillis(300);
+        try (ServerSocketChannel relay = relay()) {
+            device.withUplink(new VsockUplink(addressOf(relay), SECRET, timeout));
+            long t0 = System.nanoTime();
+            driver.send(hdr(OP_REQUEST, 40110, 6110, 0, 0, 65536, 0));
+            driver.send(hdr(OP_REQUEST, 40111, 6111, 0, 0, 65536, 0));
+            driver.send(hdr(OP_REQUEST, 40112, 6112, 0, 0, 65536, 0));
+            driver.send(hdr(OP_REQUEST, 40113, 6113, 0, 0, 65536, 0)); // over the limit of 3
+            assertEquals(6113, driver.awaitOp(OP_RST, 40113).header().srcPort());
+            List<HostEnd> silent = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                silent.add(HostEnd.accept(relay, T));
+            }
+            for (int port = 40110; port <= 40112; port++) {
+                driver.awaitOp(OP_RST, port);
+            }
+            long elapsed = System.nanoTime() - t0;
+            assertTrue(elapsed >= timeout.toNanos(), "given up after " + elapsed / 1_000_000 + " ms");
+            for (HostEnd e : silent) {
+                assertTrue(e.closedWithin(T), "the device closes its side of a handshake it gave up");
+                e.close();
+            }
+            driver.settle();
+            assertEquals(0, driver.stats().connections());
+            assertTrue(driver.drainReceived().stream().noneMatch(p -> p.header().op() == OP_RESPONSE));
+        }
+    }
+
+    /** The guest's RST, a device reset and a wrong answer each end a handshake; nothing is left behind. */
+    @Test
+    void aPendingUplinkHandshakeEndsWithTheGuestsRstAResetOrAWrongAnswer() throws Exception {
+        start();
+        try (ServerSocketChannel relay = relay()) {
+            device.withUplink(new VsockUplink(addressOf(relay), SECRET));
+            driver.send(hdr(OP_REQUEST, 40120, 6120, 0, 0, 65536, 0));
+            HostEnd a = HostEnd.accept(relay, T);
+            a.readLine(T);
+            assertEquals(1, driver.stats().connectingToHost());
+            driver.send(hdr(OP_RST, 40120, 6120, 0, 0, 65536, 0)); // the guest gives up
+            assertTrue(a.closedWithin(T), "the guest's RST aborts the handshake");
+            a.close();
+            driver.settle();
+            assertEquals(0, driver.stats().connections());
+
+            driver.send(hdr(OP_REQUEST, 40121, 6121, 0, 0, 65536, 0));
+            HostEnd b = HostEnd.accept(relay, T);
+            b.readLine(T);
+            driver.send(hdr(OP_RW, 40121, 6121, 1, 0, 65536, 0), new byte[1]); // data before RESPONSE
+            driver.awaitOp(OP_RST, 40121);
+            assertTrue(b.closedWithin(T));
+            b.close();
+
+            driver.send(hdr(OP_REQUEST, 40122, 6122, 0, 0, 65536, 0));
+            HostEnd c = HostEnd.accept(relay, T);
+            c.readLine(T);
+            c.write("NO\n".getBytes(StandardCharsets.US_ASCII), T);
+            driver.awaitOp(OP_RST, 40122);
+            assertTrue(c.closedWithin(T));
+            c.close();
+
+            driver.send(hdr(OP_REQUEST, 40123, 6123, 0, 0, 65536, 0));
+            HostEnd d = HostEnd.accept(relay, T);
+            d.readLine(T);
+            driver.reset();
+            assertTrue(d.closedWithin(T), "a device reset aborts the handshake");
+            d.close();
+            assertEquals(0, driver.call(device::stats).connections());
+            assertTrue(driver.drainReceived().stream().noneMatch(p -> p.header().op() == OP_RESPONSE));
+        }
+    }
+
+    /** Through a relay that answers OK, a guest connection works as with a local socket. */
+    @Test
+    void aGuestConnectionThroughTheUplinkCarriesDataBothWays() throws Exception {
+        start();
+        try (ServerSocketChannel relay = relay()) {
+            device.withUplink(new VsockUplink(addressOf(relay), SECRET));
+            driver.send(hdr(OP_REQUEST, 40101, 6101, 0, 0, 65536, 0));
+            HostEnd h = HostEnd.accept(relay, T);
+            assertEquals(SECRET + " 6101", h.readLine(T));
+            h.write("OK\n".getBytes(StandardCharsets.US_ASCII), T);
+            Packet resp = driver.awaitOp(OP_RESPONSE, 40101);
+            assertEquals(6101, resp.header().srcPort());
+            assertEquals(device.limits().bufAlloc(), resp.header().bufAlloc());
+            driver.send(hdr(OP_RW, 40101, 6101, 5, 0, 65536, 0), "hello".getBytes(StandardCharsets.US_ASCII));
+            assertEquals("hello", new String(h.read(5, T), StandardCharsets.US_ASCII));
+            h.write("world".getBytes(StandardCharsets.US_ASCII), T);
+            assertEquals("world", new String(driver.awaitOp(OP_RW, 40101).payload(), StandardCharsets.US_ASCII));
+            h.close();
+        }
     }
 
     @Test
