@@ -76,7 +76,7 @@ final class VmRunCommand implements Callable<Integer> {
             description = "Give the guest a virtio-vsock device; the host side is this Unix socket (Firecracker's hybrid vsock).")
     Path vsock;
 
-    /** Set by the host side of `--accel machine` (see {@link dev.vessel.machine.VsockRelay}); not for users. */
+    /** Set by the host side of `--accel machine` (see {@link dev.vessel.machine.SocketRelay}); not for users. */
     @Option(names = "--vsock-uplink", hidden = true, paramLabel = "HOST:PORT/SECRET")
     String vsockUplink;
 
