@@ -726,6 +726,21 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
         }
     }
 
+    /**
+     * The device's host side failed outside its worker (a handler of the VMM's event loop that
+     * serves it threw): as {@link VirtioContext#fail}, DEVICE_NEEDS_RESET and the
+     * configuration-change interrupt; only noted in {@link #lastError()} while the device is not
+     * active. Safe from any thread; never waits.
+     */
+    public void failDevice(String reason) {
+        Activation a = activation;
+        if (a != null) {
+            a.fail(reason);
+        } else {
+            error(reason, null);
+        }
+    }
+
     @Override
     public void configChanged() {
         configGeneration.incrementAndGet();

@@ -445,6 +445,22 @@ class VirtioMmioTransportTest {
     }
 
     @Test
+    void theHostSideCanFailTheDevice() {
+        VirtioMmioTransport t = transport();
+        t.failDevice("before activation");
+        assertEquals(0, driver.status() & NEEDS_RESET, "nothing to fail before DRIVER_OK");
+        assertEquals("before activation", t.lastError());
+        driver.init(2, ALL, 1);
+        t.failDevice("a kick handler failed");
+        assertEquals(NEEDS_RESET, driver.status() & NEEDS_RESET);
+        assertEquals(VirtioMmioTransport.INTERRUPT_CONFIG_CHANGE, r(INTERRUPT_STATUS));
+        assertEquals(1, line.edges.get());
+        assertFalse(t.isActive());
+        w(STATUS, 0);
+        assertEquals(0, driver.status());
+    }
+
+    @Test
     void deviceExceptionsFailTheDeviceButNeverReachTheGuest() {
         transport();
         driver.init(2, ALL, 1);
