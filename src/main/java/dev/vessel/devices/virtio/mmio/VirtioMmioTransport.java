@@ -85,7 +85,8 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * write is ignored until the worker has finished that reset (a new Status=0 waits for it again,
  * within the same bound) — so a driver that probes the device sees it refuse FEATURES_OK and
  * gives up on it, and the vCPU goes on. Guest memory stays safe meanwhile: the old activation's
- * queues were cut off before the wait began.
+ * queues were cut off before the wait began. (Another vCPU that touches this device's registers
+ * during such a wait waits for the register lock, so within the same bound.)
  */
 public final class VirtioMmioTransport implements BusDevice, VirtioTransport, AutoCloseable {
     /** The size of the MMIO window: registers, then up to 256 bytes of configuration space. */
