@@ -13,6 +13,12 @@ import java.util.List;
  * The guest's RAM: anonymous host mappings at guest-physical addresses. Every access goes
  * through {@link #slice}, which checks that the whole range lies inside one region; a guest
  * address that came from the guest is never trusted further than that.
+ *
+ * <p>Addresses are unsigned 64-bit values and lengths are non-negative: an access either lands
+ * wholly inside one region or throws {@link GuestMemoryException} — for addresses at or near 2^64
+ * (negative longs), ranges that run past a region's end or wrap around 2^64, negative lengths —
+ * and never anything else. Regions do not overlap ({@link #of} checks), so the region an access
+ * lands in is the only one that holds it.
  */
 public final class GuestMemory implements AutoCloseable {
     /** x86: guest RAM stops below the 32-bit MMIO hole (APIC, IOAPIC, device windows) and resumes at 4 GiB. */
@@ -28,6 +34,7 @@ public final class GuestMemory implements AutoCloseable {
     private final long totalSize;
 
     private GuestMemory(List<MemoryRegion> regions, Arena arena) {
+        checkDisjoint(regions);
         this.regions = List.copyOf(regions);
         this.arena = arena;
         this.totalSize = regions.stream().mapToLong(MemoryRegion::size).sum();
@@ -56,9 +63,26 @@ public final class GuestMemory implements AutoCloseable {
         return new GuestMemory(regions, arena);
     }
 
-    /** Guest memory over caller-owned segments, for tests and tools that need no real mapping. */
+    /**
+     * Guest memory over caller-owned segments, for tests and tools that need no real mapping.
+     *
+     * @throws IllegalArgumentException if two regions overlap
+     */
     public static GuestMemory of(List<MemoryRegion> regions) {
         return new GuestMemory(regions, null);
+    }
+
+    private static void checkDisjoint(List<MemoryRegion> regions) {
+        List<MemoryRegion> sorted = new ArrayList<>(regions);
+        sorted.sort((a, b) -> Long.compareUnsigned(a.guestAddress(), b.guestAddress()));
+        for (int i = 1; i < sorted.size(); i++) {
+            MemoryRegion before = sorted.get(i - 1);
+            MemoryRegion after = sorted.get(i);
+            if (Long.compareUnsigned(before.end(), after.guestAddress()) > 0) {
+                throw new IllegalArgumentException("guest memory regions overlap: 0x" + Long.toHexString(before.guestAddress())
+                        + "+" + before.size() + " and 0x" + Long.toHexString(after.guestAddress()) + "+" + after.size());
+            }
+        }
     }
 
     private static MemorySegment map(long size, Arena arena) throws ErrnoException {
@@ -87,7 +111,7 @@ public final class GuestMemory implements AutoCloseable {
         return regions.get(0).end();
     }
 
-    /** Whether [gpa, gpa+length) is entirely guest RAM within one region. */
+    /** Whether [gpa, gpa+length) is entirely guest RAM within one region ({@code gpa} unsigned). */
     public boolean contains(long gpa, long length) {
         return find(gpa, length) != null;
     }

@@ -19,6 +19,7 @@ public final class FileIo {
     public static final int FALLOC_FL_PUNCH_HOLE = 2;
     static final int SEEK_END = 2;
     static final int EOPNOTSUPP = 95;
+    static final int EIO = 5;
 
     private static final class Pread {
         static final MethodHandle H = Libc.fn("pread",
@@ -44,14 +45,34 @@ public final class FileIo {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), Libc.CAPTURE);
     }
 
+    /** pread or pwrite: moves up to {@code length} bytes at file {@code offset}; the count, or -1 with errno in {@code err}. */
+    @FunctionalInterface
+    interface Transfer {
+        long call(MemorySegment err, int fd, MemorySegment buffer, long length, long offset) throws Throwable;
+    }
+
+    private static final Transfer PREAD = (err, fd, buffer, length, offset) ->
+            (long) Pread.H.invokeExact(err, fd, buffer, length, offset);
+    private static final Transfer PWRITE = (err, fd, buffer, length, offset) ->
+            (long) Pwrite.H.invokeExact(err, fd, buffer, length, offset);
+
     /** Reads exactly {@code dst.byteSize()} bytes at {@code offset}; past end of file reads zeros. */
     public static void preadFully(int fd, MemorySegment dst, long offset) throws ErrnoException {
+        preadFully(PREAD, fd, dst, offset);
+    }
+
+    /**
+     * The loop of {@link #preadFully} over any {@code pread}. Every round either moves at least one
+     * byte or ends the loop: 0 is the end of the file (the rest reads as zeros), a count larger than
+     * asked for is an error (EIO), like a failure other than EINTR.
+     */
+    static void preadFully(Transfer pread, int fd, MemorySegment dst, long offset) throws ErrnoException {
         long done = 0;
         long len = dst.byteSize();
         try {
             MemorySegment err = Libc.errnoBuffer();
             while (done < len) {
-                long n = (long) Pread.H.invokeExact(err, fd, dst.asSlice(done), len - done, offset + done);
+                long n = pread.call(err, fd, dst.asSlice(done), len - done, offset + done);
                 if (n < 0) {
                     int e = Libc.errno(err);
                     if (e == Libc.EINTR) {
@@ -63,6 +84,9 @@ public final class FileIo {
                     dst.asSlice(done).fill((byte) 0);
                     return;
                 }
+                if (n > len - done) {
+                    throw new ErrnoException("pread (returned more than asked for)", EIO);
+                }
                 done += n;
             }
         } catch (ErrnoException e) {
@@ -72,20 +96,34 @@ public final class FileIo {
         }
     }
 
-    /** Writes all of {@code src} at {@code offset}. */
+    /**
+     * Writes all of {@code src} at {@code offset}. A {@code pwrite} that writes nothing (the file
+     * system takes no more, yet reports no error) fails with EIO instead of being retried for ever.
+     */
     public static void pwriteFully(int fd, MemorySegment src, long offset) throws ErrnoException {
+        pwriteFully(PWRITE, fd, src, offset);
+    }
+
+    /** The loop of {@link #pwriteFully} over any {@code pwrite}: every round moves at least one byte or ends it. */
+    static void pwriteFully(Transfer pwrite, int fd, MemorySegment src, long offset) throws ErrnoException {
         long done = 0;
         long len = src.byteSize();
         try {
             MemorySegment err = Libc.errnoBuffer();
             while (done < len) {
-                long n = (long) Pwrite.H.invokeExact(err, fd, src.asSlice(done), len - done, offset + done);
+                long n = pwrite.call(err, fd, src.asSlice(done), len - done, offset + done);
                 if (n < 0) {
                     int e = Libc.errno(err);
                     if (e == Libc.EINTR) {
                         continue;
                     }
                     throw new ErrnoException("pwrite", e);
+                }
+                if (n == 0) {
+                    throw new ErrnoException("pwrite (wrote nothing)", EIO);
+                }
+                if (n > len - done) {
+                    throw new ErrnoException("pwrite (returned more than asked for)", EIO);
                 }
                 done += n;
             }

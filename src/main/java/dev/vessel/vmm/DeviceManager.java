@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class DeviceManager implements AutoCloseable {
     /** How long closing waits for a device's worker to finish what it was doing. */
-    private static final long WORKER_STOP_SECONDS = 5;
+    private static final long WORKER_STOP_MILLIS = VirtioMmioTransport.RESET_TIMEOUT.toMillis();
 
     private final VmFd vmFd;
     private final GuestMemory memory;
@@ -69,22 +69,26 @@ final class DeviceManager implements AutoCloseable {
                 AcpiDevice.virtioMmio(index, base, VirtioMmioTransport.WINDOW_SIZE, gsi));
         attached.add(a);
         t.register(mmio, "virtio-" + name);
-        wireQueueNotifications(t);
+        wireQueueNotifications(name, t);
         return a;
     }
 
     /**
      * One ioeventfd per queue on the QueueNotify register (datamatch = queue index): a guest kick
-     * completes inside KVM, without a VM exit to Java; the event loop hands it to the device.
+     * completes inside KVM, without a VM exit to Java; the event loop hands it to the device. The
+     * device owns those watches: should one's handler fail, that device alone fails
+     * (DEVICE_NEEDS_RESET) and the loop goes on serving the others.
      */
-    private void wireQueueNotifications(VirtioMmioTransport t) throws KvmException {
+    private void wireQueueNotifications(String name, VirtioMmioTransport t) throws KvmException {
+        EventLoop.Owner owner = new EventLoop.Owner("virtio-" + name,
+                failure -> t.failDevice("its queue notification failed in the VMM: " + failure));
         for (int q = 0; q < t.device().queueCount(); q++) {
             int queue = q;
             try {
                 EventFd kick = new EventFd(Libc.EFD_NONBLOCK);
                 kicks.add(kick);
                 vmFd.registerIoEventFd(kick.fd(), t.notifyAddress(), 4, false, (long) queue);
-                events.addEventFd(kick, () -> t.onQueueNotify(queue));
+                events.addEventFd(kick, () -> t.onQueueNotify(queue), owner);
             } catch (ErrnoException e) {
                 throw new KvmException("cannot wire queue " + queue + " of " + t + ": " + e.getMessage(), e);
             }
@@ -123,7 +127,7 @@ final class DeviceManager implements AutoCloseable {
         }
         for (Attached a : attached) {
             try {
-                if (!a.worker().awaitTermination(WORKER_STOP_SECONDS, TimeUnit.SECONDS)) {
+                if (!a.worker().awaitTermination(WORKER_STOP_MILLIS, TimeUnit.MILLISECONDS)) {
                     a.worker().shutdownNow();
                 }
             } catch (InterruptedException e) {

@@ -160,7 +160,9 @@ public final class VirtualMachine implements AutoCloseable {
                 () -> end(VmExit.REBOOT, "guest requested a reset")));
 
         try {
-            events = new EventLoop("vm-events");
+            // Watches of no device's own: a handler that fails there leaves the VM in no known state.
+            events = new EventLoop("vm-events", new EventLoop.Owner("the VM",
+                    failure -> end(VmExit.VMM_ERROR, "the VMM's event loop failed: " + failure)));
         } catch (ErrnoException e) {
             throw new KvmException("cannot create the VM's event loop: " + e.getMessage(), e);
         }

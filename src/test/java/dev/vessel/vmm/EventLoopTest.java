@@ -1,14 +1,20 @@
 package dev.vessel.vmm;
 
+import dev.vessel.sys.Epoll;
 import dev.vessel.sys.EventFd;
 import dev.vessel.sys.Libc;
 import org.junit.jupiter.api.Test;
 
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EventLoopTest {
@@ -48,6 +54,92 @@ class EventLoopTest {
     void closeStopsTheLoop() throws Exception {
         EventLoop loop = new EventLoop("test-stop");
         loop.start();
+        assertTrue(loop.isAlive());
         loop.close();
+        assertFalse(loop.isAlive(), "close() returned with the loop thread still running");
+    }
+
+    @Test
+    void aThrowingHandlerDoesNotEndTheLoop() throws Exception {
+        try (EventLoop loop = new EventLoop("test-throwing");
+             EventFd bad = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd good = new EventFd(Libc.EFD_NONBLOCK)) {
+            CountDownLatch badCalls = new CountDownLatch(2);
+            loop.addEventFd(bad, () -> {
+                badCalls.countDown();
+                throw new IllegalStateException("a device bug");
+            });
+            CountDownLatch goodSeen = new CountDownLatch(1);
+            loop.addEventFd(good, goodSeen::countDown);
+            loop.start();
+            bad.signal();
+            good.signal();
+            assertTrue(goodSeen.await(5, TimeUnit.SECONDS), "the other watch is still served");
+            bad.signal();
+            assertTrue(badCalls.await(5, TimeUnit.SECONDS), "the failing eventfd watch stays");
+            assertTrue(loop.isAlive());
+        }
+    }
+
+    @Test
+    void aFailingHandlerIsReportedToItsOwnerAndTheOthersGoOn() throws Exception {
+        BlockingQueue<Throwable> deviceFailures = new LinkedBlockingQueue<>();
+        BlockingQueue<Throwable> vmFailures = new LinkedBlockingQueue<>();
+        EventLoop.Owner device = new EventLoop.Owner("virtio-blk0", deviceFailures::add);
+        try (EventLoop loop = new EventLoop("test-owners", new EventLoop.Owner("the VM", vmFailures::add));
+             EventFd kick = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd other = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd unowned = new EventFd(Libc.EFD_NONBLOCK)) {
+            StackOverflowError deep = new StackOverflowError("deep");
+            loop.addEventFd(kick, () -> {
+                throw deep;
+            }, device);
+            CountDownLatch otherSeen = new CountDownLatch(1);
+            loop.addEventFd(other, otherSeen::countDown, new EventLoop.Owner("virtio-rng", e -> {
+                throw new AssertionError("not this one");
+            }));
+            loop.addEventFd(unowned, () -> {
+                throw new IllegalArgumentException("no owner of its own");
+            });
+            loop.start();
+            kick.signal();
+            assertSame(deep, deviceFailures.poll(5, TimeUnit.SECONDS), "the device that owns the watch is told");
+            other.signal();
+            assertTrue(otherSeen.await(5, TimeUnit.SECONDS));
+            unowned.signal();
+            Throwable vm = vmFailures.poll(5, TimeUnit.SECONDS);
+            assertNotNull(vm, "a watch without an owner of its own goes to the loop's fallback");
+            assertTrue(vm instanceof IllegalArgumentException, vm.toString());
+            assertTrue(deviceFailures.isEmpty());
+            assertTrue(loop.isAlive());
+        }
+    }
+
+    @Test
+    void aFailingPlainWatchIsDroppedSoItCannotSpin() throws Exception {
+        AtomicInteger failures = new AtomicInteger();
+        AtomicInteger calls = new AtomicInteger();
+        try (EventLoop loop = new EventLoop("test-spin");
+             EventFd stuck = new EventFd(Libc.EFD_NONBLOCK);
+             EventFd after = new EventFd(Libc.EFD_NONBLOCK)) {
+            // The handler never reads the eventfd: it stays readable, as a broken socket would.
+            loop.add(stuck.fd(), Epoll.EPOLLIN, events -> {
+                calls.incrementAndGet();
+                throw new IllegalStateException("cannot read");
+            }, new EventLoop.Owner("a host socket", e -> failures.incrementAndGet()));
+            loop.start();
+            stuck.signal();
+            CountDownLatch seen = new CountDownLatch(1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (failures.get() == 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            // A watch added after the failure is served once the loop has been round again.
+            loop.addEventFd(after, seen::countDown);
+            after.signal();
+            assertTrue(seen.await(5, TimeUnit.SECONDS));
+            assertEquals(1, calls.get(), "the still-readable descriptor is no longer watched");
+            assertEquals(1, failures.get());
+        }
     }
 }

@@ -9,17 +9,22 @@ import java.util.function.Consumer;
 /**
  * Runs tasks one at a time, in submission order, on a backing executor: a device's "worker",
  * whatever threads the backing executor has (one dedicated thread, a pool, or the caller's thread
- * in tests). A RuntimeException from a task is passed to the handler given at construction and
- * does not stop later tasks.
+ * in tests). Whatever a task throws — a RuntimeException, or an Error such as a
+ * StackOverflowError on hostile input — is passed to the handler given at construction and does
+ * not stop later tasks: nothing a task does can leave the executor scheduled with nobody draining
+ * it, which would wedge every later task (and whoever waits for one).
  */
 public final class SerialExecutor implements Executor {
+    private static final System.Logger LOG = System.getLogger(SerialExecutor.class.getName());
+
     private final Executor backing;
-    private final Consumer<RuntimeException> onError;
+    private final Consumer<Throwable> onError;
     private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
     private boolean scheduled;
     private volatile Thread runner;
 
-    public SerialExecutor(Executor backing, Consumer<RuntimeException> onError) {
+    /** @param onError told of everything a task throws; what it throws itself is logged and dropped */
+    public SerialExecutor(Executor backing, Consumer<Throwable> onError) {
         this.backing = Objects.requireNonNull(backing);
         this.onError = Objects.requireNonNull(onError);
     }
@@ -66,15 +71,27 @@ public final class SerialExecutor implements Executor {
                     return;
                 }
             }
-            Thread previous = runner;
-            runner = Thread.currentThread();
-            try {
-                task.run();
-            } catch (RuntimeException e) {
-                onError.accept(e);
-            } finally {
-                runner = previous;
-            }
+            run(task);
+        }
+    }
+
+    private void run(Runnable task) {
+        Thread previous = runner;
+        runner = Thread.currentThread();
+        try {
+            task.run();
+        } catch (Throwable t) {
+            report(t);
+        } finally {
+            runner = previous;
+        }
+    }
+
+    private void report(Throwable t) {
+        try {
+            onError.accept(t);
+        } catch (Throwable again) {
+            LOG.log(System.Logger.Level.ERROR, "a worker task failed (" + t + ") and so did its error handler", again);
         }
     }
 }

@@ -49,8 +49,8 @@ public interface VirtioContext {
     /**
      * Runs {@code task} on the device's worker, after what is already queued there, unless this
      * activation has ended by then (reset or failure): how a device's other threads (host input,
-     * timers) hand work to the thread that owns the queues. A RuntimeException from the task fails
-     * the device. Safe from any thread.
+     * timers) hand work to the thread that owns the queues. Whatever the task throws fails the
+     * device. Safe from any thread.
      */
     void execute(Runnable task);
 

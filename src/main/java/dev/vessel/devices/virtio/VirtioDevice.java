@@ -22,11 +22,13 @@ import dev.vessel.devices.virtio.queue.Virtqueue;
  *   They must not wait for the worker.</li>
  *   <li>{@link #deviceType}, {@link #deviceFeatures}, {@link #queueCount}, {@link #queueMaxSize},
  *   {@link #configSize} and {@link #maxChainBytes} are read once, when the transport is built.</li>
- *   <li>Exceptions: a RuntimeException out of a worker callback fails the device
- *   (DEVICE_NEEDS_RESET); out of a configuration access it is swallowed (the guest reads 0).
- *   Neither is a way to report guest errors: use {@link VirtioContext#fail} or a request status.</li>
+ *   <li>Exceptions: anything thrown out of a worker callback (an exception or an Error) fails the
+ *   device (DEVICE_NEEDS_RESET); out of a configuration access it is swallowed (the guest reads 0).
+ *   Neither is a way to report guest errors: use {@link VirtioContext#fail} or a request status
+ *   (the package documentation gives the policy).</li>
  *   <li>After {@link #reset} returns, the device holds no chain or queue of the old activation and
- *   writes no guest memory; the transport waits for it before the driver's reset write completes.</li>
+ *   writes no guest memory; the transport waits for it before the driver's reset write completes,
+ *   for a bounded time (a reset that takes longer leaves the device needing reset until it is done).</li>
  * </ul>
  */
 public interface VirtioDevice {

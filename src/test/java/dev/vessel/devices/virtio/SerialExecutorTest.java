@@ -49,7 +49,7 @@ class SerialExecutorTest {
 
     @Test
     void exceptionsGoToTheHandlerAndLaterTasksStillRun() {
-        List<RuntimeException> errors = new ArrayList<>();
+        List<Throwable> errors = new ArrayList<>();
         List<String> ran = new ArrayList<>();
         SerialExecutor serial = new SerialExecutor(Runnable::run, errors::add);
         serial.execute(() -> {
@@ -89,5 +89,52 @@ class SerialExecutorTest {
         serial.execute(() -> ran.add("next"));
         later.poll().run();
         assertEquals(List.of("next"), ran, "the refused task was dropped, the executor still works");
+    }
+
+    @Test
+    void anErrorGoesToTheHandlerAndLaterTasksStillRun() {
+        List<Throwable> errors = new ArrayList<>();
+        List<String> ran = new ArrayList<>();
+        SerialExecutor serial = new SerialExecutor(Runnable::run, errors::add);
+        StackOverflowError deep = new StackOverflowError("hostile input, deep recursion");
+        serial.execute(() -> {
+            throw deep;
+        });
+        serial.execute(() -> ran.add("after"));
+        assertEquals(List.of(deep), errors);
+        assertEquals(List.of("after"), ran);
+        assertFalse(serial.inWorker());
+    }
+
+    @Test
+    void anErrorOnAPoolThreadDoesNotWedgeTheExecutor() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+            SerialExecutor serial = new SerialExecutor(pool, errors::add);
+            serial.execute(() -> {
+                throw new LinkageError("a device bug");
+            });
+            CountDownLatch later = new CountDownLatch(1);
+            serial.execute(later::countDown);
+            assertTrue(later.await(10, TimeUnit.SECONDS), "tasks after the Error still run");
+            assertEquals(1, errors.size());
+            assertTrue(errors.get(0) instanceof LinkageError);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aHandlerThatThrowsDoesNotStopLaterTasks() {
+        List<String> ran = new ArrayList<>();
+        SerialExecutor serial = new SerialExecutor(Runnable::run, e -> {
+            throw new IllegalStateException("the handler is broken too");
+        });
+        serial.execute(() -> {
+            throw new IllegalStateException("boom");
+        });
+        serial.execute(() -> ran.add("after"));
+        assertEquals(List.of("after"), ran);
     }
 }

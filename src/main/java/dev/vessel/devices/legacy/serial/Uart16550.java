@@ -4,6 +4,7 @@ import dev.vessel.devices.BusDevice;
 import dev.vessel.devices.InterruptLine;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -20,11 +21,20 @@ import java.util.concurrent.TimeUnit;
  * clear-to-send never blocks. As on a PC mainboard, the interrupt output only reaches the
  * interrupt controller while MCR.OUT2 is set and loopback is off.
  *
- * <p>Guest output is collected in a small buffer and written to the host stream at the end of each
- * burst: on a newline, when the buffer fills, when the guest touches any register other than THR
- * or LSR (its driver has finished the burst), on {@link #flush()}, and at the latest a few
- * milliseconds after the first unflushed byte, by a timer thread the UART owns. This keeps the
- * per-byte cost to an array store without ever holding output back indefinitely.
+ * <p>Guest output is collected in a small buffer and handed to the host at the end of each burst:
+ * on a newline, when the buffer fills, when the guest touches any register other than THR or LSR
+ * (its driver has finished the burst), on {@link #flush()}, and at the latest a few milliseconds
+ * after the first unflushed byte, by a timer thread the UART owns. This keeps the per-byte cost to
+ * an array store without ever holding output back indefinitely.
+ *
+ * <h2>A host stream that blocks never stalls a vCPU</h2>
+ * A finished burst goes into a ring of {@link #HOST_OUTPUT_CAPACITY} bytes, and a writer thread of
+ * the UART's own writes it to the host stream; the vCPU that finished the burst only copies it.
+ * When the host does not keep up (a full pipe nobody reads, a stopped terminal) and a burst does
+ * not fit, the part that does not fit is <b>dropped</b> — the host gets the oldest output, in order,
+ * and loses the newest — and counted in {@link #droppedOutputBytes()}, with output a failing
+ * stream refused. The guest sees a UART that always transmits at once, as before; a guest that
+ * needs every byte on a slow host uses virtio-console, which slows the guest down instead.
  */
 public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSink, AutoCloseable {
     /** The legacy I/O base of COM1. */
@@ -35,10 +45,15 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
     public static final int PORT_COUNT = 8;
     /** Bytes the host side may queue ahead of the guest, on top of the chip's FIFO. */
     public static final int HOST_QUEUE_CAPACITY = 4096;
+    /** Guest output buffered on its way to a host stream that is slow or blocks; a whole boot log fits. */
+    public static final int HOST_OUTPUT_CAPACITY = 256 * 1024;
+    /** How long {@link #flush()} and {@link #close()} wait for buffered output to reach the host stream. */
+    public static final Duration HOST_OUTPUT_WAIT = Duration.ofSeconds(2);
 
     static final int FIFO_SIZE = 16;
     private static final int TX_BUFFER_SIZE = 1024;
     private static final long FLUSH_DELAY_MILLIS = 5;
+    private static final System.Logger LOG = System.getLogger(Uart16550.class.getName());
 
     private static final int REG_DATA = 0;
     private static final int REG_IER = 1;
@@ -94,6 +109,9 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
 
     private final InterruptLine irq;
     private final OutputStream out;
+    /** Where finished bursts go; null for a UART without threads (tests), which writes them itself. */
+    private final HostOutput host;
+    private final Duration hostWait;
     private final boolean flushTimer;
     private final Object lock = new Object();
 
@@ -130,14 +148,29 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
     private boolean closed;
 
     public Uart16550(InterruptLine irq, OutputStream out) {
-        this(irq, out, true);
+        this(irq, out, HOST_OUTPUT_CAPACITY, HOST_OUTPUT_WAIT);
     }
 
-    /** With {@code flushTimer} false, output waits for the end of the burst or {@link #flush()}: for tests. */
-    Uart16550(InterruptLine irq, OutputStream out, boolean flushTimer) {
+    /** With another output ring and wait (tests). */
+    Uart16550(InterruptLine irq, OutputStream out, int hostOutputCapacity, Duration hostWait) {
         this.irq = Objects.requireNonNull(irq, "irq");
         this.out = Objects.requireNonNull(out, "out");
-        this.flushTimer = flushTimer;
+        this.host = new HostOutput(out, hostOutputCapacity, "uart16550-out");
+        this.hostWait = Objects.requireNonNull(hostWait, "hostWait");
+        this.flushTimer = true;
+    }
+
+    /**
+     * With {@code threads} false, a UART without threads of its own, for tests of the register
+     * model: no flush timer (output waits for the end of the burst or {@link #flush()}), and each
+     * finished burst is written to the host stream on the calling thread.
+     */
+    Uart16550(InterruptLine irq, OutputStream out, boolean threads) {
+        this.irq = Objects.requireNonNull(irq, "irq");
+        this.out = Objects.requireNonNull(out, "out");
+        this.host = threads ? new HostOutput(out, HOST_OUTPUT_CAPACITY, "uart16550-out") : null;
+        this.hostWait = HOST_OUTPUT_WAIT;
+        this.flushTimer = threads;
     }
 
     @Override
@@ -245,14 +278,35 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
         }
     }
 
-    /** Writes any buffered guest output to the host stream and flushes it. */
+    /** Guest output lost on its way to the host: no room while the host stream did not keep up, or the stream failed. */
+    public long droppedOutputBytes() {
+        return host != null ? host.lostBytes() : 0;
+    }
+
+    /**
+     * Hands any buffered guest output to the host and waits, at most {@link #HOST_OUTPUT_WAIT}, until
+     * it has been written to the host stream and flushed. For host threads (the VMM at the end of a
+     * VM), not vCPUs: it may wait.
+     */
     public void flush() {
+        synchronized (lock) {
+            flushLocked();
+        }
+        awaitHost();
+    }
+
+    /** The flush timer's: hands buffered output over without waiting. */
+    private void handOver() {
         synchronized (lock) {
             flushLocked();
         }
     }
 
-    /** Flushes pending output, stops the flush timer and releases blocked {@link #receiveBlocking} callers. */
+    /**
+     * Hands pending output over, stops the flush timer, releases blocked {@link #receiveBlocking}
+     * callers, and waits at most {@link #HOST_OUTPUT_WAIT} for the output to reach the host stream;
+     * output after that is dropped. A writer blocked in the host stream for good is left behind.
+     */
     @Override
     public void close() {
         ScheduledExecutorService timer;
@@ -265,6 +319,30 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
         }
         if (timer != null) {
             timer.shutdownNow();
+        }
+        if (host != null) {
+            try {
+                host.close(hostWait);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            long lost = host.lostBytes();
+            if (lost > 0) {
+                LOG.log(System.Logger.Level.WARNING, "COM1: " + lost + " bytes of guest output did not reach the host"
+                        + " (the host stream did not keep up, or failed)" + (host.pending() > 0
+                        ? "; " + host.pending() + " more were still waiting for it" : ""));
+            }
+        }
+    }
+
+    private void awaitHost() {
+        if (host == null) {
+            return;
+        }
+        try {
+            host.awaitWritten(hostWait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -455,7 +533,7 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
             flusher = timer;
         }
         flushScheduled = true;
-        flusher.schedule(this::flush, FLUSH_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+        flusher.schedule(this::handOver, FLUSH_DELAY_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     private void flushLocked() {
@@ -465,8 +543,11 @@ public final class Uart16550 implements BusDevice, dev.vessel.devices.ConsoleSin
         }
         int n = txCount;
         txCount = 0;
-        // Written under the lock so concurrent vCPUs' bytes keep their order; a host stream that
-        // blocks stalls the guest's writes, much as hardware flow control would.
+        // Handed over under the lock so that concurrent vCPUs' bytes keep their order.
+        if (host != null) {
+            host.offer(txBuffer, 0, n);
+            return;
+        }
         try {
             out.write(txBuffer, 0, n);
             out.flush();

@@ -42,7 +42,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * driver's PORT_OPEN(1/0) says whether the guest has the port open. Control messages the device
  * cannot send yet (no control receive buffers) wait in a bounded queue; malformed ones from the
  * driver (shorter than the 8-byte header, unknown event, port id out of range or not added, a value
- * other than 0 or 1) are ignored.
+ * other than 0 or 1) are ignored. A malformed descriptor chain in any queue fails the device, as in
+ * every virtio device (the package {@code dev.vessel.devices.virtio} gives the policy).
  *
  * <h2>Input: never lost, bounded</h2>
  * Host input for a port waits in that port's {@link InputQueue} ({@link #INPUT_CAPACITY} bytes)
@@ -382,21 +383,6 @@ public final class VirtioConsole extends AbstractVirtioDevice implements AutoClo
         }
     }
 
-    /** Pops the next chain; a chain that fails validation but has a head is returned empty and skipped. */
-    private static DescriptorChain pop(Virtqueue q) throws VirtqueueException {
-        while (true) {
-            try {
-                return q.pop();
-            } catch (VirtqueueException e) {
-                if (!e.hasHead()) {
-                    throw e;
-                }
-                LOG.log(System.Logger.Level.DEBUG, "virtio-console: dropped a bad chain: " + e.getMessage());
-                q.addUsed(e.head(), 0);
-            }
-        }
-    }
-
     /** Guest output on {@code port}: into its pump, buffers back to the driver at once. */
     private void transmit(Session s, Port port, Virtqueue q) throws VirtqueueException {
         PortState ps = s.ports[port.id];
@@ -404,7 +390,7 @@ public final class VirtioConsole extends AbstractVirtioDevice implements AutoClo
         try {
             while (chains < q.size()) {
                 if (ps.txChain == null) {
-                    DescriptorChain c = pop(q);
+                    DescriptorChain c = q.pop();
                     if (c == null) {
                         break;
                     }
@@ -459,7 +445,7 @@ public final class VirtioConsole extends AbstractVirtioDevice implements AutoClo
         int chains = 0;
         try {
             while (chains < q.size() && port.input.available() > 0) {
-                DescriptorChain c = pop(q);
+                DescriptorChain c = q.pop();
                 if (c == null) {
                     break;
                 }
@@ -513,7 +499,7 @@ public final class VirtioConsole extends AbstractVirtioDevice implements AutoClo
         int chains = 0;
         try {
             while (chains < q.size()) {
-                DescriptorChain c = pop(q);
+                DescriptorChain c = q.pop();
                 if (c == null) {
                     break;
                 }
@@ -645,7 +631,7 @@ public final class VirtioConsole extends AbstractVirtioDevice implements AutoClo
         }
         try {
             while (!s.controlOut.isEmpty()) {
-                DescriptorChain c = pop(q);
+                DescriptorChain c = q.pop();
                 if (c == null) {
                     break;
                 }

@@ -16,6 +16,7 @@ import dev.vessel.devices.virtio.queue.VirtqueueException;
 import dev.vessel.devices.virtio.queue.VirtqueueLayout;
 import dev.vessel.memory.GuestMemory;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -23,6 +24,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -71,7 +74,19 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * chains or writing guest memory, its signals are ignored — then waits on the vCPU thread until
  * the worker has finished what it was doing and has run {@link VirtioDevice#reset}, and only then
  * clears the registers: when the driver's write returns, the device is quiet. The worker never
- * takes the register lock, so this cannot deadlock; device callbacks must not block forever.
+ * takes the register lock, so this cannot deadlock.
+ *
+ * <h2>A device that fails or hangs</h2>
+ * Anything a device callback throws on the worker (an exception, or an Error such as a
+ * StackOverflowError) fails the device: DEVICE_NEEDS_RESET and a configuration-change interrupt
+ * (virtio 1.2 §2.1.2), and the worker goes on with its next task. A vCPU thread never waits for
+ * device work longer than {@link #RESET_TIMEOUT}: a reset the worker has not finished by then is
+ * left pending — the registers are cleared, Status reads DEVICE_NEEDS_RESET and every other status
+ * write is ignored until the worker has finished that reset (a new Status=0 waits for it again,
+ * within the same bound) — so a driver that probes the device sees it refuse FEATURES_OK and
+ * gives up on it, and the vCPU goes on. Guest memory stays safe meanwhile: the old activation's
+ * queues were cut off before the wait began. (Another vCPU that touches this device's registers
+ * during such a wait waits for the register lock, so within the same bound.)
  */
 public final class VirtioMmioTransport implements BusDevice, VirtioTransport, AutoCloseable {
     /** The size of the MMIO window: registers, then up to 256 bytes of configuration space. */
@@ -88,6 +103,14 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
     public static final int INTERRUPT_USED_BUFFER = 1;
     /** InterruptStatus bit: the configuration space changed (or the device needs a reset). */
     public static final int INTERRUPT_CONFIG_CHANGE = 2;
+    /**
+     * The longest a vCPU thread waits for the device's worker (a reset). Longer than any reset
+     * does in normal operation (virtio-console's waits up to 2 s for output to reach the host) and
+     * well below the guest kernel's soft-lockup (20 s) and RCU-stall (21 s) watchdogs, so that a
+     * hung device costs the guest a pause of one vCPU, not a panic; also the time the VMM gives a
+     * worker to stop when the VM closes.
+     */
+    public static final Duration RESET_TIMEOUT = Duration.ofSeconds(5);
 
     private static final System.Logger LOG = System.getLogger(VirtioMmioTransport.class.getName());
     private static final int KNOWN_STATUS = VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER
@@ -105,6 +128,7 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
     private final int[] queueMax;
     private final int configSize;
     private final long maxChainBytes;
+    private final long resetTimeoutNanos;
 
     /** Register state, guarded by itself; only vCPU threads (and close) take it, never the worker. */
     private final Object lock = new Object();
@@ -122,6 +146,11 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
 
     /** The current activation (DRIVER_OK until reset); written under lock. */
     private volatile Activation activation;
+    /**
+     * A reset the worker did not finish within the bound, until it does; written under lock,
+     * completed by the worker. While it is not done, Status reads DEVICE_NEEDS_RESET.
+     */
+    private volatile CompletableFuture<Void> pendingReset;
 
     /** Guards interruptStatus; never held while calling out. */
     private final Object irqLock = new Object();
@@ -168,6 +197,16 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
      */
     public VirtioMmioTransport(VirtioDevice device, GuestMemory memory, long mmioBase, InterruptLine interrupt,
             Executor executor) {
+        this(device, memory, mmioBase, interrupt, executor, RESET_TIMEOUT);
+    }
+
+    /** As the public constructor, with another bound on a vCPU's wait for the worker (tests). */
+    VirtioMmioTransport(VirtioDevice device, GuestMemory memory, long mmioBase, InterruptLine interrupt,
+            Executor executor, Duration resetTimeout) {
+        if (resetTimeout.isNegative() || resetTimeout.isZero()) {
+            throw new IllegalArgumentException("reset timeout must be positive: " + resetTimeout);
+        }
+        this.resetTimeoutNanos = resetTimeout.toNanos();
         this.device = Objects.requireNonNull(device, "device");
         this.memory = Objects.requireNonNull(memory, "memory");
         this.interrupt = Objects.requireNonNull(interrupt, "interrupt");
@@ -206,8 +245,7 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
                 | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
                 | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)
                 | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC);
-        this.worker = new SerialExecutor(Objects.requireNonNull(executor, "executor"),
-                e -> error("device worker task failed: " + e, e));
+        this.worker = new SerialExecutor(Objects.requireNonNull(executor, "executor"), this::workerTaskFailed);
         device.attach(this);
     }
 
@@ -376,7 +414,7 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
 
     private int statusValue() {
         Activation a = activation;
-        boolean reset = needsReset || (a != null && a.failed);
+        boolean reset = needsReset || (a != null && a.failed) || resetPending();
         return status | (reset ? VirtioStatus.DEVICE_NEEDS_RESET : 0);
     }
 
@@ -458,6 +496,9 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
             resetLocked();
             return;
         }
+        if (resetPending()) {
+            return; // the device has not finished its last reset: it cannot be set up again yet
+        }
         int requested = v & ~VirtioStatus.DEVICE_NEEDS_RESET;
         if ((requested & ~KNOWN_STATUS) != 0 || (status & ~requested) != 0) {
             return;
@@ -532,14 +573,31 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
         }
     }
 
-    /** Status=0: cut the activation off, let the worker finish and reset the device, then clear every register. */
+    /**
+     * Status=0: cut the activation off, let the worker finish and reset the device (waiting at
+     * most the bound), then clear every register. A reset still pending from before is waited for
+     * first; if it still has not finished, the device stays as it is (needing reset).
+     */
     private void resetLocked() {
         Activation a = activation;
         activation = null;
         if (a != null) {
             a.close();
         }
-        runOnWorkerAndWait(device::reset);
+        CompletableFuture<Void> pending = pendingReset;
+        if (pending != null) {
+            if (!awaitWorker(pending)) {
+                error("the device's worker is still busy with an earlier reset; the device still needs a reset", null);
+                return;
+            }
+            pendingReset = null;
+        }
+        CompletableFuture<Void> done = runOnWorker(device::reset);
+        if (!awaitWorker(done)) {
+            pendingReset = done;
+            error("device reset did not finish within " + resetTimeoutNanos / 1_000_000
+                    + " ms; the device needs a reset until it does", null);
+        }
         status = 0;
         needsReset = false;
         deviceFeaturesSel = 0;
@@ -555,12 +613,20 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
         }
     }
 
-    private void runOnWorkerAndWait(Runnable task) {
+    /** Whether a reset the worker did not finish in time is still running. */
+    private boolean resetPending() {
+        CompletableFuture<Void> pending = pendingReset;
+        return pending != null && !pending.isDone();
+    }
+
+    /** Queues {@code task} on the worker (runs it here when on the worker, or when the worker is gone); completes when it ran. */
+    private CompletableFuture<Void> runOnWorker(Runnable task) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
         if (worker.inWorker()) {
             runLogged(task);
-            return;
+            done.complete(null);
+            return done;
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
         try {
             worker.execute(() -> {
                 try {
@@ -571,13 +637,22 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
             });
         } catch (RejectedExecutionException e) {
             runLogged(task); // the worker is gone (the VM is stopping): nothing runs concurrently any more
-            return;
+            done.complete(null);
         }
+        return done;
+    }
+
+    /** Waits at most the bound for {@code done}; false if it has not completed by then. */
+    private boolean awaitWorker(CompletableFuture<Void> done) {
         try {
-            done.get();
+            done.get(resetTimeoutNanos, TimeUnit.NANOSECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
         } catch (InterruptedException e) {
             // The VM is stopping; the activation is already cut off from guest memory.
             Thread.currentThread().interrupt();
+            return done.isDone();
         } catch (ExecutionException e) {
             throw new AssertionError(e);
         }
@@ -586,8 +661,17 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
     private void runLogged(Runnable task) {
         try {
             task.run();
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             error("device reset failed: " + e, e);
+        }
+    }
+
+    /** Last resort for what a worker task threw past its own handling: fail the current activation. */
+    private void workerTaskFailed(Throwable e) {
+        error("device worker task failed: " + e, e);
+        Activation a = activation;
+        if (a != null) {
+            a.fail("device worker task failed: " + e);
         }
     }
 
@@ -640,6 +724,21 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
         Activation a = activation;
         if (a != null) {
             a.scheduleNotify(queue);
+        }
+    }
+
+    /**
+     * The device's host side failed outside its worker (a handler of the VMM's event loop that
+     * serves it threw): as {@link VirtioContext#fail}, DEVICE_NEEDS_RESET and the
+     * configuration-change interrupt; only noted in {@link #lastError()} while the device is not
+     * active. Safe from any thread; never waits.
+     */
+    public void failDevice(String reason) {
+        Activation a = activation;
+        if (a != null) {
+            a.fail(reason);
+        } else {
+            error(reason, null);
         }
     }
 
@@ -727,7 +826,7 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
             }
         }
 
-        /** Runs {@code task} on the worker if this activation is still live then; a RuntimeException fails the device. */
+        /** Runs {@code task} on the worker if this activation is still live then; whatever it throws fails the device. */
         void submit(Runnable task) {
             try {
                 worker.execute(() -> {
@@ -736,7 +835,7 @@ public final class VirtioMmioTransport implements BusDevice, VirtioTransport, Au
                     }
                     try {
                         task.run();
-                    } catch (RuntimeException e) {
+                    } catch (Throwable e) {
                         error("device error: " + e, e);
                         fail("device error: " + e);
                     }

@@ -3,8 +3,8 @@ package dev.vessel.devices.virtio.queue;
 /**
  * The driver put something invalid in a virtqueue: a descriptor index out of range, a loop, a
  * buffer outside guest RAM, more available entries than the queue holds, a malformed indirect
- * table. The device decides what it costs: failing that one request, or the whole device
- * ({@code VirtioContext.fail}, which sets DEVICE_NEEDS_RESET).
+ * table. Every Vessel device fails for it ({@code VirtioContext.fail}, which sets
+ * DEVICE_NEEDS_RESET): the policy is in the package {@code dev.vessel.devices.virtio}.
  *
  * <p>When the error concerns one descriptor chain whose head index is valid, {@link #head()} names
  * it: the device may still return that head to the driver with {@link Virtqueue#addUsed(int, int)}

@@ -689,4 +689,123 @@ class Uart16550Test {
         assertEquals("\n", out.toString(StandardCharsets.US_ASCII));
         assertEquals(0, pio.unhandledAccesses());
     }
+
+    /** A host stream whose writes block until {@link #unblock} (a full pipe nobody reads), then collect. */
+    static final class BlockingStream extends OutputStream {
+        final CountDownLatch unblock = new CountDownLatch(1);
+        final CountDownLatch writing = new CountDownLatch(1);
+        private final ByteArrayOutputStream got = new ByteArrayOutputStream();
+
+        @Override
+        public void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            writing.countDown();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    unblock.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // as a blocked write(2) would, ignore it
+                }
+            }
+            synchronized (got) {
+                got.write(b, off, len);
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        byte[] bytes() {
+            synchronized (got) {
+                return got.toByteArray();
+            }
+        }
+    }
+
+    /** Runs {@code action} on a thread of its own (a vCPU's accesses, or the VMM's close) and fails unless it is done within 10 s. */
+    private static void doneWithin10s(String what, Runnable action) throws InterruptedException {
+        Thread t = Thread.ofPlatform().name("vcpu0").daemon(true).start(action);
+        t.join(Duration.ofSeconds(10));
+        assertFalse(t.isAlive(), what + ": still waiting for the host stream");
+    }
+
+    @Test
+    void aHostStreamThatBlocksForEverNeverBlocksAThrWrite() throws Exception {
+        int capacity = 4096;
+        BlockingStream host = new BlockingStream();
+        Uart16550 u = new Uart16550(InterruptLine.NONE, host, capacity, Duration.ofSeconds(10));
+        // Three times what the ring holds, in 64-byte lines: every newline ends a burst.
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        for (int line = 0; sent.size() < 3 * capacity; line++) {
+            byte[] text = String.format("line %058d\n", line).getBytes(StandardCharsets.US_ASCII);
+            sent.write(text, 0, text.length);
+        }
+        byte[] all = sent.toByteArray();
+        try {
+            doneWithin10s("guest output", () -> {
+                for (byte b : all) {
+                    u.write(TX, 1, b);
+                }
+            });
+            assertTrue(host.writing.await(10, TimeUnit.SECONDS), "the writer thread is inside the host stream");
+            assertEquals(all.length, u.transmittedBytes());
+            assertEquals(all.length - capacity, u.droppedOutputBytes(), "what did not fit was dropped and counted");
+            assertEquals(0x60, u.read(LSR, 1) & 0x60, "the guest sees an idle transmitter");
+        } finally {
+            host.unblock.countDown();
+            u.close();
+        }
+        byte[] expected = java.util.Arrays.copyOf(all, capacity);
+        assertArrayEquals(expected, host.bytes(), "the host got the oldest output, in order");
+    }
+
+    @Test
+    void closeGivesUpOnAStreamThatStaysBlocked() throws Exception {
+        BlockingStream host = new BlockingStream();
+        Uart16550 u = new Uart16550(InterruptLine.NONE, host, 4096, Duration.ofMillis(100));
+        try {
+            doneWithin10s("a line of output", () -> {
+                for (byte b : "stuck\n".getBytes(StandardCharsets.US_ASCII)) {
+                    u.write(TX, 1, b);
+                }
+            });
+            assertTrue(host.writing.await(10, TimeUnit.SECONDS));
+            doneWithin10s("close", u::close);
+            doneWithin10s("a write after close", () -> u.write(TX, 1, '\n'));
+            assertEquals(1, u.droppedOutputBytes(), "output after close is dropped");
+        } finally {
+            host.unblock.countDown();
+        }
+    }
+
+    @Test
+    void flushReturnsOnceTheHostStreamHasTheOutput() throws Exception {
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        OutputStream host = new OutputStream() {
+            @Override
+            public synchronized void write(int b) {
+                sink.write(b);
+            }
+
+            @Override
+            public synchronized void write(byte[] b, int off, int len) {
+                sink.write(b, off, len);
+            }
+        };
+        try (Uart16550 u = new Uart16550(InterruptLine.NONE, host, 4096, Duration.ofSeconds(10))) {
+            u.write(TX, 1, 'o');
+            u.write(TX, 1, 'k');
+            u.flush();
+            synchronized (host) {
+                assertEquals("ok", sink.toString(StandardCharsets.US_ASCII));
+            }
+            assertEquals(0, u.droppedOutputBytes());
+        }
+    }
 }

@@ -109,6 +109,7 @@ final class ConsoleRig implements AutoCloseable {
         w(STATUS, VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK);
         assertTrue((status() & VirtioStatus.FEATURES_OK) != 0, "features accepted");
         queues.clear();
+        ram.asSlice(0, device.queueCount() * QUEUE_STRIDE).fill((byte) 0); // fresh rings start zeroed, as Linux's do
         for (int q = 0; q < device.queueCount(); q++) {
             w(QUEUE_SEL, q);
             int size = r(QUEUE_NUM_MAX);

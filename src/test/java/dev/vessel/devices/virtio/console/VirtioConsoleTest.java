@@ -11,6 +11,8 @@ import dev.vessel.devices.virtio.VirtioFeatures;
 import dev.vessel.devices.virtio.VirtioStatus;
 import dev.vessel.devices.virtio.console.ConsoleRig.DriverQueue;
 import dev.vessel.devices.virtio.console.ConsoleRig.Used;
+import dev.vessel.devices.virtio.mmio.VirtioMmioRegisters;
+import dev.vessel.devices.virtio.mmio.VirtioMmioTransport;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -311,18 +313,31 @@ class VirtioConsoleTest {
     }
 
     @Test
-    void aBadTransmitChainIsReturnedAndSkipped() throws Exception {
+    void aBadTransmitChainFailsTheDeviceAsInEveryDevice() throws Exception {
         console().init(ALL);
         DriverQueue tx = rig.q(1);
         tx.send(ascii("one "));
-        int bad = tx.addBad();
+        tx.addBad();
         tx.send(ascii("two"));
+        int interrupts = rig.interrupts.get();
         tx.kick();
-        await("output", () -> out.text().equals("one two"));
-        List<Used> used = tx.takeUsed();
-        assertEquals(3, used.size());
-        assertEquals(bad, used.get(1).head());
-        assertEquals(0, rig.status() & VirtioStatus.DEVICE_NEEDS_RESET, rig.transport.lastError());
+        assertEquals(VirtioStatus.DEVICE_NEEDS_RESET, rig.status() & VirtioStatus.DEVICE_NEEDS_RESET,
+                "a malformed chain fails the device");
+        assertTrue(rig.transport.lastError().contains("not guest RAM"), rig.transport.lastError());
+        assertEquals(VirtioMmioTransport.INTERRUPT_CONFIG_CHANGE,
+                rig.r(VirtioMmioRegisters.INTERRUPT_STATUS) & VirtioMmioTransport.INTERRUPT_CONFIG_CHANGE);
+        assertTrue(rig.interrupts.get() > interrupts, "the driver is told");
+        assertEquals(1, tx.takeUsed().size(), "the chain before the bad one was handled, nothing after it");
+        await("output before the bad chain", () -> out.text().equals("one "));
+        tx.send(ascii("three"));
+        tx.kick();
+        assertEquals("one ", out.text(), "a failed device takes no more work");
+
+        rig.init(ALL); // the driver resets the device and sets it up again
+        rig.q(1).send(ascii("again"));
+        rig.q(1).kick();
+        await("output after the reset", () -> out.text().equals("one again"));
+        assertEquals(0, rig.status() & VirtioStatus.DEVICE_NEEDS_RESET);
     }
 
     @Test

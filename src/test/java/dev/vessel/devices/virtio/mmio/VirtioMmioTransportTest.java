@@ -445,6 +445,22 @@ class VirtioMmioTransportTest {
     }
 
     @Test
+    void theHostSideCanFailTheDevice() {
+        VirtioMmioTransport t = transport();
+        t.failDevice("before activation");
+        assertEquals(0, driver.status() & NEEDS_RESET, "nothing to fail before DRIVER_OK");
+        assertEquals("before activation", t.lastError());
+        driver.init(2, ALL, 1);
+        t.failDevice("a kick handler failed");
+        assertEquals(NEEDS_RESET, driver.status() & NEEDS_RESET);
+        assertEquals(VirtioMmioTransport.INTERRUPT_CONFIG_CHANGE, r(INTERRUPT_STATUS));
+        assertEquals(1, line.edges.get());
+        assertFalse(t.isActive());
+        w(STATUS, 0);
+        assertEquals(0, driver.status());
+    }
+
+    @Test
     void deviceExceptionsFailTheDeviceButNeverReachTheGuest() {
         transport();
         driver.init(2, ALL, 1);
@@ -624,7 +640,7 @@ class VirtioMmioTransportTest {
             t.onQueueNotify(0);
             assertTrue(inNotify.await(10, TimeUnit.SECONDS));
             Thread vcpu = Thread.ofPlatform().name("vcpu0").start(() -> driver.w(STATUS, 0));
-            while (vcpu.getState() != Thread.State.WAITING && vcpu.isAlive()) {
+            while (vcpu.getState() != Thread.State.TIMED_WAITING && vcpu.isAlive()) { // bounded wait
                 Thread.onSpinWait();
             }
             assertTrue(vcpu.isAlive(), "the reset waits for the worker");
@@ -775,6 +791,126 @@ class VirtioMmioTransportTest {
         driver.transport = null;
         direct[0] = true;
         t.close();
+    }
+
+    /** An edge-triggered line whose edges a test can wait for. */
+    static final class AwaitableLine implements InterruptLine {
+        final java.util.concurrent.Semaphore edges = new java.util.concurrent.Semaphore(0);
+
+        @Override
+        public void trigger() {
+            edges.release();
+        }
+
+        @Override
+        public void setLevel(boolean high) {
+            throw new AssertionError("virtio-mmio is edge-triggered");
+        }
+
+        void await(String what) throws InterruptedException {
+            assertTrue(edges.tryAcquire(10, TimeUnit.SECONDS), what);
+        }
+    }
+
+    /** Runs {@code access} on a thread of its own, as a vCPU would, and fails unless it returns within 10 s. */
+    static void asVcpu(String what, Runnable access) throws InterruptedException {
+        Thread vcpu = Thread.ofPlatform().name("vcpu0").daemon(true).start(access);
+        vcpu.join(java.time.Duration.ofSeconds(10));
+        assertFalse(vcpu.isAlive(), what + ": the vCPU thread is still waiting");
+    }
+
+    @Test
+    void anErrorInADeviceCallbackFailsTheDeviceAndTheWorkerGoesOn() throws Exception {
+        ExecutorService worker = VirtioMmioTransport.newWorker("virtio-test-worker");
+        AwaitableLine irq = new AwaitableLine();
+        try {
+            VirtioMmioTransport t = new VirtioMmioTransport(device, driver.memory, BASE, irq, worker);
+            driver.transport = t;
+            CountDownLatch initialNotify = new CountDownLatch(1);
+            device.onNotify = i -> initialNotify.countDown();
+            driver.init(2, ALL, 1);
+            assertTrue(initialNotify.await(10, TimeUnit.SECONDS));
+            device.onNotify = i -> {
+                throw new StackOverflowError("deep recursion on hostile input");
+            };
+            w(QUEUE_NOTIFY, 0);
+            irq.await("the configuration-change interrupt");
+            assertEquals(NEEDS_RESET, driver.status() & NEEDS_RESET);
+            assertEquals(VirtioMmioTransport.INTERRUPT_CONFIG_CHANGE, r(INTERRUPT_STATUS));
+            assertTrue(t.lastError().contains("StackOverflowError"), t.lastError());
+            assertFalse(t.isActive());
+
+            asVcpu("reset", () -> w(STATUS, 0));
+            assertEquals(0, driver.status());
+            CountDownLatch again = new CountDownLatch(1);
+            device.onNotify = i -> again.countDown();
+            driver.init(2, ALL, 1);
+            assertTrue(again.await(10, TimeUnit.SECONDS), "the worker serves the next activation");
+            assertTrue(t.isActive());
+        } finally {
+            closeAsVcpu();
+            worker.shutdownNow();
+        }
+    }
+
+    /** Closes the transport within a bound (a wedged worker must fail the test, not hang it). */
+    void closeAsVcpu() throws InterruptedException {
+        VirtioMmioTransport t = driver.transport;
+        driver.transport = null;
+        asVcpu("close", t::close);
+    }
+
+    @Test
+    void aResetTheWorkerDoesNotFinishInTimeLeavesTheDeviceNeedingReset() throws Exception {
+        ExecutorService worker = VirtioMmioTransport.newWorker("virtio-test-worker");
+        CountDownLatch release = new CountDownLatch(1);
+        try {
+            VirtioMmioTransport t = new VirtioMmioTransport(device, driver.memory, BASE, line, worker,
+                    java.time.Duration.ofMillis(200));
+            driver.transport = t;
+            CountDownLatch initialNotify = new CountDownLatch(1);
+            device.onNotify = i -> initialNotify.countDown();
+            driver.init(2, ALL, 1);
+            assertTrue(initialNotify.await(10, TimeUnit.SECONDS));
+            CountDownLatch stuck = new CountDownLatch(1);
+            device.onNotify = i -> {
+                stuck.countDown();
+                try {
+                    release.await(); // a device callback blocked on the host (a hung disk)
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            t.onQueueNotify(0);
+            assertTrue(stuck.await(10, TimeUnit.SECONDS));
+
+            asVcpu("a reset while the worker hangs", () -> w(STATUS, 0));
+            assertEquals(NEEDS_RESET, driver.status(), "registers cleared, the device still needs its reset");
+            assertTrue(t.lastError().contains("did not finish"), t.lastError());
+            asVcpu("another reset", () -> w(STATUS, 0));
+            w(STATUS, ACK);
+            assertEquals(NEEDS_RESET, driver.status(), "it cannot be set up again meanwhile");
+            assertEquals(1, device.count("reset"), "only the probe's reset ran so far");
+
+            CountDownLatch resetDone = new CountDownLatch(1);
+            device.onReset = resetDone::countDown;
+            release.countDown();
+            assertTrue(resetDone.await(10, TimeUnit.SECONDS), "the worker runs the reset once it is free");
+            // The reset's future completes right after onReset returns, on the worker.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (driver.status() != 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(0, driver.status());
+            CountDownLatch again = new CountDownLatch(1);
+            device.onNotify = i -> again.countDown();
+            driver.init(2, ALL, 1);
+            assertTrue(again.await(10, TimeUnit.SECONDS), "the device works again");
+        } finally {
+            release.countDown();
+            closeAsVcpu();
+            worker.shutdownNow();
+        }
     }
 
     static void desc(MemorySegment ram, VirtqueueLayout l, int i, long addr, int len, int flags, int next) {
