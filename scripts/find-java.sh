@@ -1,4 +1,4 @@
-# Sourced by ./vessel, ./mvnw and the CI script: locates a Java 25 JDK.
+# Sourced by ./vessel, ./mvnw (POSIX sh) and the CI script: locates a Java 25 JDK.
 # find_java25 prints its home or explains on stderr what is missing. It reads the JDK's `release`
 # file instead of starting a JVM to ask its version: ./vessel runs this on every command, and a JVM
 # start costs a second under emulation.
@@ -9,7 +9,7 @@ find_java25() {
     ver=
     if [ -r "$cand/release" ]; then
       while IFS= read -r line; do
-        case "$line" in JAVA_VERSION=*) ver=${line#JAVA_VERSION=}; ver=${ver//\"/}; ver=${ver%%.*} ;; esac
+        case "$line" in JAVA_VERSION=*) ver=${line#JAVA_VERSION=\"}; ver=${ver%%[.\"]*} ;; esac
       done < "$cand/release"
     else
       ver=$("$cand/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
