@@ -2,6 +2,7 @@ package dev.vessel.container;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -34,7 +35,7 @@ public final class ContainerLog implements AutoCloseable {
     }
 
     public static ContainerLog append(Path file) throws IOException {
-        return new ContainerLog(Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND));
+        return new ContainerLog(PrivateFiles.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND));
     }
 
     public synchronized void write(String stream, byte[] b, int off, int len) throws IOException {

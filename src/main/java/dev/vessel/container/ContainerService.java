@@ -6,6 +6,7 @@ import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
@@ -214,7 +215,9 @@ public final class ContainerService {
                 r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes);
         ContainerStore.Container c = store.create(config);
         try {
-            // A sparse ext4 disk: the container's writable layer, kept across stop and start.
+            // A sparse ext4 disk: the container's writable layer, kept across stop and start. Made
+            // private first: mkfs keeps the mode of a file that exists.
+            PrivateFiles.ensureFile(c.rwDisk());
             HostCommand.run(null, List.of("mkfs.ext4", "-q", "-F", "-L", "vessel-rw", "-E", "root_owner=0:0",
                     c.rwDisk().toString(), (diskBytes >> 20) + "M"));
         } catch (IOException e) {

@@ -6,6 +6,7 @@ import dev.vessel.guest.agent.ExecFailure;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
@@ -129,7 +130,7 @@ public final class Shim {
     private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, Runnable ready) throws IOException {
         Path shimSock = container.shimSocket();
         Path readySock = Path.of(container.vsockSocket() + "_" + AgentProtocol.READY_PORT);
-        Files.createDirectories(shimSock.getParent());
+        PrivateFiles.createDirectories(shimSock.getParent());
         Files.deleteIfExists(shimSock);
         Files.deleteIfExists(readySock);
         Files.deleteIfExists(container.vsockSocket());
@@ -142,6 +143,8 @@ public final class Shim {
              ServerSocketChannel readyListener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             control.bind(UnixDomainSocketAddress.of(shimSock));
             readyListener.bind(UnixDomainSocketAddress.of(readySock));
+            PrivateFiles.restrict(shimSock);
+            PrivateFiles.restrict(readySock);
             Thread.ofPlatform().daemon(true).name("shim-control").start(() -> acceptClients(control));
 
             CompletableFuture<Integer> vmExit = new CompletableFuture<>();
