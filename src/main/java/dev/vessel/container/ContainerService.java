@@ -128,7 +128,7 @@ public final class ContainerService {
     /** {@code docker inspect}'s view of a container. */
     public ContainerDetails inspect(String ref) throws IOException, ContainerException {
         ContainerStore.Container c = require(ref);
-        return new ContainerDetails(c.config(), c.state().observed(), c.log());
+        return new ContainerDetails(c.config(), c.state().observed(), ContainerLog.currentFile(c.log()));
     }
 
     /** Which container uses an image, for removing images ({@code rmi}). */
@@ -191,6 +191,7 @@ public final class ContainerService {
                 throw ContainerException.invalid("invalid environment variable: " + e);
             }
         }
+        ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
         Image img;
         try {
             img = resolveOrPull(r.image(), pull);
@@ -212,7 +213,7 @@ public final class ContainerService {
                 r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
                 r.user() != null ? r.user() : nullToEmpty(img.config().user()),
                 r.hostname() != null ? r.hostname() : id.substring(0, 12),
-                r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes);
+                r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits);
         ContainerStore.Container c = store.create(config);
         try {
             // A sparse ext4 disk: the container's writable layer, kept across stop and start. Made

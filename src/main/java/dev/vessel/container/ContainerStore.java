@@ -59,7 +59,10 @@ public final class ContainerStore {
             return dir.resolve("rw.img");
         }
 
-        /** The container's stdout and stderr, one JSON object per chunk ({@link ContainerLog}). */
+        /**
+         * The first file of the container's stdout and stderr, one JSON object per chunk
+         * ({@link ContainerLog}); rotated files follow it as {@code container.log.POSITION}.
+         */
         public Path log() {
             return dir.resolve("container.log");
         }

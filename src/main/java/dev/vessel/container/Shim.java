@@ -137,7 +137,7 @@ public final class Shim {
         ProcessHandle self = ProcessHandle.current();
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
         container.writeState(container.state().running(self.pid(), selfStart, restart));
-        log = ContainerLog.append(container.log());
+        log = ContainerLog.append(container.log(), container.config().logLimits());
 
         try (ServerSocketChannel control = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
              ServerSocketChannel readyListener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
