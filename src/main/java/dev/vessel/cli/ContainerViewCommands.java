@@ -96,7 +96,7 @@ final class ContainerViewCommands {
             } catch (NumberFormatException e) {
                 throw new UserError("invalid value for --tail: " + tail, 125);
             }
-            ContainerLog.Chunk first = logs.read(0);
+            ContainerLog.Chunk first = logs.readAll(0);
             for (ContainerLog.Entry e : ContainerLog.tail(first.entries(), lines)) {
                 print(e);
             }
@@ -164,6 +164,9 @@ final class ContainerViewCommands {
             hc.put("Memory", cfg.memoryBytes());
             hc.put("NanoCpus", d.nanoCpus());
             hc.put("AutoRemove", cfg.autoRemove());
+            ObjectNode lc = hc.putObject("LogConfig");
+            lc.put("Type", "local");
+            lc.set("Config", json.valueToTree(new java.util.TreeMap<>(cfg.logLimits().options())));
             ObjectNode cc = n.putObject("Config");
             cc.put("Hostname", cfg.hostname());
             cc.put("User", cfg.user());

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -75,6 +76,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--disk-size", paramLabel = "SIZE", description = "Size of the container's writable disk (default 2G, sparse).")
     String diskSize = "2G";
 
+    @Option(names = "--log-opt", paramLabel = "KEY=VALUE",
+            description = "Log option: max-size (default 20m), max-file (default 5), as docker's local driver.")
+    List<String> logOpts = new ArrayList<>();
+
     @Option(names = "--detach-keys", paramLabel = "KEYS", description = "Override the key sequence for detaching (default ctrl-p,ctrl-q).")
     String detachKeys = "ctrl-p,ctrl-q";
 
@@ -132,10 +137,18 @@ final class RunCommand implements Callable<Integer> {
         for (String e : env) {
             ContainerSupport.addHostValue(envs, e, hostEnv);
         }
+        Map<String, String> logOptions = new LinkedHashMap<>();
+        for (String o : logOpts) {
+            int eq = o.indexOf('=');
+            if (eq <= 0) {
+                throw new UserError("invalid log option '" + o + "': expected KEY=VALUE", 125);
+            }
+            logOptions.put(o.substring(0, eq), o.substring(eq + 1));
+        }
         return CreateRequest.of(image).withName(name).withCmd(command)
                 .withEntrypoint(entrypoint == null ? null : List.of(entrypoint))
                 .withEnv(envs).withProcess(workdir, user, hostname)
                 .withStreams(tty, interactive).withAutoRemove(rm)
-                .withResources(memoryBytes, cpus, diskBytes);
+                .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions);
     }
 }

@@ -25,15 +25,18 @@ import java.util.List;
  * @param memoryBytes guest RAM
  * @param cpus vCPUs
  * @param diskBytes size of the writable disk
+ * @param logLimits how much output is kept ({@code --log-opt}); docker's local driver defaults when
+ *     absent (a container created before it was recorded)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerConfig(String id, String name, String image, String imageId, String created,
                               String path, List<String> args, List<String> env, String workingDir, String user,
                               String hostname, boolean tty, boolean openStdin, boolean autoRemove,
-                              long memoryBytes, int cpus, long diskBytes) {
+                              long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits) {
     public ContainerConfig {
         args = List.copyOf(args);
         env = List.copyOf(env);
+        logLimits = logLimits == null ? ContainerLog.Limits.DEFAULT : logLimits;
     }
 
     public String shortId() {

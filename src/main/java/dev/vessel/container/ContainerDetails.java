@@ -8,7 +8,7 @@ import java.nio.file.Path;
  *
  * @param config how it was created
  * @param state observed: a state that says running while its supervisor is gone reads as exited
- * @param logPath the file of its output ({@link ContainerLog})
+ * @param logPath the file its output goes to now ({@link ContainerLog}: older output is in rotated files beside it)
  */
 public record ContainerDetails(ContainerConfig config, ContainerState state, Path logPath) {
     /** Docker's zero time, shown for a start or finish that has not happened. */

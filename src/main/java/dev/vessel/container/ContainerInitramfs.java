@@ -3,6 +3,7 @@ package dev.vessel.container;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.guest.Initramfs;
 import dev.vessel.guest.agent.AgentBinary;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -49,7 +50,7 @@ public final class ContainerInitramfs {
         if (Files.isRegularFile(target)) {
             return target;
         }
-        Files.createDirectories(cacheDir);
+        PrivateFiles.createDirectories(cacheDir);
         Path tmp = Files.createTempFile(cacheDir, ".container-initramfs", ".tmp");
         try {
             try (Initramfs cpio = Initramfs.create(tmp)) {

@@ -2,54 +2,244 @@ package dev.vessel.container;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vessel.host.PrivateFiles;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A container's output as docker's json-file driver keeps it: one JSON object per chunk, in order,
  * {@code {"stream":"stdout"|"stderr","time":RFC3339,"data":BASE64}} (base64 because a process may
  * write any bytes). Appended by the supervisor only; read by {@code vessel logs}.
+ *
+ * <p>The log is capped and rotated with docker's {@code local} driver limits ({@link Limits}:
+ * files of 20 MiB at most, 5 files), so a guest cannot fill the host's disk; rotated files are
+ * not compressed. The files are {@code container.log} (the first, at position 0) and
+ * {@code container.log.P}, where P is the position of its first byte in the whole output: a file's
+ * name never changes, so readers in other processes never see one renamed under them. The newest
+ * file is the one being written; when the next entry would take it past the size limit, the
+ * writer starts the next file, then deletes the oldest ones beyond the count limit.
+ *
+ * <p>A reader's position ({@link Chunk#next}) counts bytes over all files, so a reader that
+ * follows the log goes on from one file to the next without losing or repeating an entry. A file
+ * is complete once a newer one exists. Only a reader that falls more than the kept files behind
+ * misses output: it goes on at the oldest file kept, as docker's does.
  */
 public final class ContainerLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Chunks of output are split to at most this much data per entry: an entry stays far below a file. */
+    static final int MAX_ENTRY_DATA = 16 << 10;
+    /** What one read passes on at most; the next read goes on from there. */
+    static final int MAX_READ = 16 << 20;
 
     /** One chunk of output. */
     public record Entry(String stream, Instant time, byte[] data) {}
 
-    private final OutputStream out;
+    /**
+     * How much of its output a container keeps: files of at most {@code maxSize} bytes (an entry
+     * longer than that gets a file of its own), at most {@code maxFiles} of them.
+     */
+    public record Limits(long maxSize, int maxFiles) {
+        /** Docker's {@code local} log driver: {@code max-size=20m}, {@code max-file=5}. */
+        public static final Limits DEFAULT = new Limits(20L << 20, 5);
 
-    private ContainerLog(OutputStream out) {
-        this.out = out;
+        public Limits {
+            if (maxSize < 1 || maxFiles < 1) {
+                throw new IllegalArgumentException("log limits must be positive: max-size " + maxSize + ", max-file " + maxFiles);
+            }
+        }
+
+        /**
+         * Docker's {@code --log-opt}s of the {@code local} driver, over the defaults: {@code max-size}
+         * (a positive number of bytes, with k, m or g for KiB, MiB, GiB), {@code max-file} (a
+         * positive count), {@code compress} (only {@code false}: rotated files stay uncompressed).
+         *
+         * @throws ContainerException (invalid, status 125) naming the option at fault
+         */
+        public static Limits fromOptions(Map<String, String> options) throws ContainerException {
+            long maxSize = DEFAULT.maxSize();
+            int maxFiles = DEFAULT.maxFiles();
+            for (Map.Entry<String, String> o : new TreeMap<>(options).entrySet()) {
+                String v = o.getValue() == null ? "" : o.getValue().strip();
+                switch (o.getKey()) {
+                    case "max-size" -> maxSize = size(v);
+                    case "max-file" -> {
+                        if (!v.matches("[0-9]{1,9}") || Integer.parseInt(v) < 1) {
+                            throw ContainerException.invalid("invalid value for log option max-file: '" + v
+                                    + "' (a count of files, at least 1)");
+                        }
+                        maxFiles = Integer.parseInt(v);
+                    }
+                    case "compress" -> {
+                        if (!v.equals("false")) {
+                            throw ContainerException.invalid("log option compress=" + v
+                                    + " is not supported: rotated logs are kept uncompressed");
+                        }
+                    }
+                    default -> throw ContainerException.invalid("unknown log opt '" + o.getKey() + "' for local log driver");
+                }
+            }
+            return new Limits(maxSize, maxFiles);
+        }
+
+        private static long size(String v) throws ContainerException {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,15})\\s*([kKmMgG]?)(?:[iI]?[bB])?").matcher(v);
+            long n = m.matches() ? Long.parseLong(m.group(1)) : 0;
+            if (n < 1) {
+                throw ContainerException.invalid("invalid value for log option max-size: '" + v
+                        + "' (a positive size such as 10m, 512k, 1g)");
+            }
+            int shift = switch (m.group(2).toLowerCase(java.util.Locale.ROOT)) {
+                case "k" -> 10;
+                case "m" -> 20;
+                case "g" -> 30;
+                default -> 0;
+            };
+            if (n > Long.MAX_VALUE >> shift) {
+                throw ContainerException.invalid("invalid value for log option max-size: '" + v + "' is too large");
+            }
+            return n << shift;
+        }
+
+        /** As docker shows them in {@code HostConfig.LogConfig.Config}. */
+        public Map<String, String> options() {
+            return Map.of("max-size", Long.toString(maxSize), "max-file", Integer.toString(maxFiles));
+        }
     }
 
-    public static ContainerLog append(Path file) throws IOException {
-        return new ContainerLog(Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND));
+    private final Path first;
+    private final Limits limits;
+    private FileChannel out;
+    /** Position of the current file's first byte, and that file's size. */
+    private long start;
+    private long size;
+
+    private ContainerLog(Path first, Limits limits) {
+        this.first = first;
+        this.limits = limits;
+    }
+
+    /** Appends to the log whose first file is {@code first}, with docker's default limits. */
+    public static ContainerLog append(Path first) throws IOException {
+        return append(first, Limits.DEFAULT);
+    }
+
+    /**
+     * Appends to the log whose first file is {@code first} ({@code container.log}), going on in its
+     * newest file. A line the last writer left torn (killed mid-write) is ended first, so it stays
+     * one unreadable line and the next entry is whole.
+     */
+    public static ContainerLog append(Path first, Limits limits) throws IOException {
+        ContainerLog log = new ContainerLog(first, limits);
+        List<Segment> segments = segments(first);
+        Segment newest = segments.isEmpty() ? new Segment(first, 0) : segments.getLast();
+        log.open(newest);
+        if (log.size > 0 && !endsWithNewline(log.out, log.size)) {
+            log.writeFully(new byte[] {'\n'});
+        }
+        return log;
+    }
+
+    private void open(Segment s) throws IOException {
+        out = PrivateFiles.open(s.file(), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        start = s.start();
+        size = out.size();
+    }
+
+    private static boolean endsWithNewline(FileChannel ch, long size) throws IOException {
+        ByteBuffer last = ByteBuffer.allocate(1);
+        return ch.read(last, size - 1) == 1 && last.get(0) == '\n';
     }
 
     public synchronized void write(String stream, byte[] b, int off, int len) throws IOException {
-        var node = JSON.createObjectNode();
-        node.put("stream", stream);
-        node.put("time", Instant.now().toString());
-        node.put("data", Base64.getEncoder().encodeToString(java.util.Arrays.copyOfRange(b, off, off + len)));
-        out.write(JSON.writeValueAsBytes(node));
-        out.write('\n');
-        out.flush();
+        java.util.Objects.checkFromIndexSize(off, len, b.length);
+        // Written by hand (the same JSON as Jackson's): the supervisor of a chatty guest does this a lot.
+        byte[] head = ("{\"stream\":" + JSON.writeValueAsString(stream) + ",\"time\":\"" + Instant.now()
+                + "\",\"data\":\"").getBytes(StandardCharsets.UTF_8);
+        int at = off;
+        do {
+            int n = Math.min(len - (at - off), MAX_ENTRY_DATA);
+            ByteBuffer data = Base64.getEncoder().encode(ByteBuffer.wrap(b, at, n));
+            byte[] line = new byte[head.length + data.remaining() + 3];
+            System.arraycopy(head, 0, line, 0, head.length);
+            data.get(line, head.length, data.remaining());
+            line[line.length - 3] = '"';
+            line[line.length - 2] = '}';
+            line[line.length - 1] = '\n';
+            if (size > 0 && size + line.length > limits.maxSize()) {
+                rotate();
+            }
+            writeFully(line);
+            at += n;
+        } while (at < off + len);
+    }
+
+    private void writeFully(byte[] bytes) throws IOException {
+        ByteBuffer buf = ByteBuffer.wrap(bytes);
+        while (buf.hasRemaining()) {
+            out.write(buf, size + buf.position()); // at the end: this is the file's only writer
+        }
+        size += bytes.length;
+    }
+
+    /** The next file starts where this one ends; then the oldest beyond the count go. */
+    private void rotate() throws IOException {
+        out.close();
+        long next = start + size;
+        open(new Segment(first.resolveSibling(first.getFileName() + "." + next), next));
+        List<Segment> all = segments(first);
+        for (int i = 0; i < all.size() - limits.maxFiles(); i++) {
+            Files.deleteIfExists(all.get(i).file());
+        }
     }
 
     @Override
     public synchronized void close() throws IOException {
         out.close();
+    }
+
+    /** One file of a log: where its first byte is in the whole output. */
+    record Segment(Path file, long start) {}
+
+    /** The log's files, oldest first. */
+    static List<Segment> segments(Path first) throws IOException {
+        String name = first.getFileName().toString();
+        List<Segment> out = new ArrayList<>();
+        Path dir = first.toAbsolutePath().getParent();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, name + "*")) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (n.equals(name)) {
+                    out.add(new Segment(p, 0));
+                } else if (n.length() > name.length() + 1 && n.charAt(name.length()) == '.'
+                        && n.substring(name.length() + 1).matches("[0-9]{1,18}")) {
+                    out.add(new Segment(p, Long.parseLong(n.substring(name.length() + 1))));
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return out;
+        }
+        out.sort(java.util.Comparator.comparingLong(Segment::start));
+        return out;
+    }
+
+    /** The file being written now (docker's {@code LogPath}). */
+    public static Path currentFile(Path first) throws IOException {
+        List<Segment> s = segments(first);
+        return s.isEmpty() ? first : s.getLast().file();
     }
 
     /** Parses one line; null for a torn last line (the supervisor was killed mid-write). */
@@ -63,54 +253,80 @@ public final class ContainerLog implements AutoCloseable {
         }
     }
 
-    /** Entries after byte {@code offset}: whole lines only; {@code next} is where the next read starts. */
+    /**
+     * Entries after a position: whole lines only; {@code next} is where the next read starts (a
+     * position over all the log's files, 0 for the beginning).
+     */
     public record Chunk(List<Entry> entries, long next) {}
 
-    /** What was appended since {@code offset} (a torn last line is left for the next read). */
-    public static Chunk readFrom(Path file, long offset) throws IOException {
+    /**
+     * What was appended since {@code position}, across files, up to {@link #MAX_READ} bytes (a
+     * torn last line is left for the next read). A position in a file deleted since goes on at the
+     * oldest file kept.
+     */
+    public static Chunk readFrom(Path first, long position) throws IOException {
         List<Entry> out = new ArrayList<>();
-        if (!Files.exists(file)) {
-            return new Chunk(out, offset);
-        }
-        byte[] tail;
-        try (var ch = java.nio.channels.FileChannel.open(file)) {
-            long size = ch.size();
-            if (size <= offset) {
-                return new Chunk(out, offset);
+        List<Segment> segments = segments(first);
+        long pos = segments.isEmpty() ? position : Math.max(position, segments.getFirst().start());
+        long budget = MAX_READ;
+        for (int i = 0; i < segments.size() && budget > 0; i++) {
+            Segment s = segments.get(i);
+            boolean last = i == segments.size() - 1;
+            long end = last ? Long.MAX_VALUE : segments.get(i + 1).start();
+            if (pos >= end) {
+                continue;
             }
-            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) Math.min(size - offset, 64L << 20));
-            ch.read(buf, offset);
-            tail = java.util.Arrays.copyOf(buf.array(), buf.position());
-        }
-        int start = 0;
-        for (int i = 0; i < tail.length; i++) {
-            if (tail[i] == '\n') {
-                Entry e = parse(new String(tail, start, i - start, StandardCharsets.UTF_8));
-                if (e != null) {
-                    out.add(e);
+            byte[] bytes;
+            try (FileChannel ch = FileChannel.open(s.file())) {
+                long from = Math.max(0, pos - s.start());
+                long n = Math.min(Math.max(0, ch.size() - from), budget);
+                ByteBuffer buf = ByteBuffer.allocate((int) n);
+                while (buf.hasRemaining() && ch.read(buf, from + buf.position()) > 0) {
+                    // fill
                 }
-                start = i + 1;
+                bytes = java.util.Arrays.copyOf(buf.array(), buf.position());
+                pos = s.start() + from;
+            } catch (NoSuchFileException e) {
+                pos = end; // rotated away meanwhile: on to the next one
+                continue;
+            }
+            budget -= bytes.length;
+            int lineStart = 0;
+            for (int j = 0; j < bytes.length; j++) {
+                if (bytes[j] == '\n') {
+                    Entry e = parse(new String(bytes, lineStart, j - lineStart, StandardCharsets.UTF_8));
+                    if (e != null) {
+                        out.add(e);
+                    }
+                    lineStart = j + 1;
+                }
+            }
+            pos += lineStart;
+            if (lineStart == 0 && bytes.length >= MAX_READ) {
+                pos += bytes.length; // no line ends within a whole read: not an entry, passed over
+            }
+            if (budget <= 0) {
+                break;
+            }
+            if (!last) {
+                pos = end; // complete: a newer file exists; a torn end of it would never be finished
             }
         }
-        return new Chunk(out, offset + start);
+        return new Chunk(out, pos);
     }
 
-    /** Every entry so far. */
-    public static List<Entry> read(Path file) throws IOException {
+    /** Every entry kept, oldest first. */
+    public static List<Entry> read(Path first) throws IOException {
         List<Entry> out = new ArrayList<>();
-        if (!Files.exists(file)) {
-            return out;
-        }
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(Files.newInputStream(file), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                Entry e = parse(line);
-                if (e != null) {
-                    out.add(e);
-                }
+        long pos = 0;
+        while (true) {
+            Chunk c = readFrom(first, pos);
+            out.addAll(c.entries());
+            if (c.next() == pos) {
+                return out;
             }
+            pos = c.next();
         }
-        return out;
     }
 
     /**

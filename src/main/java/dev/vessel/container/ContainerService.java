@@ -6,6 +6,7 @@ import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
@@ -127,7 +128,7 @@ public final class ContainerService {
     /** {@code docker inspect}'s view of a container. */
     public ContainerDetails inspect(String ref) throws IOException, ContainerException {
         ContainerStore.Container c = require(ref);
-        return new ContainerDetails(c.config(), c.state().observed(), c.log());
+        return new ContainerDetails(c.config(), c.state().observed(), ContainerLog.currentFile(c.log()));
     }
 
     /** Which container uses an image, for removing images ({@code rmi}). */
@@ -190,6 +191,7 @@ public final class ContainerService {
                 throw ContainerException.invalid("invalid environment variable: " + e);
             }
         }
+        ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
         Image img;
         try {
             img = resolveOrPull(r.image(), pull);
@@ -211,10 +213,12 @@ public final class ContainerService {
                 r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
                 r.user() != null ? r.user() : nullToEmpty(img.config().user()),
                 r.hostname() != null ? r.hostname() : id.substring(0, 12),
-                r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes);
+                r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits);
         ContainerStore.Container c = store.create(config);
         try {
-            // A sparse ext4 disk: the container's writable layer, kept across stop and start.
+            // A sparse ext4 disk: the container's writable layer, kept across stop and start. Made
+            // private first: mkfs keeps the mode of a file that exists.
+            PrivateFiles.ensureFile(c.rwDisk());
             HostCommand.run(null, List.of("mkfs.ext4", "-q", "-F", "-L", "vessel-rw", "-E", "root_owner=0:0",
                     c.rwDisk().toString(), (diskBytes >> 20) + "M"));
         } catch (IOException e) {

@@ -2,6 +2,7 @@ package dev.vessel.container;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 
 import java.io.IOException;
@@ -44,7 +45,7 @@ public final class ContainerStore {
     }
 
     public static ContainerStore open(Path dir) throws IOException {
-        Files.createDirectories(dir);
+        PrivateFiles.createDirectories(dir);
         return new ContainerStore(dir);
     }
 
@@ -58,7 +59,10 @@ public final class ContainerStore {
             return dir.resolve("rw.img");
         }
 
-        /** The container's stdout and stderr, one JSON object per chunk ({@link ContainerLog}). */
+        /**
+         * The first file of the container's stdout and stderr, one JSON object per chunk
+         * ({@link ContainerLog}); rotated files follow it as {@code container.log.POSITION}.
+         */
         public Path log() {
             return dir.resolve("container.log");
         }
@@ -121,7 +125,7 @@ public final class ContainerStore {
                 }
             }
             Path tmp = dir.resolve("." + config.id() + ".tmp");
-            Files.createDirectories(tmp);
+            PrivateFiles.createDirectories(tmp);
             writeAtomically(tmp.resolve("config.json"), JSON.writeValueAsBytes(config));
             writeAtomically(tmp.resolve("state.json"), JSON.writeValueAsBytes(ContainerState.created()));
             Path target = dir.resolve(config.id());
@@ -202,7 +206,7 @@ public final class ContainerStore {
     }
 
     private FileLock lock() throws IOException {
-        FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel ch = PrivateFiles.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         try {
             return ch.lock();
         } catch (IOException | RuntimeException e) {
@@ -213,7 +217,7 @@ public final class ContainerStore {
 
     static void writeAtomically(Path target, byte[] bytes) throws IOException {
         Path tmp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        try (FileChannel ch = PrivateFiles.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.wrap(bytes));
             ch.force(true);

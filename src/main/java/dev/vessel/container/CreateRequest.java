@@ -1,6 +1,7 @@
 package dev.vessel.container;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -23,10 +24,13 @@ import java.util.Objects;
  * @param memoryBytes the VM's memory, rounded up to whole MiB; 0 for {@link #DEFAULT_MEMORY}
  * @param cpus the VM's vCPUs; 0 for one
  * @param diskBytes the writable disk's size (sparse); 0 for {@link #DEFAULT_DISK}
+ * @param logOptions docker's {@code --log-opt}s (the Engine API's {@code HostConfig.LogConfig.Config})
+ *     of the {@code local} driver: {@code max-size}, {@code max-file}; empty for its defaults
  */
 public record CreateRequest(String image, String name, List<String> cmd, List<String> entrypoint, List<String> env,
                             String workdir, String user, String hostname, boolean tty, boolean openStdin,
-                            boolean autoRemove, long memoryBytes, int cpus, long diskBytes) {
+                            boolean autoRemove, long memoryBytes, int cpus, long diskBytes,
+                            Map<String, String> logOptions) {
     public static final long DEFAULT_MEMORY = 256L << 20;
     public static final long DEFAULT_DISK = 2L << 30;
 
@@ -35,52 +39,59 @@ public record CreateRequest(String image, String name, List<String> cmd, List<St
         cmd = cmd == null ? List.of() : List.copyOf(cmd);
         entrypoint = entrypoint == null ? null : List.copyOf(entrypoint);
         env = env == null ? List.of() : List.copyOf(env);
+        logOptions = logOptions == null ? Map.of() : Map.copyOf(logOptions);
     }
 
     /** The image's command with defaults for everything else. */
     public static CreateRequest of(String image) {
-        return new CreateRequest(image, null, List.of(), null, List.of(), null, null, null, false, false, false, 0, 0, 0);
+        return new CreateRequest(image, null, List.of(), null, List.of(), null, null, null, false, false, false, 0, 0, 0, Map.of());
     }
 
     public CreateRequest withName(String n) {
         return new CreateRequest(image, n, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes);
+                memoryBytes, cpus, diskBytes, logOptions);
     }
 
     public CreateRequest withCmd(List<String> c) {
         return new CreateRequest(image, name, c, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes);
+                memoryBytes, cpus, diskBytes, logOptions);
     }
 
     public CreateRequest withEntrypoint(List<String> e) {
         return new CreateRequest(image, name, cmd, e, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes);
+                memoryBytes, cpus, diskBytes, logOptions);
     }
 
     public CreateRequest withEnv(List<String> e) {
         return new CreateRequest(image, name, cmd, entrypoint, e, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes);
+                memoryBytes, cpus, diskBytes, logOptions);
     }
 
     /** Working directory, user and hostname (each null for the default). */
     public CreateRequest withProcess(String newWorkdir, String newUser, String newHostname) {
         return new CreateRequest(image, name, cmd, entrypoint, env, newWorkdir, newUser, newHostname, tty, openStdin,
-                autoRemove, memoryBytes, cpus, diskBytes);
+                autoRemove, memoryBytes, cpus, diskBytes, logOptions);
     }
 
     public CreateRequest withStreams(boolean newTty, boolean newOpenStdin) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, newTty, newOpenStdin,
-                autoRemove, memoryBytes, cpus, diskBytes);
+                autoRemove, memoryBytes, cpus, diskBytes, logOptions);
     }
 
     public CreateRequest withAutoRemove(boolean remove) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, remove,
-                memoryBytes, cpus, diskBytes);
+                memoryBytes, cpus, diskBytes, logOptions);
+    }
+
+    /** Docker's {@code --log-opt}s ({@code max-size}, {@code max-file}). */
+    public CreateRequest withLogOptions(Map<String, String> options) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes, options);
     }
 
     /** The VM's size (each 0 for the default). */
     public CreateRequest withResources(long newMemoryBytes, int newCpus, long newDiskBytes) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                newMemoryBytes, newCpus, newDiskBytes);
+                newMemoryBytes, newCpus, newDiskBytes, logOptions);
     }
 }

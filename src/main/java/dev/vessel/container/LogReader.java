@@ -5,9 +5,14 @@ import java.nio.file.FileSystems;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Reads a container's output ({@link ContainerLog}) by byte offset, and follows it while the container runs. */
+/**
+ * Reads a container's output ({@link ContainerLog}) by position (bytes over all its files, which
+ * rotation does not change), and follows it while the container runs.
+ */
 public final class LogReader {
     /** Where followed entries go; an exception from it ends the following. */
     @FunctionalInterface
@@ -21,9 +26,26 @@ public final class LogReader {
         this.container = container;
     }
 
-    /** The entries after byte {@code offset} (0: all); the chunk's {@code next} is where to go on. */
+    /**
+     * The entries after position {@code offset} (0: all), up to {@link ContainerLog#MAX_READ}
+     * bytes of them; the chunk's {@code next} is where to go on.
+     */
     public ContainerLog.Chunk read(long offset) throws IOException {
         return ContainerLog.readFrom(container.log(), offset);
+    }
+
+    /** Every entry after position {@code offset} (0: all) that is there now, over all files. */
+    public ContainerLog.Chunk readAll(long offset) throws IOException {
+        List<ContainerLog.Entry> all = new ArrayList<>();
+        long next = offset;
+        while (true) {
+            ContainerLog.Chunk c = read(next);
+            all.addAll(c.entries());
+            if (c.next() == next) {
+                return new ContainerLog.Chunk(all, next);
+            }
+            next = c.next();
+        }
     }
 
     /**
@@ -41,9 +63,12 @@ public final class LogReader {
                 for (ContainerLog.Entry e : more.entries()) {
                     sink.accept(e);
                 }
-                next = more.next();
+                if (more.next() != next) {
+                    next = more.next();
+                    continue; // there may be more already (a read passes on a bounded amount)
+                }
                 if (!running) {
-                    return;
+                    return; // the writer is gone and all it wrote was passed on
                 }
                 WatchKey key = w.poll(1, TimeUnit.SECONDS); // a wake-up also when the supervisor died silently
                 if (key != null) {

@@ -6,6 +6,7 @@ import dev.vessel.guest.agent.ExecFailure;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
@@ -129,19 +130,21 @@ public final class Shim {
     private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, Runnable ready) throws IOException {
         Path shimSock = container.shimSocket();
         Path readySock = Path.of(container.vsockSocket() + "_" + AgentProtocol.READY_PORT);
-        Files.createDirectories(shimSock.getParent());
+        PrivateFiles.createDirectories(shimSock.getParent());
         Files.deleteIfExists(shimSock);
         Files.deleteIfExists(readySock);
         Files.deleteIfExists(container.vsockSocket());
         ProcessHandle self = ProcessHandle.current();
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
         container.writeState(container.state().running(self.pid(), selfStart, restart));
-        log = ContainerLog.append(container.log());
+        log = ContainerLog.append(container.log(), container.config().logLimits());
 
         try (ServerSocketChannel control = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
              ServerSocketChannel readyListener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             control.bind(UnixDomainSocketAddress.of(shimSock));
             readyListener.bind(UnixDomainSocketAddress.of(readySock));
+            PrivateFiles.restrict(shimSock);
+            PrivateFiles.restrict(readySock);
             Thread.ofPlatform().daemon(true).name("shim-control").start(() -> acceptClients(control));
 
             CompletableFuture<Integer> vmExit = new CompletableFuture<>();

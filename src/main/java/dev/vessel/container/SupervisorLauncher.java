@@ -1,6 +1,7 @@
 package dev.vessel.container;
 
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 import dev.vessel.host.VesselJar;
 
@@ -57,9 +58,10 @@ public final class SupervisorLauncher {
             throw ContainerException.failed(e.getMessage());
         }
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> archive = classDataArchive(root.path().resolve("cache").resolve("jvm"), jar);
+        List<String> archive = classDataArchive(root.dir("cache").resolve("jvm"), jar);
         List<String> cmd = command(java, jar, archive, root.path(), c.config().id(), waitForAttach, restart,
                 HostCommand.available("setsid"));
+        PrivateFiles.ensureFile(c.consoleLog()); // the supervisor's stderr, and its VM's console
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.PIPE)
@@ -103,7 +105,7 @@ public final class SupervisorLauncher {
      */
     static List<String> classDataArchive(Path dir, Path jar) {
         try {
-            Files.createDirectories(dir);
+            PrivateFiles.createDirectories(dir);
             var a = Files.readAttributes(jar, BasicFileAttributes.class);
             String name = COMMAND + "-" + Long.toHexString(a.size()) + "-"
                     + Long.toHexString(a.lastModifiedTime().toMillis()) + ".jsa";
@@ -113,6 +115,8 @@ public final class SupervisorLauncher {
                     if (!p.getFileName().toString().equals(name)
                             && Files.getLastModifiedTime(p).toInstant().isBefore(stale)) {
                         Files.deleteIfExists(p);
+                    } else {
+                        PrivateFiles.restrict(p); // the JVM writes it readable by all
                     }
                 }
             }

@@ -62,7 +62,7 @@ public final class SupervisorProcess {
         // The VM's console (written to fd 1) goes to the console log; the launcher reads one
         // line, "ready", from the original stdout once the container runs.
         int notify = Libc.dupCloexec(1);
-        int fd = Libc.open(container.consoleLog().toString(), Libc.O_WRONLY | Libc.O_CREAT | O_APPEND | Libc.O_CLOEXEC, 0644);
+        int fd = Libc.open(container.consoleLog().toString(), Libc.O_WRONLY | Libc.O_CREAT | O_APPEND | Libc.O_CLOEXEC, 0600);
         Libc.dup2(fd, 1);
         Libc.close(fd);
         boolean[] told = {false};

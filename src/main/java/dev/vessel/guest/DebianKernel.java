@@ -1,6 +1,7 @@
 package dev.vessel.guest;
 
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -98,7 +99,7 @@ public final class DebianKernel {
             }
             return current;
         }
-        Files.createDirectories(dir);
+        PrivateFiles.createDirectories(dir);
         Path work = Files.createTempDirectory(dir, ".fetch-");
         try {
             if (progress != null) {
@@ -121,7 +122,7 @@ public final class DebianKernel {
             }
             String release = vmlinuz.getFileName().toString().substring("vmlinuz-".length());
             Path staged = work.resolve("release");
-            Files.createDirectories(staged);
+            PrivateFiles.createDirectories(staged);
             Files.move(vmlinuz, staged.resolve("vmlinuz"));
             Path config = boot.resolve("config-" + release);
             if (Files.exists(config)) {
@@ -135,14 +136,15 @@ public final class DebianKernel {
                 throw new IOException(pkg + " contains no modules for " + release);
             }
             Files.move(modules, staged.resolve("modules"));
-            Files.writeString(staged.resolve("package"), pkg + " " + version + "\n");
+            PrivateFiles.writeString(staged.resolve("package"), pkg + " " + version + "\n");
+            PrivateFiles.restrictTree(staged); // dpkg-deb made them readable by all
             Path target = dir.resolve(release);
             if (Files.exists(target)) {
                 deleteTree(target);
             }
             Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
             Path tmp = dir.resolve("current.tmp");
-            Files.writeString(tmp, release + "\n");
+            PrivateFiles.writeString(tmp, release + "\n");
             Files.move(tmp, dir.resolve("current"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             if (progress != null) {
                 progress.println("vessel: guest kernel " + release + " (" + pkg + " " + version + ") cached");

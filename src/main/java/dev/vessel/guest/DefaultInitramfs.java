@@ -1,6 +1,7 @@
 package dev.vessel.guest;
 
 import dev.vessel.guest.agent.AgentBinary;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -152,7 +153,7 @@ public final class DefaultInitramfs {
                 + (agent ? AgentBinary.fingerprint() : "no-agent");
         Path target = cacheDir.resolve("initramfs-busybox-" + Integer.toHexString(key.hashCode()) + ".cpio");
         if (!Files.isRegularFile(target)) {
-            Files.createDirectories(cacheDir);
+            PrivateFiles.createDirectories(cacheDir);
             Path tmp = Files.createTempFile(cacheDir, ".initramfs", ".tmp");
             try {
                 try (Initramfs cpio = Initramfs.create(tmp)) {

@@ -1,5 +1,7 @@
 package dev.vessel.image;
 
+import dev.vessel.host.PrivateFiles;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -20,7 +22,7 @@ final class AtomicFiles {
         Path dir = target.getParent();
         Path tmp = dir.resolve(".tmp-" + target.getFileName() + "-" + UUID.randomUUID());
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (FileChannel ch = PrivateFiles.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 ByteBuffer b = ByteBuffer.wrap(bytes);
                 while (b.hasRemaining()) {
                     ch.write(b);

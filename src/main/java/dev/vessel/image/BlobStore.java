@@ -1,5 +1,7 @@
 package dev.vessel.image;
 
+import dev.vessel.host.PrivateFiles;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -112,7 +114,7 @@ public final class BlobStore {
         try {
             MessageDigest md = Digest.sha256();
             long size = 0;
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            try (FileChannel ch = PrivateFiles.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                  OutputStream out = AtomicFiles.syncedOutput(ch)) {
                 byte[] buf = new byte[1 << 16];
                 int n;

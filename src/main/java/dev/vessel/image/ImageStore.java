@@ -1,5 +1,6 @@
 package dev.vessel.image;
 
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 
 import java.io.IOException;
@@ -54,13 +55,13 @@ public final class ImageStore {
     private ImageStore(Path dir, UnpackPolicy policy) throws IOException {
         this.dir = dir;
         this.policy = policy;
-        Files.createDirectories(dir);
+        PrivateFiles.createDirectories(dir);
         restrict(dir);
         Path blobDir = dir.resolve("blobs").resolve("sha256");
-        Files.createDirectories(blobDir);
-        Files.createDirectories(dir.resolve("disks"));
-        Files.createDirectories(dir.resolve("locks"));
-        Files.createDirectories(dir.resolve("tmp"));
+        PrivateFiles.createDirectories(blobDir);
+        PrivateFiles.createDirectories(dir.resolve("disks"));
+        PrivateFiles.createDirectories(dir.resolve("locks"));
+        PrivateFiles.createDirectories(dir.resolve("tmp"));
         this.blobs = new BlobStore(blobDir);
         Path layout = dir.resolve("oci-layout");
         if (!Files.exists(layout)) {
@@ -77,7 +78,7 @@ public final class ImageStore {
 
     /** The store in {@code STATE/images}, with the default unpack policy. */
     public static ImageStore open(StateRoot root) throws IOException {
-        return open(root.path().resolve("images"), UnpackPolicy.defaults());
+        return open(root.dir("images"), UnpackPolicy.defaults());
     }
 
     /** The store in {@code dir} (created if missing). */
@@ -585,7 +586,7 @@ public final class ImageStore {
             lockFile = dir.resolve("locks").resolve("tmp-" + uuid + ".lock");
             lock = FileLocks.exclusive(lockFile);
             path = dir.resolve("tmp").resolve(kind + "-" + uuid);
-            Files.createDirectory(path);
+            PrivateFiles.createDirectory(path);
         }
 
         @Override

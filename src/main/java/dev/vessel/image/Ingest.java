@@ -1,5 +1,7 @@
 package dev.vessel.image;
 
+import dev.vessel.host.PrivateFiles;
+
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.FilterInputStream;
@@ -161,7 +163,7 @@ public final class Ingest implements AutoCloseable {
                 channel.close();
             }
             md = Digest.sha256();
-            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            channel = PrivateFiles.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
             if (truncate || (expectedSize >= 0 && channel.size() > expectedSize)) {
                 channel.truncate(0);
             }

@@ -34,8 +34,11 @@ import java.util.Set;
  *       {@code .wh..wh.} names (aufs metadata) are ignored.</li>
  *   <li>Entry names are cleaned ({@code ./} prefixes, repeated slashes) and refused when absolute,
  *       when a component is {@code ..}, when they pass through a symbolic link or a non-directory
- *       already in the tree, or when they are longer than PATH_MAX. Hard links must name an entry
- *       already in the tree (same rules) that is not a directory. Symbolic links are created as they
+ *       already in the tree, or when they are longer than PATH_MAX. (Commons Compress makes a name
+ *       from a PAX or GNU long-name record relative, dropping its leading slashes: such a name lands
+ *       inside the tree, as docker puts it; only the tar header's own name reaches this check
+ *       absolute.) Hard links must name an entry already in the tree (same rules, their targets
+ *       are never made relative) that is not a directory. Symbolic links are created as they
  *       are, whatever they point to: nothing here ever follows one (the guest resolves them in its
  *       own root).</li>
  *   <li>Device nodes are rejected or skipped, setuid/setgid bits kept, stripped or rejected, per

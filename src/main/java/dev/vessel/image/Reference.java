@@ -23,6 +23,8 @@ public record Reference(String domain, String path, String tag, Digest digest) {
     private static final Pattern TAG = Pattern.compile("[\\w][\\w.-]{0,127}");
     private static final Pattern HEX64 = Pattern.compile("[a-f0-9]{64}");
     private static final int NAME_TOTAL_LENGTH_MAX = 255;
+    /** What normalising can take off a name's length ({@code index.docker.io} becomes {@code docker.io}). */
+    private static final int INDEX_PREFIX_SAVED = "index.".length();
 
     public Reference {
         Objects.requireNonNull(domain);
@@ -59,6 +61,12 @@ public record Reference(String domain, String path, String tag, Digest digest) {
         }
         if (name.isEmpty()) {
             throw new InvalidReferenceException("invalid reference format");
+        }
+        if (name.length() > NAME_TOTAL_LENGTH_MAX + INDEX_PREFIX_SAVED) {
+            // Refused before the patterns run: they recurse per repetition, and a name of some
+            // thousand characters overflowed the stack (StackOverflowError, not this exception).
+            throw new InvalidReferenceException("invalid reference format: repository name must not be more than "
+                    + NAME_TOTAL_LENGTH_MAX + " characters");
         }
         if (HEX64.matcher(name).matches() && tag == null && digest == null) {
             throw new InvalidReferenceException("invalid repository name (" + name + "), cannot specify 64-byte hexadecimal strings");
@@ -119,11 +127,20 @@ public record Reference(String domain, String path, String tag, Digest digest) {
         return domain + "/" + path;
     }
 
-    /** The repository as docker shows it: {@code busybox}, {@code user/app}, {@code host:5000/a/b}. */
+    /**
+     * The repository as docker shows it: {@code busybox}, {@code user/app}, {@code host:5000/a/b}.
+     * Unlike docker's, it always reads back as the same repository: {@code docker.io/a.b/c} stays
+     * so, as {@code a.b/c} would name the registry {@code a.b}.
+     */
     public String familiarRepository() {
         if (domain.equals(DEFAULT_DOMAIN)) {
             if (path.startsWith("library/") && path.indexOf('/', 8) < 0) {
                 return path.substring(8);
+            }
+            int slash = path.indexOf('/');
+            String first = slash < 0 ? path : path.substring(0, slash);
+            if (first.indexOf('.') >= 0 || first.indexOf(':') >= 0 || first.equals("localhost")) {
+                return repository();
             }
             return path;
         }

@@ -1,6 +1,7 @@
 package dev.vessel.image;
 
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -46,7 +47,7 @@ final class RootfsDisk {
             unpack(store, image, rootfs);
             Path img = work.path.resolve("disk.ext4");
             build(rootfs, img, "vessel-" + image.id().hex().substring(0, 9));
-            Files.setAttribute(img, "unix:mode", 0444);
+            Files.setAttribute(img, "unix:mode", 0400); // read-only, and its owner's alone
             AtomicFiles.move(img, disk);
             return disk;
         }
@@ -137,7 +138,7 @@ final class RootfsDisk {
             throw new IOException("building the image's root filesystem failed: " + last.getMessage(), last);
         }
         Path script = img.resolveSibling("debugfs.cmds");
-        Files.writeString(script, "rmdir /lost+found\nsif / mode 0" + Integer.toOctalString(040000 | mode) + "\n");
+        PrivateFiles.writeString(script, "rmdir /lost+found\nsif / mode 0" + Integer.toOctalString(040000 | mode) + "\n");
         HostCommand.run(null, List.of(program("debugfs"), "-w", "-f", script.toString(), img.toString()));
         Files.delete(script);
     }

@@ -1,6 +1,7 @@
 package dev.vessel.machine;
 
 import dev.vessel.guest.agent.AgentBinary;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -13,6 +14,8 @@ final class AgentFiles {
         if (!AgentBinary.isAvailable()) {
             throw new IOException("this build of Vessel has no vessel-agent (build with ./mvnw package on a machine with gcc and libc6-dev)");
         }
-        return AgentBinary.extractTo(dir);
+        Path agent = AgentBinary.extractTo(dir);
+        PrivateFiles.restrict(agent); // 0700: the machine's initramfs gives it its own mode
+        return agent;
     }
 }

@@ -1,5 +1,7 @@
 package dev.vessel.machine;
 
+import dev.vessel.host.PrivateFiles;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -88,8 +90,8 @@ public final class FileHashes {
     private static void remember(Path target, String hex) {
         Path tmp = target.resolveSibling("." + target.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
-            Files.createDirectories(target.getParent());
-            Files.writeString(tmp, hex + "\n", StandardCharsets.US_ASCII);
+            PrivateFiles.createDirectories(target.getParent());
+            PrivateFiles.writeString(tmp, hex + "\n");
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             try {

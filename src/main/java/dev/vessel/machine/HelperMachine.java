@@ -3,6 +3,7 @@ package dev.vessel.machine;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 
 import java.io.IOException;
@@ -57,7 +58,7 @@ public final class HelperMachine {
      * not hash them again.
      */
     public static HelperMachine of(StateRoot root) throws IOException {
-        FileHashes.rememberIn(root.path().resolve("cache").resolve("file-hashes"));
+        FileHashes.rememberIn(root.dir("cache").resolve("file-hashes"));
         return new HelperMachine(root.dir("machine"), root.dir("kernels"));
     }
 
@@ -129,7 +130,7 @@ public final class HelperMachine {
 
     /** Starts the machine unless it runs; returns its endpoint. Serialised across processes by a file lock. */
     public Endpoint start(PrintStream log, long memoryBytes, int cpus) throws IOException, MachineException {
-        try (FileChannel lockChannel = FileChannel.open(dir.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try (FileChannel lockChannel = PrivateFiles.open(dir.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = lockChannel.lock()) {
             Optional<Endpoint> existing = running();
             if (existing.isPresent()) {
@@ -184,6 +185,7 @@ public final class HelperMachine {
         if (Files.exists(dir.consoleLog())) {
             Files.move(dir.consoleLog(), dir.path().resolve("console.previous.log"), StandardCopyOption.REPLACE_EXISTING);
         }
+        PrivateFiles.ensureFile(dir.consoleLog()); // QEMU keeps the mode of the file it opens
 
         int agentPort = freeLoopbackPort();
         try (ServerSocket notify = new ServerSocket()) {
@@ -216,7 +218,7 @@ public final class HelperMachine {
                         + " s; its console is in " + keepFailedBootConsole());
             }
         }
-        Files.writeString(dir.portFile(), Integer.toString(agentPort));
+        PrivateFiles.writeString(dir.portFile(), Integer.toString(agentPort));
         log.printf("vessel: helper machine up in %.1f s%n", (System.nanoTime() - started) / 1e9);
         return running().orElseThrow(() -> new MachineException("the helper machine stopped right after booting; see "
                 + dir.consoleLog()));

@@ -1,13 +1,14 @@
 package dev.vessel.machine;
 
+import dev.vessel.host.PrivateFiles;
+
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The helper machine's files on the host: images, pid file, port, token, console log. */
 record MachineDirectory(Path path) {
     static MachineDirectory at(Path path) throws IOException {
-        Files.createDirectories(path);
+        PrivateFiles.createDirectories(path);
         return new MachineDirectory(path);
     }
 

@@ -4,6 +4,7 @@ import dev.vessel.guest.Busybox;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.guest.Initramfs;
 import dev.vessel.host.HostCommand;
+import dev.vessel.host.PrivateFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,6 +65,7 @@ final class MachineImage {
             long size = du(runtime) * 5 / 4 + (32L << 20);
             HostCommand.run(null, List.of("mkfs.ext4", "-q", "-F", "-L", "vessel-java", "-d", runtime.toString(),
                     tmp.toString(), (size >> 20) + "M"));
+            PrivateFiles.restrict(tmp);
             Files.move(tmp, image, StandardCopyOption.ATOMIC_MOVE);
             return image;
         } finally {
@@ -78,6 +80,7 @@ final class MachineImage {
             Path tmp = dir.path().resolve("data.img.tmp");
             HostCommand.run(null, List.of("mkfs.ext4", "-q", "-F", "-L", "vessel-data", tmp.toString(),
                     (sizeBytes >> 20) + "M"));
+            PrivateFiles.restrict(tmp);
             Files.move(tmp, image, StandardCopyOption.ATOMIC_MOVE);
         }
         return image;

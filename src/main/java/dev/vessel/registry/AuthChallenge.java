@@ -28,7 +28,11 @@ public record AuthChallenge(String scheme, Map<String, String> params) {
         return scheme.equalsIgnoreCase("basic");
     }
 
-    /** Every challenge in one header value; malformed trailing text is ignored (the header is the server's). */
+    /**
+     * Every challenge in one header value; malformed trailing text is ignored (the header is the
+     * server's). A token68 after a scheme ({@code Basic dXNlcg==}) is passed over: it belongs to its
+     * scheme and is no challenge of its own (a new challenge follows a comma).
+     */
     public static List<AuthChallenge> parse(String header) {
         List<AuthChallenge> out = new ArrayList<>();
         if (header == null) {
@@ -37,8 +41,13 @@ public record AuthChallenge(String scheme, Map<String, String> params) {
         Parser p = new Parser(header);
         String scheme = null;
         Map<String, String> params = new LinkedHashMap<>();
+        boolean commaSinceScheme = false;
         while (true) {
-            p.skip(" \t,");
+            p.skip(" \t");
+            if (p.peek() == ',') {
+                p.skip(" \t,");
+                commaSinceScheme = true;
+            }
             if (p.done()) {
                 break;
             }
@@ -52,12 +61,15 @@ public record AuthChallenge(String scheme, Map<String, String> params) {
                 p.skip(" \t");
                 String value = p.peek() == '"' ? p.quoted() : p.token();
                 params.put(token.toLowerCase(Locale.ROOT), value);
+            } else if (scheme != null && !commaSinceScheme && params.isEmpty()) {
+                p.skip("="); // the scheme's token68, and its padding
             } else {
                 if (scheme != null) {
                     out.add(new AuthChallenge(scheme, params));
                     params = new LinkedHashMap<>();
                 }
                 scheme = token;
+                commaSinceScheme = false;
             }
         }
         if (scheme != null) {

@@ -41,7 +41,7 @@ class RunCommandTest {
         r.diskSize = "1G";
         CreateRequest q = r.request(Map.of());
         assertEquals(new CreateRequest("busybox", "web", List.of("sh", "-c", "true"), null, List.of(), "/srv", "nobody", "h",
-                true, true, true, 512L << 20, 2, 1L << 30), q);
+                true, true, true, 512L << 20, 2, 1L << 30, Map.of()), q);
     }
 
     @Test
@@ -88,5 +88,18 @@ class RunCommandTest {
         UserError s = assertThrows(UserError.class, () -> size.request(Map.of()));
         assertTrue(s.getMessage().startsWith("invalid size: "), s.getMessage());
         assertEquals(125, s.status());
+    }
+
+    @Test
+    void logOptionsAreDockersKeyValuePairs() throws Exception {
+        RunCommand r = run("busybox");
+        r.logOpts = List.of("max-size=10m", "max-file=3");
+        assertEquals(Map.of("max-size", "10m", "max-file", "3"), r.request(Map.of()).logOptions());
+        assertEquals(Map.of(), run("busybox").request(Map.of()).logOptions(), "the local driver's defaults");
+        RunCommand bad = run("busybox");
+        bad.logOpts = List.of("max-size");
+        UserError e = assertThrows(UserError.class, () -> bad.request(Map.of()));
+        assertEquals("invalid log option 'max-size': expected KEY=VALUE", e.getMessage());
+        assertEquals(125, e.status());
     }
 }

@@ -150,6 +150,11 @@ class ContainerServiceTest {
         assertInvalid("the working directory 'rel' is invalid, it needs to be an absolute path", absent.withProcess("rel", null, null));
         assertInvalid("invalid environment variable: NOVALUE", absent.withEnv(List.of("NOVALUE")));
         assertInvalid("invalid environment variable: =x", absent.withEnv(List.of("=x")));
+        assertInvalid("unknown log opt 'max-age' for local log driver", absent.withLogOptions(Map.of("max-age", "1")));
+        assertInvalid("invalid value for log option max-size: '0' (a positive size such as 10m, 512k, 1g)",
+                absent.withLogOptions(Map.of("max-size", "0")));
+        assertInvalid("invalid value for log option max-file: 'none' (a count of files, at least 1)",
+                absent.withLogOptions(Map.of("max-file", "none")));
         assertTrue(pulls.isEmpty(), "nothing was pulled for a bad request");
         assertTrue(store.list().isEmpty());
     }
@@ -290,6 +295,17 @@ class ContainerServiceTest {
         c.writeState(c.state().exited(0, null));
         service.restart("s", 10);
         assertEquals("s wait=false restart=true", launches.get(1));
+    }
+
+    @Test
+    void logOptionsAreTheContainersLogLimits() throws Exception {
+        ContainerConfig plain = create(entry());
+        assertEquals(ContainerLog.Limits.DEFAULT, plain.logLimits());
+        assertEquals(new ContainerLog.Limits(20L << 20, 5), plain.logLimits(), "docker's local driver");
+        ContainerStore.Container c = service.create(entry().withName("small")
+                .withLogOptions(Map.of("max-size", "512k", "max-file", "2")));
+        assertEquals(new ContainerLog.Limits(512L << 10, 2), c.config().logLimits());
+        assertEquals(c.config(), service.require("small").config(), "kept in config.json");
     }
 
     @Test

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -75,5 +76,59 @@ class LogReaderTest {
             follow.get(20, TimeUnit.SECONDS);
         }
         assertEquals("stdout:before\nstderr:after\n", text(seen));
+    }
+
+    /**
+     * The supervisor writes while the log rotates every few entries; a follower started at 0 gets
+     * every entry once, in order. The writer keeps at most a few entries ahead of the follower
+     * (fewer than the files kept hold), so nothing is rotated away unread.
+     */
+    @Test
+    @Timeout(120)
+    void followingWhileTheLogRotatesLosesAndRepeatsNothing() throws Exception {
+        ContainerStore.Container c = container();
+        long start = ProcessHandle.current().info().startInstant().map(Instant::toEpochMilli).orElseThrow();
+        c.writeState(c.state().running(ProcessHandle.current().pid(), start, false));
+        int total = 1500;
+        Semaphore ahead = new Semaphore(4);
+        List<String> seen = new CopyOnWriteArrayList<>();
+        CompletableFuture<Void> follow = CompletableFuture.runAsync(() -> {
+            try {
+                new LogReader(c).follow(0, e -> {
+                    seen.add(new String(e.data(), StandardCharsets.UTF_8));
+                    ahead.release();
+                });
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try (ContainerLog log = ContainerLog.append(c.log(), new ContainerLog.Limits(1024, 3))) {
+            for (int i = 0; i < total; i++) {
+                assertTrue(ahead.tryAcquire(30, TimeUnit.SECONDS), "the follower stopped at " + seen.size());
+                byte[] b = ("entry " + i + "\n").getBytes(StandardCharsets.UTF_8);
+                log.write(i % 3 == 0 ? "stderr" : "stdout", b, 0, b.length);
+            }
+        }
+        c.writeState(c.state().exited(0, null));
+        follow.get(60, TimeUnit.SECONDS);
+        List<String> expected = java.util.stream.IntStream.range(0, total).mapToObj(i -> "entry " + i + "\n").toList();
+        assertEquals(expected, seen);
+        assertTrue(ContainerLog.segments(c.log()).getFirst().start() > 0, "the log did rotate, and its first files are gone");
+    }
+
+    @Test
+    void readAllGoesAcrossTheFiles() throws Exception {
+        ContainerStore.Container c = container();
+        try (ContainerLog log = ContainerLog.append(c.log(), new ContainerLog.Limits(200, 100))) {
+            for (int i = 0; i < 30; i++) {
+                byte[] b = ("entry " + i + "\n").getBytes(StandardCharsets.UTF_8);
+                log.write("stdout", b, 0, b.length);
+            }
+        }
+        assertTrue(ContainerLog.segments(c.log()).size() > 10);
+        ContainerLog.Chunk all = new LogReader(c).readAll(0);
+        assertEquals(30, all.entries().size());
+        assertEquals("stdout:entry 29\n", text(all.entries().subList(29, 30)));
+        assertEquals(0, new LogReader(c).readAll(all.next()).entries().size());
     }
 }

@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,14 +38,10 @@ class ImageStoreGcTest {
         Files.setLastModifiedTime(freshFile, FileTime.from(Instant.now().minus(ImageStore.PARTIAL_MAX_AGE).minusSeconds(60)));
         try (Ingest ingest = store.ingest(); Ingest.BlobWriter held = ingest.writer(fresh, 10)) {
             Files.setLastModifiedTime(freshFile, FileTime.from(Instant.now().minus(ImageStore.PARTIAL_MAX_AGE).minusSeconds(60)));
-            Thread other = Thread.ofPlatform().start(() -> { // FileLocks are reentrant within a thread
-                try {
-                    store.gc();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-            other.join();
+            // From another thread: FileLocks are reentrant within one. Its failure fails the test.
+            FutureTask<GcResult> otherGc = new FutureTask<>(store::gc);
+            Thread.ofPlatform().start(otherGc);
+            otherGc.get(60, TimeUnit.SECONDS);
             assertTrue(Files.exists(freshFile));
         }
     }
