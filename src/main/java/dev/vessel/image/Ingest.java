@@ -155,7 +155,19 @@ public final class Ingest implements AutoCloseable {
                 file = staging.path.resolve(".partial-" + java.util.UUID.randomUUID());
                 shared = false;
             }
-            open(false);
+            try {
+                open(false);
+            } catch (IOException | RuntimeException | Error e) {
+                // No caller will close a writer it never got: let go of the lock here (it is held by
+                // this thread, and a pull interrupted right now must still be able to discard the file).
+                if (channel != null) {
+                    channel.close();
+                }
+                if (lock != null) {
+                    lock.close();
+                }
+                throw e;
+            }
         }
 
         private void open(boolean truncate) throws IOException {
