@@ -118,6 +118,17 @@ public final class Seccomp {
                 Libc.CAPTURE, Linker.Option.firstVariadicArg(1));
     }
 
+    /**
+     * Builds the filter and links the calls that install it, installing nothing: a warm-up does
+     * this so that the start-up cache holds it, while its process may still start programs.
+     */
+    public static void prepare() {
+        program(List.copyOf(DENIED.values()));
+        MethodHandle prctl = Prctl.H;
+        MethodHandle syscall = Syscall.H;
+        assert prctl != null && syscall != null;
+    }
+
     /** Whether this process installed the filter. */
     public static boolean installed() {
         return installed;

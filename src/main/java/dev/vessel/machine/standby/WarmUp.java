@@ -1,6 +1,7 @@
 package dev.vessel.machine.standby;
 
 import dev.vessel.arch.x86.MinimalKernel;
+import dev.vessel.sys.Seccomp;
 import dev.vessel.vmm.ExitResult;
 import dev.vessel.vmm.VirtualMachine;
 import dev.vessel.vmm.VmConfig;
@@ -27,9 +28,13 @@ public final class WarmUp {
 
     /** The warm-up guest's files in a temporary folder: the kernel (which is its initrd too) and two small disks. */
     public record Files(Path kernel, Path imageDisk, Path rwDisk, Path vsockSocket) {
-        /** The same VM as `vm run` options (after "vm run"), for the host's own KVM. */
+        /**
+         * The same VM as `vm run` options (after "vm run"), for the host's own KVM. Without the
+         * sandbox: a warm-up's process starts programs after its VM (the JVM assembling the
+         * start-up cache at exit, a standby its successor), which the seccomp filter refuses.
+         */
         public List<String> vmRunOptions() {
-            return List.of("--accel", "kvm", "--kernel", kernel.toString(), "--initrd", kernel.toString(),
+            return List.of("--accel", "kvm", "--no-seccomp", "--kernel", kernel.toString(), "--initrd", kernel.toString(),
                     "--cmdline", "", "--memory", (VmConfig.MIN_MEMORY >> 20) + "M", "--disk", imageDisk + ",ro",
                     "--disk", rwDisk.toString(), "--vsock", vsockSocket.toString(), "--rng");
         }
@@ -62,6 +67,7 @@ public final class WarmUp {
 
     /** Boots and closes the warm-up VM through the VM API; throws if it did not power off in time. */
     public static void run() throws Exception {
+        Seccomp.prepare();
         withFiles(files -> {
             VmConfig config = VmConfig.builder().kernel(files.kernel()).initrd(files.kernel()).cmdline("")
                     .memory(VmConfig.MIN_MEMORY).disk(files.imageDisk(), true).disk(files.rwDisk(), false)
