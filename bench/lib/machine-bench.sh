@@ -45,7 +45,7 @@ keep_machine=0
 fresh_machine=0
 run_timeout=300
 # What `vessel vm run` gives the JVM in the machine (MachineCommandScript.JVM_OPTIONS).
-jvm_options="--enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -XX:-UsePerfData"
+jvm_options="--enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xmn4m -XX:-UsePerfData"
 machine_ready=0
 started_machine=0
 tmp=
@@ -55,7 +55,7 @@ bench_common_usage() {
     cat <<'EOF'
   --jvm-options S   JVM options for Vessel in the machine, space separated (default: the ones
                     `vessel vm run` uses there: --enable-native-access=ALL-UNNAMED
-                    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -XX:-UsePerfData)
+                    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xmn4m -XX:-UsePerfData)
 EOF
   fi
   echo "  --runs N          measured runs of each (default $1)"
@@ -294,7 +294,7 @@ bench_stats() {
 bench_shown() { # ARG...: one line, arguments with spaces in single quotes (for the reports)
   local a line=
   for a in "$@"; do
-    case "$a" in *[[:space:]]*) a="'$a'" ;; esac
+    case "$a" in *[[:space:]]*) a="'$a'" ;; '') a="''" ;; esac
     line="$line${line:+ }$a"
   done
   printf '%s\n' "$line"

@@ -32,6 +32,9 @@ public final class KvmRun {
     private static final long EXIT_REASON = 8;
     private static final long IMMEDIATE_EXIT = 1;
     private static final long U = KvmStructs.RUN_EXIT_DATA;
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
     private final MemorySegment run;
 
@@ -64,12 +67,25 @@ public final class KvmRun {
         return run.get(ValueLayout.JAVA_INT, U + 4);
     }
 
-    /** The data bytes of a port I/O exit: {@code count * size} bytes inside the kvm_run page. */
-    public MemorySegment ioData() {
-        long offset = run.get(ValueLayout.JAVA_LONG, U + 8);
-        long length = (long) ioSize() * Integer.toUnsignedLong(ioCount());
-        // asSlice checks that KVM's offset and length stay inside the mapped page.
-        return run.asSlice(offset, length);
+    /**
+     * Element {@code index} of a port I/O exit's data ({@link #ioCount} elements of
+     * {@link #ioSize} bytes, 1, 2 or 4), unsigned. KVM names where the data lies in the kvm_run
+     * mapping; every access is bounds-checked against the mapping (IndexOutOfBoundsException),
+     * and nothing is allocated: this runs on every port exit.
+     */
+    public long ioValue(long index) {
+        int size = ioSize();
+        return get(ioDataOffset() + index * size, size);
+    }
+
+    /** Sets element {@code index} of a port I/O exit's data (the value an IN instruction reads). */
+    public void setIoValue(long index, long value) {
+        int size = ioSize();
+        set(ioDataOffset() + index * size, size, value);
+    }
+
+    private long ioDataOffset() {
+        return run.get(ValueLayout.JAVA_LONG, U + 8);
     }
 
     // KVM_EXIT_MMIO
@@ -77,9 +93,14 @@ public final class KvmRun {
         return run.get(ValueLayout.JAVA_LONG, U);
     }
 
-    public MemorySegment mmioData() {
-        int len = mmioLength();
-        return run.asSlice(U + 8, Math.min(Math.max(len, 0), 8));
+    /** The value an MMIO write stores ({@link #mmioLength} bytes: 1, 2, 4 or 8), unsigned. */
+    public long mmioValue() {
+        return get(U + 8, mmioLength());
+    }
+
+    /** Sets the value an MMIO read returns to the guest. */
+    public void setMmioValue(long value) {
+        set(U + 8, mmioLength(), value);
     }
 
     public int mmioLength() {
@@ -103,6 +124,25 @@ public final class KvmRun {
     // KVM_EXIT_INTERNAL_ERROR
     public int internalSuberror() {
         return run.get(ValueLayout.JAVA_INT, U);
+    }
+
+    /** {@code size} bytes (1, 2, 4; anything else: 8) at {@code offset} in the mapping, zero-extended. */
+    private long get(long offset, int size) {
+        return switch (size) {
+            case 1 -> Byte.toUnsignedLong(run.get(ValueLayout.JAVA_BYTE, offset));
+            case 2 -> Short.toUnsignedLong(run.get(U16, offset));
+            case 4 -> Integer.toUnsignedLong(run.get(U32, offset));
+            default -> run.get(U64, offset);
+        };
+    }
+
+    private void set(long offset, int size, long value) {
+        switch (size) {
+            case 1 -> run.set(ValueLayout.JAVA_BYTE, offset, (byte) value);
+            case 2 -> run.set(U16, offset, (short) value);
+            case 4 -> run.set(U32, offset, (int) value);
+            default -> run.set(U64, offset, value);
+        }
     }
 
     public long[] internalData() {

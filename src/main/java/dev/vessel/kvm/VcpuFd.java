@@ -14,13 +14,11 @@ public final class VcpuFd implements AutoCloseable {
     private final int id;
     private final int fd;
     private final MemorySegment run;
-    private final MemorySegment errno;
 
     VcpuFd(int id, int fd, MemorySegment run) {
         this.id = id;
         this.fd = fd;
         this.run = run;
-        this.errno = Libc.allocateErrnoBuffer(Arena.ofAuto());
     }
 
     public int id() {
@@ -37,7 +35,7 @@ public final class VcpuFd implements AutoCloseable {
      * {@link #kvmRun()}), or {@code -errno} (EINTR when a signal interrupted KVM_RUN).
      */
     public int run() {
-        return Libc.ioctlRaw(fd, KvmIoctls.RUN, 0, errno);
+        return Libc.ioctlRaw(fd, KvmIoctls.RUN, 0);
     }
 
     public void getRegs(Regs regs) throws ErrnoException {

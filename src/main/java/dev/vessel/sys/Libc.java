@@ -95,6 +95,27 @@ public final class Libc {
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CAPTURE, Linker.Option.firstVariadicArg(2));
     }
 
+    /**
+     * {@link #ioctlRaw}'s ioctl without errno capture, and where errno is read after it; made
+     * together, with the read run once, so that no class loading or call-site linking (which
+     * make system calls of their own) comes between a failed ioctl and its errno read.
+     */
+    private static final class UncapturedIoctl {
+        static final MethodHandle IOCTL = fn("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+        /** __errno_location()'s pointer as a number, read through one segment over all memory: no segment per call. */
+        static final MethodHandle ERRNO_LOCATION = fn("__errno_location", FunctionDescriptor.of(JAVA_LONG));
+        static final MemorySegment ALL_MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+        static {
+            try {
+                threadErrno();
+            } catch (Throwable t) {
+                throw new ExceptionInInitializerError(t);
+            }
+        }
+    }
+
     private static final class Mmap {
         static final MethodHandle H = fn("mmap",
                 FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), CAPTURE);
@@ -302,21 +323,28 @@ public final class Libc {
     }
 
     /**
-     * ioctl that reports errno instead of throwing: returns the result, or {@code -errno}.
-     * For the hot KVM_RUN path, where EINTR and EAGAIN are normal outcomes.
+     * ioctl that reports errno instead of throwing: returns the result, or {@code -errno}. For
+     * KVM_RUN, called on every VM exit, where EINTR and EAGAIN are normal outcomes; it allocates
+     * nothing. The JDK's errno capture ({@code captureCallState}) slices its buffer on every call,
+     * an allocation only C2's escape analysis removes, and the VMM runs C1 only. So this call
+     * captures nothing and reads errno from the thread's own {@code errno} right after the call,
+     * on failure only. The JVM could overwrite errno on the way back from native code (a
+     * safepoint wait there retries futex calls, which leave EAGAIN or EINTR): callers treat a
+     * failure during a stop or pause as the interruption it most likely was.
      */
-    public static int ioctlRaw(int fd, long request, long arg, MemorySegment errnoBuffer) {
+    public static int ioctlRaw(int fd, long request, long arg) {
         try {
-            int r = (int) IoctlLong.H.invokeExact(errnoBuffer, fd, request, arg);
-            return r < 0 ? -errno(errnoBuffer) : r;
+            int r = (int) UncapturedIoctl.IOCTL.invokeExact(fd, request, arg);
+            return r < 0 ? -threadErrno() : r;
         } catch (Throwable t) {
             throw unexpected(t);
         }
     }
 
-    /** A fresh errno capture buffer, for callers that keep their own (one per vCPU thread). */
-    public static MemorySegment allocateErrnoBuffer(Arena arena) {
-        return arena.allocate(CAPTURE_LAYOUT);
+    /** The calling thread's errno as it is now: read at once where __errno_location() says it is. */
+    private static int threadErrno() throws Throwable {
+        long where = (long) UncapturedIoctl.ERRNO_LOCATION.invokeExact();
+        return UncapturedIoctl.ALL_MEMORY.get(JAVA_INT, where);
     }
 
     public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset) throws ErrnoException {

@@ -9,8 +9,6 @@ import dev.vessel.sys.Libc;
 import dev.vessel.sys.ThreadKick;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * One vCPU thread: KVM_RUN, dispatch the exit to a bus, repeat until the VM stops. The host gets
@@ -18,16 +16,8 @@ import java.lang.foreign.ValueLayout;
  * KVM_RUN, a signal one already inside (KVM_RUN then returns EINTR).
  */
 final class Vcpu implements Runnable {
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED;
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
-
-    /** VESSEL_TRACE_IO=1 logs every port access to stderr: for debugging guests, costly otherwise. */
-    private static final boolean TRACE_IO = System.getenv("VESSEL_TRACE_IO") != null;
-
     private final VcpuFd fd;
-    private final Bus pio;
-    private final Bus mmio;
+    private final BusExitHandler buses;
     private final VirtualMachine vm;
     private final KvmRun run;
     private long exits;
@@ -36,8 +26,7 @@ final class Vcpu implements Runnable {
 
     Vcpu(VcpuFd fd, Bus pio, Bus mmio, VirtualMachine vm) {
         this.fd = fd;
-        this.pio = pio;
-        this.mmio = mmio;
+        this.buses = new BusExitHandler(pio, mmio, fd.id());
         this.vm = vm;
         this.run = fd.kvmRun();
     }
@@ -76,8 +65,10 @@ final class Vcpu implements Runnable {
                 }
                 int r = fd.run();
                 if (r < 0) {
-                    if (r == -Libc.EINTR || r == -Libc.EAGAIN) {
-                        run.immediateExit(false); // a kick: the loop's checks say what it wanted
+                    // A kick: the loop's checks say what it wanted. A failure while a stop or pause
+                    // is pending counts as one too (errno is read after the call: see Libc.ioctlRaw).
+                    if (r == -Libc.EINTR || r == -Libc.EAGAIN || vm.exitRequested() || vm.pauseRequested()) {
+                        run.immediateExit(false);
                         continue;
                     }
                     vm.end(VmExit.KVM_ERROR, "KVM_RUN on vCPU " + fd.id() + " failed: " + Libc.strerror(-r));
@@ -96,8 +87,8 @@ final class Vcpu implements Runnable {
     /** Returns false when this exit ends the VM. */
     private boolean handleExit(KvmRun run) {
         switch (run.exitReason()) {
-            case KvmRun.EXIT_IO -> handleIo(run);
-            case KvmRun.EXIT_MMIO -> handleMmio(run);
+            case KvmRun.EXIT_IO -> buses.handleIo(run);
+            case KvmRun.EXIT_MMIO -> buses.handleMmio(run);
             case KvmRun.EXIT_INTR -> {
                 // A signal got us out of the guest; the loop re-checks whether to stop or pause.
                 run.immediateExit(false);
@@ -136,64 +127,6 @@ final class Vcpu implements Runnable {
             }
         }
         return true;
-    }
-
-    private void handleIo(KvmRun run) {
-        int size = run.ioSize();
-        if (size != 1 && size != 2 && size != 4) {
-            return;
-        }
-        MemorySegment data = run.ioData();
-        int port = run.ioPort();
-        long count = data.byteSize() / size;
-        boolean out = run.ioDirection() == KvmRun.IO_OUT;
-        for (long i = 0; i < count; i++) {
-            long offset = i * size;
-            if (out) {
-                long v = get(data, offset, size);
-                if (TRACE_IO) {
-                    System.err.printf("vcpu%d out 0x%x/%d <- 0x%x%n", fd.id(), port, size, v);
-                }
-                pio.write(port, size, v);
-            } else {
-                long v = pio.read(port, size);
-                if (TRACE_IO) {
-                    System.err.printf("vcpu%d in 0x%x/%d -> 0x%x%n", fd.id(), port, size, v);
-                }
-                put(data, offset, size, v);
-            }
-        }
-    }
-
-    private void handleMmio(KvmRun run) {
-        int len = run.mmioLength();
-        if (len != 1 && len != 2 && len != 4 && len != 8) {
-            return;
-        }
-        MemorySegment data = run.mmioData();
-        if (run.mmioIsWrite()) {
-            mmio.write(run.mmioAddress(), len, get(data, 0, len));
-        } else {
-            put(data, 0, len, mmio.read(run.mmioAddress(), len));
-        }
-    }
-
-    private static long get(MemorySegment s, long offset, int size) {
-        return switch (size) {
-            case 1 -> Byte.toUnsignedLong(s.get(ValueLayout.JAVA_BYTE, offset));
-            case 2 -> Short.toUnsignedLong(s.get(U16, offset));
-            case 4 -> Integer.toUnsignedLong(s.get(U32, offset));
-            default -> s.get(U64, offset);
-        };
-    }
-
-    private static void put(MemorySegment s, long offset, int size, long value) {
-        switch (size) {
-            case 1 -> s.set(ValueLayout.JAVA_BYTE, offset, (byte) value);
-            case 2 -> s.set(U16, offset, (short) value);
-            case 4 -> s.set(U32, offset, (int) value);
-            default -> s.set(U64, offset, value);
-        }
     }
 
     private String rip() {

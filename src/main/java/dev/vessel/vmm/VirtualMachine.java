@@ -168,6 +168,9 @@ public final class VirtualMachine implements AutoCloseable {
         }
         devices = new DeviceManager(vmFd, memory, mmio, events);
         addVirtioDevices(consoleOut);
+        // Every device is placed: from here the buses are read-only, so vCPU exits need no lock.
+        pio.freeze();
+        mmio.freeze();
         events.start();
 
         AcpiTables acpi = AcpiTables.build(new AcpiConfig(config.cpus(), devices.acpiDevices()), BootLayout.ACPI_TABLES);
