@@ -480,6 +480,9 @@ public final class LayerApplier {
 
         private void remove(Path path) throws IOException {
             AtomicFiles.deleteTree(path);
+            // This layer's directories under it went too, and so do their deferred times: setting
+            // them at the end would fail, or follow a symbolic link a later entry put on the way.
+            dirTimes.keySet().removeIf(d -> d.startsWith(path));
         }
 
         private void metadata(Path p, TarArchiveEntry e, int mode, boolean directory) throws IOException {

@@ -67,6 +67,21 @@ class LayerApplierTest {
     }
 
     @Test
+    void aDirectoryReplacedLaterInTheSameLayerGetsNoDeferredTimeNorThroughALink() throws Exception {
+        Path r = root();
+        Path outside = Files.createDirectories(tmp.resolve("outside/sub"));
+        java.nio.file.attribute.FileTime before = java.nio.file.attribute.FileTime.fromMillis(1_000_000_000L);
+        Files.setLastModifiedTime(outside, before);
+        // a/sub's time waits for the end of the layer; by then `a` is a file, or a link out of the root.
+        apply(new LayerApplier(r, UnpackPolicy.defaults()), Tars.tar().dir("a/sub").file("a", "now a file"), "L1");
+        assertEquals("now a file", Files.readString(r.resolve("a")));
+        apply(new LayerApplier(r, UnpackPolicy.defaults()),
+                Tars.tar().dir("b/sub").symlink("b", tmp.resolve("outside").toString()), "L2");
+        assertEquals(tmp.resolve("outside"), Files.readSymbolicLink(r.resolve("b")));
+        assertEquals(before, Files.getLastModifiedTime(outside), "a time was set outside the root");
+    }
+
+    @Test
     void whiteoutDeletesFromLowerLayers() throws Exception {
         Path r = root();
         LayerApplier a = new LayerApplier(r, UnpackPolicy.defaults());
