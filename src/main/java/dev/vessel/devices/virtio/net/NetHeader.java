@@ -43,25 +43,47 @@ public final class NetHeader {
     private NetHeader() {}
 
     /**
-     * What is wrong with a header the driver sent (transmit queue) under the negotiated
-     * {@code features}, or null: it may ask for checksum completion only with VIRTIO_NET_F_CSUM,
-     * and for segmentation only of the kinds it negotiated (TCP over IPv4 or IPv6; no UDP, no ECN:
-     * not offered); it sets no flag meant for the other direction. The kernel checks the rest
-     * (offsets, sizes) when the frame reaches the TAP.
+     * What is wrong with a header the driver sent (transmit queue) before a frame of
+     * {@code frameLength} bytes, under the negotiated {@code features}, or null: it may ask for
+     * checksum completion only with VIRTIO_NET_F_CSUM, at a checksum field inside the frame, and
+     * for segmentation only of the kinds it negotiated (TCP over IPv4 or IPv6; no UDP, no ECN: not
+     * offered), with a segment size and a checksum to complete; it sets no flag meant for the
+     * other direction. The host kernel checks the rest (the headers inside the frame).
      */
-    static String checkFromDriver(int flags, int gsoType, long features) {
+    static String checkFromDriver(byte[] header, int frameLength, long features) {
+        int flags = header[FLAGS] & 0xFF;
+        int gsoType = header[GSO_TYPE] & 0xFF;
         if ((flags & ~F_NEEDS_CSUM) != 0) {
             return "flags 0x" + Integer.toHexString(flags);
         }
-        if ((flags & F_NEEDS_CSUM) != 0 && !VirtioFeatures.has(features, F_CSUM)) {
-            return "checksum offload without VIRTIO_NET_F_CSUM";
+        if ((flags & F_NEEDS_CSUM) != 0) {
+            if (!VirtioFeatures.has(features, F_CSUM)) {
+                return "checksum offload without VIRTIO_NET_F_CSUM";
+            }
+            int end = u16(header, CSUM_START) + u16(header, CSUM_OFFSET) + 2;
+            if (end > frameLength) {
+                return "a checksum field beyond the frame";
+            }
         }
-        return switch (gsoType) {
-            case GSO_NONE -> null;
-            case GSO_TCPV4 -> VirtioFeatures.has(features, F_HOST_TSO4) ? null : "TSO4 without VIRTIO_NET_F_HOST_TSO4";
-            case GSO_TCPV6 -> VirtioFeatures.has(features, F_HOST_TSO6) ? null : "TSO6 without VIRTIO_NET_F_HOST_TSO6";
-            default -> "gso_type 0x" + Integer.toHexString(gsoType);
+        if (gsoType == GSO_NONE) {
+            return null;
+        }
+        boolean negotiated = switch (gsoType) {
+            case GSO_TCPV4 -> VirtioFeatures.has(features, F_HOST_TSO4);
+            case GSO_TCPV6 -> VirtioFeatures.has(features, F_HOST_TSO6);
+            default -> false;
         };
+        if (!negotiated) {
+            return "gso_type 0x" + Integer.toHexString(gsoType) + " (not negotiated)";
+        }
+        if ((flags & F_NEEDS_CSUM) == 0 || u16(header, GSO_SIZE) == 0) {
+            return "segmentation without a checksum to complete or a segment size";
+        }
+        return null;
+    }
+
+    static int u16(byte[] header, int offset) {
+        return (header[offset] & 0xFF) | (header[offset + 1] & 0xFF) << 8;
     }
 
     /**

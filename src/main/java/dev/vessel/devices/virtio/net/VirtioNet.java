@@ -57,7 +57,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <h2>Transmit</h2>
  * On a kick, each chain is checked — header and frame readable, nothing writable, at least an
  * Ethernet header and at most {@link #MAX_FRAME} bytes of frame, a header the negotiated features
- * allow — and written to the TAP with one writev straight from guest memory (behind a checked
+ * allow with its checksum field inside the frame ({@link NetHeader}) — and written to the TAP with one writev straight from guest memory (behind a checked
  * copy of the header). A chain that fails the checks is returned and counted as dropped (the
  * policy's "bad request"), as is a frame the kernel refuses. When the TAP takes nothing (EAGAIN),
  * the chain is kept, the queue waits, and the device asks the event loop for the TAP's
@@ -588,8 +588,7 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
         }
         ChainReader r = c.reader();
         r.readFully(header);
-        String problem = NetHeader.checkFromDriver(header[NetHeader.FLAGS] & 0xFF, header[NetHeader.GSO_TYPE] & 0xFF,
-                features);
+        String problem = NetHeader.checkFromDriver(header, readable - NetHeader.SIZE, features);
         if (problem != null) {
             return invalidTx(c, "its header has " + problem);
         }

@@ -116,9 +116,18 @@ final class NetRig implements AutoCloseable {
     }
 
     static byte[] header(int flags, int gsoType, int numBuffers) {
+        return header(flags, gsoType, 0, 0, 0, numBuffers);
+    }
+
+    static byte[] header(int flags, int gsoType, int gsoSize, int csumStart, int csumOffset, int numBuffers) {
         return ByteBuffer.allocate(NetHeader.SIZE).order(ByteOrder.LITTLE_ENDIAN)
-                .put((byte) flags).put((byte) gsoType).putShort((short) 0).putShort((short) 0)
-                .putShort((short) 0).putShort((short) 0).putShort((short) numBuffers).array();
+                .put((byte) flags).put((byte) gsoType).putShort((short) 0).putShort((short) gsoSize)
+                .putShort((short) csumStart).putShort((short) csumOffset).putShort((short) numBuffers).array();
+    }
+
+    /** A TCP segmentation request: partial checksum at the TCP header of an IPv4 frame, 1448-byte segments. */
+    static byte[] tsoHeader(int gsoType) {
+        return header(NetHeader.F_NEEDS_CSUM, gsoType, 1448, 34, 16, 0);
     }
 
     /** An Ethernet frame of {@code length} bytes (at least 14): addresses, an EtherType, then a pattern. */

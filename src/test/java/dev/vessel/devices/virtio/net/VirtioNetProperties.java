@@ -226,7 +226,11 @@ class VirtioNetProperties {
     }
 
     /** One transmit chain a driver might build: header fields, frame size, how it is cut, and a writable tail. */
-    record TxRequest(int flags, int gsoType, int frameLength, List<Integer> cuts, boolean writableTail) {}
+    record TxRequest(int flags, int gsoType, int frameLength, List<Integer> cuts, boolean writableTail,
+                     Offsets offsets) {}
+
+    /** gso_size, csum_start and csum_offset. */
+    record Offsets(int gsoSize, int csumStart, int csumOffset) {}
 
     @Provide
     Arbitrary<List<TxRequest>> txRequests() {
@@ -245,7 +249,15 @@ class VirtioNetProperties {
         Arbitrary<List<Integer>> cuts = Arbitraries.integers().between(0, 100_000).list().ofMaxSize(6);
         Arbitrary<Boolean> writable = Arbitraries.frequencyOf(Tuple.of(7, Arbitraries.just(false)),
                 Tuple.of(1, Arbitraries.just(true)));
-        return Combinators.combine(flags, gso, length, cuts, writable).as(TxRequest::new).list().ofMinSize(1).ofMaxSize(8);
+        Arbitrary<Offsets> offsets = Combinators.combine(
+                Arbitraries.frequencyOf(Tuple.of(5, Arbitraries.integers().between(1, 9000)), Tuple.of(1, Arbitraries.just(0))),
+                Arbitraries.frequencyOf(Tuple.of(5, Arbitraries.integers().between(14, 60)),
+                        Tuple.of(1, Arbitraries.integers().between(0, 0xFFFF))),
+                Arbitraries.frequencyOf(Tuple.of(5, Arbitraries.of(6, 16)),
+                        Tuple.of(1, Arbitraries.integers().between(0, 0xFFFF))))
+                .as(Offsets::new);
+        return Combinators.combine(flags, gso, length, cuts, writable, offsets).as(TxRequest::new)
+                .list().ofMinSize(1).ofMaxSize(8);
     }
 
     /** Negotiated transmit offloads: CSUM, HOST_TSO4, HOST_TSO6 (TSO only with CSUM, as the device requires). */
@@ -267,7 +279,9 @@ class VirtioNetProperties {
             int dropped = 0;
             long bytes = 0;
             for (TxRequest q : requests) {
-                byte[] p = packet(header(q.flags(), q.gsoType(), 0), frame(Math.max(q.frameLength(), MIN_FRAME), 3));
+                Offsets o = q.offsets();
+                byte[] p = packet(header(q.flags(), q.gsoType(), o.gsoSize(), o.csumStart(), o.csumOffset(), 0),
+                        frame(Math.max(q.frameLength(), MIN_FRAME), 3));
                 if (q.frameLength() < MIN_FRAME) {
                     p = Arrays.copyOf(p, NetHeader.SIZE + q.frameLength());
                 }
@@ -316,14 +330,18 @@ class VirtioNetProperties {
         if (q.flags() != 0 && q.flags() != NetHeader.F_NEEDS_CSUM) {
             return false;
         }
-        if (q.flags() == NetHeader.F_NEEDS_CSUM && !VirtioFeatures.has(features, F_CSUM)) {
+        boolean csum = q.flags() == NetHeader.F_NEEDS_CSUM;
+        if (csum && (!VirtioFeatures.has(features, F_CSUM)
+                || q.offsets().csumStart() + q.offsets().csumOffset() + 2 > q.frameLength())) {
             return false;
         }
-        return switch (q.gsoType()) {
+        boolean gsoAllowed = switch (q.gsoType()) {
             case NetHeader.GSO_NONE -> true;
             case NetHeader.GSO_TCPV4 -> VirtioFeatures.has(features, F_HOST_TSO4);
             case NetHeader.GSO_TCPV6 -> VirtioFeatures.has(features, F_HOST_TSO6);
             default -> false;
         };
+        // Segmentation needs a segment size and a checksum for the host to complete in each segment.
+        return gsoAllowed && (q.gsoType() == NetHeader.GSO_NONE || (csum && q.offsets().gsoSize() > 0));
     }
 }

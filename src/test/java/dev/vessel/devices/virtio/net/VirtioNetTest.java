@@ -161,7 +161,7 @@ class VirtioNetTest {
     void tsoSuperFramesGoOutAsTheGuestBuiltThem() throws Exception {
         NetRig r = rig(ALL);
         byte[] f = frame(MAX_FRAME, 5);
-        byte[] h = header(NetHeader.F_NEEDS_CSUM, NetHeader.GSO_TCPV4, 0);
+        byte[] h = NetRig.tsoHeader(NetHeader.GSO_TCPV4);
         r.transmit(packet(h, f), 12, 4096, 60000);
         assertArrayEquals(packet(h, f), r.tap.receive());
         assertEquals(1, r.net.counters().txFrames());
@@ -224,9 +224,29 @@ class VirtioNetTest {
     }
 
     @Test
+    void offloadRequestsMustStayInsideTheFrame() throws Exception {
+        NetRig r = rig(ALL);
+        byte[] f = frame(100, 9);
+        List<Integer> heads = new ArrayList<>();
+        heads.add(r.addTx(packet(header(NetHeader.F_NEEDS_CSUM, 0, 0, 90, 9, 0), f))); // field ends at 101
+        heads.add(r.addTx(packet(header(NetHeader.F_NEEDS_CSUM, 0, 0, 0xFFFF, 0xFFFF, 0), f)));
+        heads.add(r.addTx(packet(header(0, NetHeader.GSO_TCPV4, 1448, 34, 16, 0), f))); // TSO without a checksum
+        heads.add(r.addTx(packet(header(NetHeader.F_NEEDS_CSUM, NetHeader.GSO_TCPV6, 0, 34, 16, 0), f))); // no segment size
+        byte[] edge = packet(header(NetHeader.F_NEEDS_CSUM, 0, 0, 90, 8, 0), f); // field ends at 100: fine
+        heads.add(r.addTx(edge));
+        r.bench.kick(TX_QUEUE);
+        assertEquals(heads.stream().map(h -> new Used(h, 0)).toList(), r.usedTx());
+        List<byte[]> sent = r.tap.receiveAll();
+        assertEquals(1, sent.size());
+        assertArrayEquals(edge, sent.get(0));
+        assertEquals(4, r.net.counters().txDropped());
+        assertFalse(r.needsReset(), "bad requests fail alone");
+    }
+
+    @Test
     void anOversizedFrameIsDropped() throws Exception {
         NetRig r = rig(ALL);
-        int head = r.transmit(packet(header(NetHeader.F_NEEDS_CSUM, NetHeader.GSO_TCPV4, 0), frame(MAX_FRAME + 1, 9)),
+        int head = r.transmit(packet(NetRig.tsoHeader(NetHeader.GSO_TCPV4), frame(MAX_FRAME + 1, 9)),
                 12, 40000);
         assertEquals(List.of(new Used(head, 0)), r.usedTx());
         assertNull(r.tap.receive());
