@@ -1,6 +1,7 @@
 package dev.vessel.cli;
 
 import dev.vessel.arch.x86.BootImageException;
+import dev.vessel.devices.virtio.net.MacAddress;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.guest.DefaultInitramfs;
 import dev.vessel.host.HostCapabilities;
@@ -9,6 +10,7 @@ import dev.vessel.host.Timing;
 import dev.vessel.kvm.KvmException;
 import dev.vessel.machine.MachineUnavailableException;
 import dev.vessel.machine.VmLauncher;
+import dev.vessel.vmm.NetConfig;
 import dev.vessel.vmm.StdioConsole;
 import dev.vessel.vmm.VmConfig;
 import picocli.CommandLine;
@@ -80,6 +82,12 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--vsock-uplink", hidden = true, paramLabel = "HOST:PORT/SECRET")
     String vsockUplink;
 
+    @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]",
+            description = "A virtio-net card on the host TAP interface NAME (attached to if it exists, else created; "
+                    + "Vessel configures nothing on it). MAC: the card's unicast address (default: a random "
+                    + "locally administered one, 02:xx:xx:xx:xx:xx). Repeatable: eth0, eth1, ... in order.")
+    List<String> nets = new ArrayList<>();
+
     @Option(names = "--rng", description = "Give the guest a virtio-rng device (entropy from the host).")
     boolean rng;
 
@@ -124,6 +132,7 @@ final class VmRunCommand implements Callable<Integer> {
             checkKernel(kernel);
         }
         parseDisks();
+        parseNets();
         VmLauncher.Accel where = switch (accel) {
             case auto -> VmLauncher.Accel.auto();
             case kvm -> VmLauncher.Accel.KVM;
@@ -209,6 +218,56 @@ final class VmRunCommand implements Callable<Integer> {
         return out;
     }
 
+    /** `--net` options as network devices, a random MAC chosen for each that names none. */
+    List<NetConfig> parseNets() throws UserError {
+        List<NetConfig> out = new ArrayList<>();
+        for (String n : nets) {
+            out.add(parseNet(n));
+        }
+        return out;
+    }
+
+    /** One `--net tap=NAME[,mac=MAC]` value. */
+    static NetConfig parseNet(String value) throws UserError {
+        String tap = null;
+        MacAddress mac = null;
+        for (String part : value.split(",", -1)) {
+            int eq = part.indexOf('=');
+            String key = eq < 0 ? part : part.substring(0, eq);
+            String v = eq < 0 ? null : part.substring(eq + 1);
+            if (v == null || v.isEmpty()) {
+                throw new UserError("--net " + value + ": expected tap=NAME[,mac=MAC]");
+            }
+            switch (key) {
+                case "tap" -> {
+                    if (tap != null) {
+                        throw new UserError("--net " + value + ": tap= given twice");
+                    }
+                    tap = v;
+                }
+                case "mac" -> {
+                    if (mac != null) {
+                        throw new UserError("--net " + value + ": mac= given twice");
+                    }
+                    try {
+                        mac = MacAddress.parse(v);
+                    } catch (IllegalArgumentException e) {
+                        throw new UserError("--net " + value + ": " + e.getMessage());
+                    }
+                }
+                default -> throw new UserError("--net " + value + ": unknown option '" + key + "' (use tap=NAME[,mac=MAC])");
+            }
+        }
+        if (tap == null) {
+            throw new UserError("--net " + value + ": tap=NAME is missing");
+        }
+        try {
+            return mac == null ? NetConfig.tap(tap) : new NetConfig(tap, mac);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--net " + value + ": " + e.getMessage());
+        }
+    }
+
     /** Rejects what cannot be a kernel here, before anything is sent to a helper machine. */
     static void checkKernel(Path kernel) throws UserError, IOException {
         byte[] head;
@@ -256,7 +315,7 @@ final class VmRunCommand implements Callable<Integer> {
     VmConfig toConfig(long memoryBytes, boolean interactive) throws IOException, UserError {
         try {
             return new VmConfig(resolveKernel(), resolveInitrd(), resolveCmdline(interactive), cpus, memoryBytes,
-                    parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket);
+                    parseDisks(), console, vsock, vsockUplink, rng, balloon, apiSocket, parseNets());
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

@@ -25,7 +25,7 @@ public final class ContainerInitramfs {
 
     /** Load order matters: each module after those it needs. */
     static final List<String> MODULES = List.of("virtio_ring", "virtio", "virtio_mmio", "virtio_blk",
-            "vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport", "virtio-rng", "overlay");
+            "failover", "net_failover", "virtio_net", "vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport", "virtio-rng", "overlay");
 
     /**
      * Drivers whose devices are probed in the background while the next modules load: virtio_blk

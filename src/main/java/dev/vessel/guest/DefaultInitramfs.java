@@ -19,14 +19,15 @@ public final class DefaultInitramfs {
     private DefaultInitramfs() {}
 
     /** Bumped whenever the init script or layout changes, so cached images are rebuilt. */
-    static final int FORMAT = 5;
+    static final int FORMAT = 6;
 
     /**
      * Kernel modules for Vessel's paravirtual devices, in load order. Debian builds them as
      * modules, so the initramfs carries them and its init loads them.
      */
     public static final List<String> VIRTIO_MODULES = List.of(
-            "virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "virtio_console",
+            "virtio_ring", "virtio", "virtio_mmio", "virtio_blk",
+            "failover", "net_failover", "virtio_net", "virtio_console",
             "vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport",
             "virtio-rng", "virtio_balloon");
 
@@ -46,6 +47,7 @@ public final class DefaultInitramfs {
               exec 0<>/dev/hvc0 1>&0 2>&0
             fi
             hostname vessel
+            ip link set lo up 2>/dev/null
             action=$(cat /etc/vessel/action 2>/dev/null || echo poweroff)
             for arg in $(cat /proc/cmdline); do
               case "$arg" in vessel.action=*) action="${arg#vessel.action=}" ;; esac

@@ -26,12 +26,13 @@ final class MachineImage {
     static final List<String> JAVA_MODULES = List.of("java.base", "java.logging", "java.net.http", "jdk.unsupported");
 
     /**
-     * Kernel modules the machine loads, in dependency order: disks, network, nested KVM, and the
-     * driver that tells QEMU its kernel panicked (QemuCommand.PANIC_DEVICE).
+     * Kernel modules the machine loads, in dependency order: disks, network, TAP devices (for the
+     * VMs' virtio-net cards, `vm run --net`), nested KVM, and the driver that tells QEMU its kernel
+     * panicked (QemuCommand.PANIC_DEVICE).
      */
     static final List<String> KERNEL_MODULES = List.of(
             "virtio_ring", "virtio", "virtio_mmio", "virtio_blk",
-            "failover", "net_failover", "virtio_net",
+            "failover", "net_failover", "virtio_net", "tun",
             "irqbypass", "kvm", "kvm-amd", "kvm-intel",
             "pvpanic", "pvpanic-mmio");
 

@@ -3,6 +3,7 @@ package dev.vessel.machine;
 import dev.vessel.guest.agent.AgentTimeoutException;
 import dev.vessel.host.Timing;
 import dev.vessel.host.VesselJar;
+import dev.vessel.vmm.NetConfig;
 import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
@@ -27,8 +28,9 @@ public final class MachineVms {
      * returns the VM's exit status, as `vm run` on the machine's KVM gives it. Its kernel, initrd
      * and read-only disks are sent into the machine (once: they are kept by content hash), writable
      * disks are served from the host over NBD so the guest's writes land in the host files, and its
-     * vsock and API sockets are relayed to the host paths. {@code config.vsockUplink()} is not used:
-     * it is what this side gives the VMM in the machine.
+     * vsock and API sockets are relayed to the host paths. Network devices name TAP interfaces of
+     * the machine (not of this host). {@code config.vsockUplink()} is not used: it is what this side
+     * gives the VMM in the machine.
      *
      * @param interactive the console on a terminal: raw, with a pseudo-terminal in the machine
      * @throws MachineUnavailableException when the machine cannot start or this Vessel cannot run in
@@ -143,6 +145,10 @@ public final class MachineVms {
         }
         if (apiSocket != null) {
             args.addAll(List.of("--api-socket", apiSocket));
+        }
+        for (NetConfig n : config.nets()) {
+            // The TAP is the machine's: the VM's card is plugged in there, with the MAC chosen here.
+            args.addAll(List.of("--net", "tap=" + n.tap() + ",mac=" + n.mac()));
         }
         return args;
     }

@@ -10,6 +10,8 @@ public final class Epoll implements AutoCloseable {
     public static final int EPOLLOUT = 0x4;
     public static final int EPOLLERR = 0x8;
     public static final int EPOLLHUP = 0x10;
+    /** Report readiness once, then nothing until the descriptor is re-armed with {@link #modify}. */
+    public static final int EPOLLONESHOT = 1 << 30;
     static final int CTL_ADD = 1;
     static final int CTL_DEL = 2;
     static final int CTL_MOD = 3;

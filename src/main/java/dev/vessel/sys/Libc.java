@@ -41,6 +41,15 @@ public final class Libc {
     public static final int EAGAIN = 11;
     public static final int ENOENT = 2;
     public static final int EACCES = 13;
+    public static final int EPERM = 1;
+    public static final int EBUSY = 16;
+    public static final int ENODEV = 19;
+    public static final int EINVAL = 22;
+
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_NONBLOCK = O_NONBLOCK;
+    public static final int SOCK_CLOEXEC = O_CLOEXEC;
 
     public static final int EFD_CLOEXEC = O_CLOEXEC;
     public static final int EFD_NONBLOCK = O_NONBLOCK;
@@ -83,6 +92,16 @@ public final class Libc {
     private static final class Write {
         static final MethodHandle H = fn("write",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
+    }
+
+    private static final class Writev {
+        static final MethodHandle H = fn("writev",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Socketpair {
+        static final MethodHandle H = fn("socketpair",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
     }
 
     private static final class IoctlPtr {
@@ -283,6 +302,86 @@ public final class Libc {
                     throw new ErrnoException("write", e);
                 }
             }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * read(2) on a non-blocking descriptor: the bytes read (0 at end of file), or -1 when nothing
+     * is there now (EAGAIN), without an exception on that common path. Retries on EINTR.
+     */
+    public static long readNonBlocking(int fd, MemorySegment buf, long len) throws ErrnoException {
+        if (len > buf.byteSize()) {
+            throw new IndexOutOfBoundsException("read of " + len + " bytes into " + buf.byteSize());
+        }
+        try {
+            MemorySegment err = errnoBuffer();
+            while (true) {
+                long n = (long) Read.H.invokeExact(err, fd, buf, len);
+                if (n >= 0) {
+                    return n;
+                }
+                int e = errno(err);
+                if (e == EAGAIN) {
+                    return -1;
+                }
+                if (e != EINTR) {
+                    throw new ErrnoException("read", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Size of struct iovec on x86-64: a pointer, then a length. */
+    public static final long IOVEC_SIZE = 16;
+
+    /**
+     * writev(2) of the first {@code count} struct iovec in {@code iov} (see {@link #IOVEC_SIZE}),
+     * on a non-blocking descriptor: the bytes written, or -1 when the descriptor takes nothing now
+     * (EAGAIN). Retries on EINTR. The caller vouches that every iovec names memory it may read.
+     */
+    public static long writev(int fd, MemorySegment iov, int count) throws ErrnoException {
+        if (count < 0 || count * IOVEC_SIZE > iov.byteSize()) {
+            throw new IndexOutOfBoundsException(count + " iovecs in " + iov.byteSize() + " bytes");
+        }
+        try {
+            MemorySegment err = errnoBuffer();
+            while (true) {
+                long n = (long) Writev.H.invokeExact(err, fd, iov, count);
+                if (n >= 0) {
+                    return n;
+                }
+                int e = errno(err);
+                if (e == EAGAIN) {
+                    return -1;
+                }
+                if (e != EINTR) {
+                    throw new ErrnoException("writev", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** socketpair(2): two connected sockets, close-on-exec; {@code type} may carry SOCK_NONBLOCK. */
+    public static int[] socketpair(int domain, int type) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(JAVA_INT, 2);
+            MemorySegment err = errnoBuffer();
+            if ((int) Socketpair.H.invokeExact(err, domain, type | SOCK_CLOEXEC, 0, fds) < 0) {
+                throw new ErrnoException("socketpair", errno(err));
+            }
+            return new int[] {fds.getAtIndex(JAVA_INT, 0), fds.getAtIndex(JAVA_INT, 1)};
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

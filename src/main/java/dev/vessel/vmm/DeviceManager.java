@@ -2,6 +2,7 @@ package dev.vessel.vmm;
 
 import dev.vessel.arch.x86.acpi.AcpiDevice;
 import dev.vessel.devices.Bus;
+import dev.vessel.devices.FdReadiness;
 import dev.vessel.devices.virtio.VirtioDevice;
 import dev.vessel.devices.virtio.mmio.VirtioMmioTransport;
 import dev.vessel.kvm.KvmException;
@@ -74,6 +75,21 @@ final class DeviceManager implements AutoCloseable {
     }
 
     /**
+     * The event loop as the device to be attached under {@code name} sees it, for its host
+     * descriptors (a TAP): should a readiness callback fail in the loop, that device alone fails,
+     * as for its queue kicks.
+     */
+    FdReadiness readiness(String name) {
+        return new LoopReadiness(events, new EventLoop.Owner("virtio-" + name, failure -> {
+            for (Attached a : attached) {
+                if (a.name().equals(name)) {
+                    a.transport().failDevice("its host descriptor's handler failed in the VMM: " + failure);
+                }
+            }
+        }));
+    }
+
+    /**
      * One ioeventfd per queue on the QueueNotify register (datamatch = queue index): a guest kick
      * completes inside KVM, without a VM exit to Java; the event loop hands it to the device. The
      * device owns those watches: should one's handler fail, that device alone fails
@@ -111,6 +127,17 @@ final class DeviceManager implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /** Every attached device of {@code type}, in the order they were attached. */
+    <T> List<T> findAll(Class<T> type) {
+        List<T> out = new ArrayList<>();
+        for (Attached a : attached) {
+            if (type.isInstance(a.device())) {
+                out.add(type.cast(a.device()));
+            }
+        }
+        return out;
     }
 
     /**

@@ -139,6 +139,14 @@ public final class EventLoop implements AutoCloseable {
         return token;
     }
 
+    /** Changes what the watch {@code token} on {@code fd} waits for (epoll_ctl MOD), e.g. to re-arm a one-shot watch. */
+    public void modify(int fd, long token, int events) throws ErrnoException {
+        if (!watches.containsKey(token)) {
+            throw new ErrnoException("epoll_ctl (the watch was dropped)", Libc.ENOENT);
+        }
+        epoll.modify(fd, events, token);
+    }
+
     public void remove(int fd, long token) throws ErrnoException {
         epoll.remove(fd);
         watches.remove(token);

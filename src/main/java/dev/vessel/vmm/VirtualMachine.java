@@ -17,6 +17,7 @@ import dev.vessel.devices.power.AcpiPowerDevice;
 import dev.vessel.devices.virtio.balloon.VirtioBalloon;
 import dev.vessel.devices.virtio.blk.VirtioBlkDevice;
 import dev.vessel.devices.virtio.console.VirtioConsole;
+import dev.vessel.devices.virtio.net.VirtioNet;
 import dev.vessel.devices.virtio.rng.VirtioRng;
 import dev.vessel.devices.virtio.vsock.VirtioVsock;
 import dev.vessel.devices.virtio.vsock.VsockUplink;
@@ -213,6 +214,11 @@ public final class VirtualMachine implements AutoCloseable {
         for (int i = 0; i < config.disks().size(); i++) { // vda, vdb, ...
             VmConfig.Disk disk = config.disks().get(i);
             devices.add("blk" + i, VirtioBlkDevice.open(disk.location(), disk.readOnly()));
+        }
+        for (int i = 0; i < config.nets().size(); i++) { // eth0, eth1, ...
+            NetConfig net = config.nets().get(i);
+            String name = "net" + i;
+            devices.add(name, VirtioNet.open(net.tap(), net.mac(), devices.readiness(name)));
         }
         if (config.rng()) { // /dev/hwrng
             devices.add("rng", new VirtioRng());
@@ -552,6 +558,11 @@ public final class VirtualMachine implements AutoCloseable {
         @Override
         public VirtioBalloon balloon() {
             return devices == null ? null : devices.find(VirtioBalloon.class);
+        }
+
+        @Override
+        public List<VirtioNet> nets() {
+            return devices == null ? List.of() : devices.findAll(VirtioNet.class);
         }
     }
 }

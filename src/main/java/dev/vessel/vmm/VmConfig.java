@@ -34,10 +34,12 @@ import java.util.Objects;
  * @param balloon whether to give the guest a virtio-balloon device
  * @param apiSocket Unix socket on which the running VM takes control requests (pause, resume,
  *     stop, describe, balloon, stats; see {@link dev.vessel.vmm.control.ControlServer}), or null
+ * @param nets virtio-net devices on host TAP interfaces, in the order the guest sees them (eth0,
+ *     eth1, ...); no two on one TAP or with one MAC address
  */
 public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes,
                        List<Disk> disks, Console console, Path vsockSocket, String vsockUplink, boolean rng, boolean balloon,
-                       Path apiSocket) {
+                       Path apiSocket, List<NetConfig> nets) {
     public static final long MIN_MEMORY = 32L << 20;
     public static final String DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1 pci=off";
 
@@ -90,11 +92,30 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         if (console == null) {
             console = Console.SERIAL;
         }
+        nets = nets == null ? List.of() : List.copyOf(nets);
+        for (int i = 0; i < nets.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                if (nets.get(i).tap().equals(nets.get(j).tap())) {
+                    throw new IllegalArgumentException("two network devices on TAP " + nets.get(i).tap());
+                }
+                if (nets.get(i).mac().equals(nets.get(j).mac())) {
+                    throw new IllegalArgumentException("two network devices with MAC address " + nets.get(i).mac());
+                }
+            }
+        }
+    }
+
+    /** A VM without network devices (the description before they existed). */
+    public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes, List<Disk> disks,
+                    Console console, Path vsockSocket, String vsockUplink, boolean rng, boolean balloon, Path apiSocket) {
+        this(kernel, initrd, cmdline, cpus, memoryBytes, disks, console, vsockSocket, vsockUplink, rng, balloon,
+                apiSocket, List.of());
     }
 
     /** A VM with only the legacy devices (serial console), as `vm run` boots by default. */
     public VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long memoryBytes) {
-        this(kernel, initrd, cmdline, cpus, memoryBytes, List.of(), Console.SERIAL, null, null, false, false, null);
+        this(kernel, initrd, cmdline, cpus, memoryBytes, List.of(), Console.SERIAL, null, null, false, false, null,
+                List.of());
     }
 
     public static Builder builder() {
@@ -107,6 +128,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
                 .console(console).vsock(vsockSocket).vsockUplink(vsockUplink).rng(rng).balloon(balloon)
                 .apiSocket(apiSocket);
         disks.forEach(b::disk);
+        nets.forEach(b::net);
         return b;
     }
 
@@ -127,6 +149,7 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
         private boolean rng;
         private boolean balloon;
         private Path apiSocket;
+        private final List<NetConfig> nets = new ArrayList<>();
 
         private Builder() {}
 
@@ -198,10 +221,16 @@ public record VmConfig(Path kernel, Path initrd, String cmdline, int cpus, long 
             return this;
         }
 
+        /** Adds a virtio-net device (eth0, eth1, ... in order); see {@link NetConfig#tap(String)} for a random MAC. */
+        public Builder net(NetConfig net) {
+            nets.add(Objects.requireNonNull(net));
+            return this;
+        }
+
         /** The description; IllegalArgumentException (or NullPointerException without a kernel) when it is not valid. */
         public VmConfig build() {
             return new VmConfig(kernel, initrd, cmdline, cpus, memoryBytes, disks, console, vsockSocket, vsockUplink,
-                    rng, balloon, apiSocket);
+                    rng, balloon, apiSocket, nets);
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.vessel.machine;
 
+import dev.vessel.devices.virtio.net.MacAddress;
+import dev.vessel.vmm.NetConfig;
 import dev.vessel.vmm.VmConfig;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +26,16 @@ class MachineVmsTest {
                         "--api-socket", "/run/vessel/vm-1/api.sock"),
                 MachineVms.vmRunArgs(config, "/m/vmlinuz", "/m/initrd", List.of("/m/image.img,ro", "nbd://10.0.2.2:1234/x"),
                         "/run/vessel/vm-1/vsock.sock", "10.0.2.2:99/s", "/run/vessel/vm-1/api.sock"));
+    }
+
+    @Test
+    void networkCardsGoAlongWithTheMacChosenHere() {
+        NetConfig random = NetConfig.tap("tap1");
+        VmConfig config = VmConfig.builder().kernel(Path.of("/k")).initrd(Path.of("/i")).cmdline("c")
+                .net(new NetConfig("tap0", MacAddress.parse("02:00:00:00:00:01"))).net(random).build();
+        List<String> args = MachineVms.vmRunArgs(config, "/m/k", "/m/i", List.of(), null, null, null);
+        assertEquals(List.of("--net", "tap=tap0,mac=02:00:00:00:00:01", "--net", "tap=tap1,mac=" + random.mac()),
+                args.subList(args.size() - 4, args.size()));
     }
 
     @Test

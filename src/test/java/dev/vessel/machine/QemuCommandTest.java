@@ -27,6 +27,11 @@ class QemuCommandTest {
     }
 
     @Test
+    void theMachineHasTapDevicesForTheVmsNetworkCards() {
+        assertTrue(MachineImage.KERNEL_MODULES.contains("tun"), MachineImage.KERNEL_MODULES.toString());
+    }
+
+    @Test
     void theMachineLoadsThePanicDriverAfterItsCore() {
         List<String> m = MachineImage.KERNEL_MODULES;
         assertTrue(m.indexOf("pvpanic") >= 0 && m.indexOf("pvpanic") < m.indexOf("pvpanic-mmio"), m.toString());

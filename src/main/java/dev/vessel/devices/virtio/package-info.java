@@ -20,13 +20,16 @@
  *   <li><b>A well-formed chain carrying a request the device cannot serve fails that request
  *   only</b>, answered the way the device type answers errors, and counted or logged (at a
  *   bounded rate): virtio-blk answers VIRTIO_BLK_S_IOERR or UNSUPP (a chain with no byte for the status
- *   goes back unanswered); virtio-rng returns a chain without a writable part empty; virtio-vsock
+ *   goes back unanswered); virtio-net drops a malformed frame (too short or long, a writable part,
+ *   a header its features do not allow) and returns a receive buffer too small for a header
+ *   unused, counting both; virtio-rng returns a chain without a writable part empty; virtio-vsock
  *   answers an invalid packet with RST or drops it; virtio-balloon ignores PFNs outside guest RAM
  *   and malformed statistics; virtio-console ignores malformed control messages and returns a
  *   buffer too small for its message empty.</li>
  *   <li><b>A failing host side fails the request</b> where the type has a status for it (a disk
  *   I/O error is VIRTIO_BLK_S_IOERR), and otherwise loses data the way an unplugged line would
- *   (console output to a closed stream), never stalling the guest.</li>
+ *   (console output to a closed stream; frames for a TAP that went away, whose link goes down),
+ *   never stalling the guest.</li>
  *   <li><b>A device bug fails the device</b> as in 1: whatever a device callback throws on its
  *   worker, Errors included, and a failing handler of the VMM's event loop that serves it.</li>
  * </ol>

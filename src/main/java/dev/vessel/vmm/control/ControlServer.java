@@ -2,6 +2,8 @@ package dev.vessel.vmm.control;
 
 import dev.vessel.devices.virtio.balloon.BalloonStats;
 import dev.vessel.devices.virtio.balloon.VirtioBalloon;
+import dev.vessel.devices.virtio.net.NetCounters;
+import dev.vessel.devices.virtio.net.VirtioNet;
 import dev.vessel.vmm.VmConfig;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -48,7 +50,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code {"describe": true}}: the VM as it runs: {@code state}, {@code cpus},
  *   {@code memory_mib}, {@code kernel}, {@code initrd}, {@code cmdline}, {@code console},
  *   {@code disks} ({@code path}, {@code read_only}), {@code vsock}, {@code rng}, {@code balloon},
- *   {@code exits}.</li>
+ *   {@code nets} (per network device: {@code tap}, {@code mac}, {@code link_up} and its counters
+ *   {@code rx_frames}, {@code rx_bytes}, {@code rx_dropped}, {@code rx_bad_buffers},
+ *   {@code tx_frames}, {@code tx_bytes}, {@code tx_dropped}; see {@link NetCounters}), {@code exits}.</li>
  *   <li>{@code {"pause": true}}: holds every vCPU outside the guest and answers once all are held
  *   (the guest's devices and clock go on); {@code {"resume": true}} lets them run again. Both
  *   answer with the state.</li>
@@ -472,6 +476,23 @@ public final class ControlServer implements AutoCloseable {
             g.writeStringField("vsock", c.vsockSocket() == null ? null : c.vsockSocket().toString());
             g.writeBooleanField("rng", c.rng());
             g.writeBooleanField("balloon", c.balloon());
+            g.writeArrayFieldStart("nets");
+            for (VirtioNet n : vm.nets()) {
+                NetCounters k = n.counters();
+                g.writeStartObject();
+                g.writeStringField("tap", n.backendName());
+                g.writeStringField("mac", n.mac().toString());
+                g.writeBooleanField("link_up", n.linkUp());
+                g.writeNumberField("rx_frames", k.rxFrames());
+                g.writeNumberField("rx_bytes", k.rxBytes());
+                g.writeNumberField("rx_dropped", k.rxDropped());
+                g.writeNumberField("rx_bad_buffers", k.rxBadBuffers());
+                g.writeNumberField("tx_frames", k.txFrames());
+                g.writeNumberField("tx_bytes", k.txBytes());
+                g.writeNumberField("tx_dropped", k.txDropped());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
             g.writeNumberField("exits", vm.exits());
         });
     }

@@ -114,6 +114,7 @@ class ControlServerTest {
         final List<String> calls = new ArrayList<>();
         String state = "running";
         Exception pauseFailure;
+        List<dev.vessel.devices.virtio.net.VirtioNet> nets = List.of();
 
         FakeVm(VirtioBalloon balloon) {
             this.balloon = balloon;
@@ -161,6 +162,11 @@ class ControlServerTest {
         public VirtioBalloon balloon() {
             return balloon;
         }
+
+        @Override
+        public List<dev.vessel.devices.virtio.net.VirtioNet> nets() {
+            return nets;
+        }
     }
 
     @Test
@@ -194,6 +200,51 @@ class ControlServerTest {
         assertEquals(2, disks.size());
         assertEquals(Map.of("path", "/d/a.img", "read_only", true), disks.get(0));
         assertEquals(Map.of("path", "/d/b.img", "read_only", false), disks.get(1));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void describeListsTheNetworkCardsWithTheirCounters() throws Exception {
+        dev.vessel.devices.FdReadiness idle = (fd, onReady) -> new dev.vessel.devices.FdReadiness.Registration() {
+            @Override
+            public void arm(int events) {}
+
+            @Override
+            public void close() {}
+        };
+        dev.vessel.devices.virtio.net.NetBackend nowhere = new dev.vessel.devices.virtio.net.NetBackend() {
+            @Override
+            public int fd() {
+                return -1;
+            }
+
+            @Override
+            public void setOffload(int tunFlags) {}
+
+            @Override
+            public String name() {
+                return "tap7";
+            }
+
+            @Override
+            public void close() {}
+        };
+        dev.vessel.devices.virtio.net.VirtioNet net = new dev.vessel.devices.virtio.net.VirtioNet(nowhere,
+                dev.vessel.devices.virtio.net.MacAddress.parse("02:00:00:00:00:07"), idle);
+        FakeVm withNet = new FakeVm(null);
+        withNet.nets = List.of(net);
+        Map<String, Object> r = reply(new ControlServer(withNet).handle("{\"describe\": true}"));
+        List<Object> nets = (List<Object>) r.get("nets");
+        assertEquals(1, nets.size());
+        Map<String, Object> n = (Map<String, Object>) nets.get(0);
+        assertEquals("tap7", n.get("tap"));
+        assertEquals("02:00:00:00:00:07", n.get("mac"));
+        assertEquals(Boolean.TRUE, n.get("link_up"));
+        for (String counter : List.of("rx_frames", "rx_bytes", "rx_dropped", "rx_bad_buffers", "tx_frames", "tx_bytes",
+                "tx_dropped")) {
+            assertEquals(0L, n.get(counter), counter);
+        }
+        assertEquals(List.of(), ok("{\"describe\": true}").get("nets"), "no cards: an empty list");
     }
 
     @Test

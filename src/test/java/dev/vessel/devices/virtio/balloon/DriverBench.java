@@ -115,6 +115,11 @@ public final class DriverBench implements AutoCloseable {
             int size = Math.min(queueSize, reg(QUEUE_NUM_MAX));
             sizes[q] = size;
             long desc = RINGS + q * RING_STRIDE;
+            // Fresh rings, as a driver allocates them (zeroed) each time it sets the device up.
+            write(desc, new byte[(int) RING_STRIDE]);
+            nextDesc[q] = 0;
+            availIdx[q] = 0;
+            usedSeen[q] = 0;
             setReg(QUEUE_NUM, size);
             setReg(QUEUE_DESC_LOW, (int) desc);
             setReg(QUEUE_DESC_HIGH, 0);
