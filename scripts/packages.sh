@@ -16,6 +16,9 @@ vessel_packages_run=(
 # machines: VMs then run inside the helper machine (docs/helper-machine.md).
 vessel_packages_machine=(
   qemu-system-x86  # qemu-system-x86_64 emulates the helper machine
+  iproute2         # ip: the machine's bridges and TAPs for container networks (its tools disk)
+  nftables         # nft: the machine's NAT for container networks
+  dnsmasq-base     # dnsmasq: the machine's DNS for container names (the program alone, no service)
 )
 # test: what ./test needs besides run.
 vessel_packages_test=(

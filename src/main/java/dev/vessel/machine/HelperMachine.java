@@ -178,6 +178,7 @@ public final class HelperMachine {
         Path initramfs = image.initramfs(kernel, agent, token);
         Path javaDisk = image.javaRuntimeDisk();
         Path dataDisk = image.dataDisk(DATA_DISK_SIZE);
+        Path toolsDisk = image.networkToolsDisk();
         killLeftover();
         Files.deleteIfExists(dir.portFile());
         // The last machine's console survives one restart: when a machine dies under a command
@@ -190,7 +191,7 @@ public final class HelperMachine {
         int agentPort = freeLoopbackPort();
         try (ServerSocket notify = new ServerSocket()) {
             notify.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            QemuCommand qemu = new QemuCommand(kernel.vmlinuz(), initramfs, javaDisk, dataDisk, dir.pidFile(),
+            QemuCommand qemu = new QemuCommand(kernel.vmlinuz(), initramfs, javaDisk, dataDisk, toolsDisk, dir.pidFile(),
                     dir.consoleLog(), cpus, memoryBytes, agentPort, notify.getLocalPort());
             launch(qemu);
             long pid = Long.parseLong(Files.readString(dir.pidFile()).strip());

@@ -18,30 +18,63 @@ import java.util.stream.Stream;
 
 /**
  * The helper machine's disks and initramfs, built on the host from what is already here: the
- * Debian cloud kernel and its modules, busybox-static, the agent, and a jlinked Java runtime
- * with the glibc it needs. Nothing is downloaded except the kernel package (by apt).
+ * Debian cloud kernel and its modules, busybox-static, the agent, a jlinked Java runtime with the
+ * glibc it needs, and the network tools (NetworkToolsDisk). Nothing is downloaded except the
+ * kernel package (by apt).
  */
 final class MachineImage {
     /** Java modules the VMM needs inside the machine. */
     static final List<String> JAVA_MODULES = List.of("java.base", "java.logging", "java.net.http", "jdk.unsupported");
 
     /**
-     * Kernel modules the machine loads, in dependency order: disks, network, TAP devices (for the
-     * VMs' virtio-net cards, `vm run --net`), nested KVM, and the driver that tells QEMU its kernel
-     * panicked (QemuCommand.PANIC_DEVICE).
+     * Kernel modules the machine needs to run, in dependency order: disks, network, nested KVM, and
+     * the driver that tells QEMU its kernel panicked (QemuCommand.PANIC_DEVICE).
      */
-    static final List<String> KERNEL_MODULES = List.of(
+    static final List<String> CORE_MODULES = List.of(
             "virtio_ring", "virtio", "virtio_mmio", "virtio_blk",
-            "failover", "net_failover", "virtio_net", "tun",
+            "failover", "net_failover", "virtio_net",
             "irqbypass", "kvm", "kvm-amd", "kvm-intel",
             "pvpanic", "pvpanic-mmio");
+
+    /**
+     * Kernel modules for container networks (bridge, TAPs, NAT), in dependency order: each one's
+     * {@code modinfo -F depends} names only modules before it. In Debian's cloud kernel the ip,
+     * ip6 and inet families of nftables are part of nf_tables.ko, masquerading part of nf_nat.ko,
+     * and crc32c (libcrc32c's soft dependency) is built in. Not loaded: br_netfilter, which would
+     * make frames bridged between two ports of one bridge pass the IP hooks; the NAT here acts on
+     * traffic routed between a bridge and the machine's eth0, which passes them anyway. Nor
+     * nft_redir: a published port is DNATed to its container's address, never to the machine.
+     */
+    static final List<String> NETWORK_MODULES = List.of(
+            "tun",
+            "llc", "stp", "bridge",
+            "nfnetlink", "libcrc32c", "nf_tables",
+            "nf_defrag_ipv4", "nf_defrag_ipv6", "nf_conntrack", "nf_nat",
+            "nft_chain_nat", "nft_ct", "nft_nat", "nft_masq");
+
+    /** Every module the machine loads at boot, in this order. */
+    static final List<String> KERNEL_MODULES = Stream.concat(CORE_MODULES.stream(), NETWORK_MODULES.stream()).toList();
 
     static final String GUEST_AGENT_PORT = "1024";
 
     private final MachineDirectory dir;
+    /** {@link #glibcForJava()}, once per image build: the initramfs carries it, the tools disk leaves it off. */
+    private Set<Path> glibc;
 
     MachineImage(MachineDirectory dir) {
         this.dir = dir;
+    }
+
+    private Set<Path> glibc() throws IOException {
+        if (glibc == null) {
+            glibc = glibcForJava();
+        }
+        return glibc;
+    }
+
+    /** The disk of network tools (NetworkToolsDisk), rebuilt when a file on it changes on the host. */
+    Path networkToolsDisk() throws IOException {
+        return new NetworkToolsDisk(dir.path()).ensure(glibc());
     }
 
     /** A jlinked runtime of the running JDK on an ext4 image, rebuilt when the JDK changes. */
@@ -87,7 +120,7 @@ final class MachineImage {
         return image;
     }
 
-    /** The machine's initramfs: busybox, glibc for the JVM, kernel modules, agent, token, init. */
+    /** The machine's initramfs: busybox, glibc for the JVM and the network tools, kernel modules, agent, token, init. */
     Path initramfs(DebianKernel.Release kernel, Path agent, String token) throws IOException {
         Path target = dir.path().resolve("initramfs.cpio");
         Path busybox = Busybox.find();
@@ -98,8 +131,9 @@ final class MachineImage {
                     .symlink("bin/sh", "busybox")
                     .file("sbin/vessel-agent", 0755, agent)
                     .text("etc/vessel/token", 0600, token)
-                    .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\n")
-                    .text("etc/group", 0644, "root:x:0:\n")
+                    // nobody: the user dnsmasq drops to; without it, it refuses to start.
+                    .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+                    .text("etc/group", 0644, "root:x:0:\nnogroup:x:65534:\n")
                     .text("etc/hosts", 0644, "127.0.0.1 localhost\n10.0.2.2 host\n")
                     .text("init", 0755, initScript());
             List<String> loaded = new ArrayList<>();
@@ -108,7 +142,7 @@ final class MachineImage {
                 loaded.add(m);
             }
             cpio.text("etc/vessel/modules", 0644, String.join("\n", loaded) + "\n");
-            for (Path lib : glibcForJava()) {
+            for (Path lib : glibc()) {
                 cpio.file(lib.toString(), 0755, lib.toRealPath());
             }
             cpio.symlink("lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
@@ -119,28 +153,16 @@ final class MachineImage {
     /** The shared libraries the JVM loads, as `ldd` on this host's java reports them. */
     static Set<Path> glibcForJava() throws IOException {
         Path home = Path.of(System.getProperty("java.home"));
-        List<String> cmd = new ArrayList<>(List.of("ldd", home.resolve("bin/java").toString(),
+        List<String> files = new ArrayList<>(List.of(home.resolve("bin/java").toString(),
                 home.resolve("lib/server/libjvm.so").toString()));
         for (String lib : List.of("libjava.so", "libnet.so", "libnio.so", "libzip.so", "libjli.so", "libsyslookup.so")) {
             Path p = home.resolve("lib").resolve(lib);
             if (Files.exists(p)) {
-                cmd.add(p.toString());
+                files.add(p.toString());
             }
         }
-        String out = HostCommand.run(null, cmd);
-        Set<Path> libs = new LinkedHashSet<>();
-        for (String line : out.split("\n")) {
-            String l = line.strip();
-            int arrow = l.indexOf("=> ");
-            String path = arrow >= 0 ? l.substring(arrow + 3) : l;
-            int paren = path.indexOf(" (");
-            if (paren >= 0) {
-                path = path.substring(0, paren);
-            }
-            if (path.startsWith("/") && !path.startsWith(home.toString())) {
-                libs.add(Path.of(path));
-            }
-        }
+        Set<Path> libs = sharedLibraries(files).found();
+        libs.removeIf(p -> p.startsWith(home));
         Path loader = Path.of("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
         if (Files.exists(loader)) {
             libs.add(loader);
@@ -149,12 +171,56 @@ final class MachineImage {
         return libs;
     }
 
+    /**
+     * The shared libraries that {@code files} load, all the way down, as the host's dynamic loader
+     * finds them ({@code ldd}), by the path it found them at.
+     */
+    static Libraries sharedLibraries(List<String> files) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ldd"));
+        cmd.addAll(files);
+        return parseLdd(HostCommand.run(null, cmd));
+    }
+
+    /**
+     * What {@code ldd} reported: the libraries found, and the names it found nowhere (a JDK's
+     * libnet.so names libjvm.so, which the JVM has loaded before it; a program's missing library
+     * is an error).
+     */
+    record Libraries(Set<Path> found, Set<String> missing) {}
+
+    /** {@code ldd}'s output: per file a "FILE:" line, then "name => /path (address)" or "/path (address)" lines. */
+    static Libraries parseLdd(String out) {
+        Set<Path> found = new LinkedHashSet<>();
+        Set<String> missing = new LinkedHashSet<>();
+        for (String line : out.split("\n")) {
+            String l = line.strip();
+            if (l.endsWith(":")) {
+                continue; // the file the lines below are about
+            }
+            int arrow = l.indexOf("=> ");
+            String path = arrow >= 0 ? l.substring(arrow + 3) : l;
+            if (arrow >= 0 && path.startsWith("not found")) {
+                missing.add(l.substring(0, arrow).strip());
+                continue;
+            }
+            int paren = path.indexOf(" (");
+            if (paren >= 0) {
+                path = path.substring(0, paren);
+            }
+            if (path.startsWith("/")) {
+                found.add(Path.of(path));
+            }
+        }
+        return new Libraries(found, missing);
+    }
+
     static String initScript() {
         return """
                 #!/bin/busybox sh
                 # Vessel helper machine: nested KVM host for Vessel's VMs, reached through vessel-agent.
                 /bin/busybox --install -s /bin
-                export PATH=/bin:/sbin
+                # As for the agent's commands (MachineConnection): /sbin first, where the network tools' links go.
+                export PATH=/sbin:/bin:/usr/sbin:/usr/bin
                 mount -t proc proc /proc
                 mount -t sysfs sysfs /sys
                 mount -t devtmpfs devtmpfs /dev
@@ -176,6 +242,11 @@ final class MachineImage {
                 mkdir -p /opt/java /var/lib/vessel
                 mount -o ro /dev/vda /opt/java || echo "vessel-machine: no Java runtime disk"
                 mount -o noatime /dev/vdb /var/lib/vessel || echo "vessel-machine: no data disk"
+                # ip, nft and dnsmasq from Debian packages, with their libraries in /usr/lib where the loader
+                # looks (NetworkToolsDisk). Linked into /sbin, first in PATH for programs; busybox's sh runs
+                # its own ip applet for the bare name, so its scripts call /usr/sbin/ip.
+                mkdir -p /usr
+                if mount -o ro /dev/vdc /usr; then ln -s /usr/sbin/* /sbin/; else echo "vessel-machine: no network tools disk"; fi
                 notify=
                 for arg in $(cat /proc/cmdline); do
                   case "$arg" in vessel.notify=*) notify="${arg#vessel.notify=}" ;; esac

@@ -10,7 +10,7 @@ import java.util.List;
  * networking that only forwards one host loopback port in. Flags measured to work in
  * docs/environment notes (QEMU 7.2).
  */
-record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Path pidFile, Path consoleLog,
+record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Path toolsDisk, Path pidFile, Path consoleLog,
                    int cpus, long memoryBytes, int agentHostPort, int notifyPort) {
 
     static final String BINARY = "qemu-system-x86_64";
@@ -69,6 +69,9 @@ record QemuCommand(Path kernel, Path initramfs, Path javaDisk, Path dataDisk, Pa
                 "-device", "virtio-blk-device,drive=java"));
         a.addAll(List.of("-drive", "id=data,file=" + dataDisk + ",format=raw,if=none,cache=writeback",
                 "-device", "virtio-blk-device,drive=data"));
+        // The disks are vda, vdb and vdc in this order (the machine's init mounts them by these names).
+        a.addAll(List.of("-drive", "id=tools,file=" + toolsDisk + ",format=raw,if=none,readonly=on",
+                "-device", "virtio-blk-device,drive=tools"));
         // User-mode networking: the host reaches the agent through one loopback port; the machine reaches
         // the host's loopback services (readiness notice, test registries) at 10.0.2.2.
         a.addAll(List.of("-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:" + agentHostPort + "-:"

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class QemuCommandTest {
     private static List<String> argv() {
         Path p = Path.of("x");
-        return new QemuCommand(p, p, p, p, p, p, 2, 1L << 30, 1024, 1025).argv();
+        return new QemuCommand(p, p, p, p, p, p, p, 2, 1L << 30, 1024, 1025).argv();
     }
 
     @Test
