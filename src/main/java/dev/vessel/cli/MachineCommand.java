@@ -92,6 +92,9 @@ final class MachineCommand {
             }
             System.out.println("running (pid " + ep.get().pid() + ", agent on 127.0.0.1:" + ep.get().port()
                     + ", files in " + m.directory() + ")");
+            if (!m.runsThisBuildsImage()) {
+                System.out.println("outdated: " + HelperMachine.OUTDATED);
+            }
             return 0;
         }
     }

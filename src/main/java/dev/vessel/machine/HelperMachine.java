@@ -1,6 +1,7 @@
 package dev.vessel.machine;
 
 import dev.vessel.guest.DebianKernel;
+import dev.vessel.guest.agent.AgentBinary;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
 import dev.vessel.host.PrivateFiles;
@@ -76,6 +77,9 @@ public final class HelperMachine {
     public Endpoint ensureRunning(PrintStream log) throws IOException, MachineUnavailableException {
         Optional<Endpoint> running = running();
         if (running.isPresent()) {
+            if (!runsThisBuildsImage() && OUTDATED_SAID.compareAndSet(false, true)) {
+                log.println("vessel: " + OUTDATED);
+            }
             return running.get();
         }
         try {
@@ -95,6 +99,24 @@ public final class HelperMachine {
         stop(Duration.ofSeconds(5));
         return ensureRunning(log);
     }
+
+    /**
+     * Whether the running machine booted from the image this build of Vessel makes. One started by
+     * another build may lack a kernel module or tool this one uses; only a restart (which ends the
+     * VMs in it) brings them, so Vessel says so rather than restarting it unasked.
+     */
+    public boolean runsThisBuildsImage() throws IOException {
+        DebianKernel.Release kernel = new DebianKernel(kernelCache).cached();
+        if (kernel == null || !Files.isRegularFile(dir.imageFile())) {
+            return false;
+        }
+        return Files.readString(dir.imageFile()).strip().equals(MachineImage.signature(kernel.name(), AgentBinary.fingerprint()));
+    }
+
+    /** Said once per process when the running machine is another build's. */
+    public static final String OUTDATED = "the helper machine runs an image of another build of Vessel, which may lack what "
+            + "this one needs; `vessel machine stop` (it ends the VMs in it) lets the next command start this build's";
+    private static final java.util.concurrent.atomic.AtomicBoolean OUTDATED_SAID = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Where a running machine's agent listens, with the token to present. */
     public record Endpoint(long pid, int port, String token) {}
@@ -219,6 +241,7 @@ public final class HelperMachine {
                         + " s; its console is in " + keepFailedBootConsole());
             }
         }
+        PrivateFiles.writeString(dir.imageFile(), MachineImage.signature(kernel.name(), AgentBinary.fingerprint()) + "\n");
         PrivateFiles.writeString(dir.portFile(), Integer.toString(agentPort));
         log.printf("vessel: helper machine up in %.1f s%n", (System.nanoTime() - started) / 1e9);
         return running().orElseThrow(() -> new MachineException("the helper machine stopped right after booting; see "

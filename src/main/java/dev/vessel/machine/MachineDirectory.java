@@ -28,6 +28,11 @@ record MachineDirectory(Path path) {
         return path.resolve("console.log");
     }
 
+    /** The signature of the image the running machine booted from ({@link MachineImage#signature}). */
+    Path imageFile() {
+        return path.resolve("image");
+    }
+
     Path lockFile() {
         return path.resolve("lock");
     }

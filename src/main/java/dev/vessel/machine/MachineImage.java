@@ -120,6 +120,22 @@ final class MachineImage {
         return image;
     }
 
+    /**
+     * What the machine this build starts is made of, as a hash: its init, kernel modules, Java
+     * runtime, network tools' layout, kernel release and agent. A machine that booted from another
+     * signature lacks what this build may need of it (a module, a tool).
+     */
+    static String signature(String kernelRelease, String agentFingerprint) {
+        String parts = String.join("\n", initScript(), String.join(",", KERNEL_MODULES), String.join(",", JAVA_MODULES),
+                Runtime.version().toString(), NetworkToolsDisk.LAYOUT, kernelRelease, agentFingerprint);
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(parts.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d, 0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The machine's initramfs: busybox, glibc for the JVM and the network tools, kernel modules, agent, token, init. */
     Path initramfs(DebianKernel.Release kernel, Path agent, String token) throws IOException {
         Path target = dir.path().resolve("initramfs.cpio");

@@ -45,7 +45,7 @@ final class NetworkToolsDisk {
     /** Where the host keeps programs, searched in this order. */
     static final List<Path> HOST_BIN_DIRS = List.of(Path.of("/usr/sbin"), Path.of("/usr/bin"), Path.of("/sbin"), Path.of("/bin"));
     /** The disk's layout; a change here must change the key. */
-    private static final String LAYOUT = "tools-v1";
+    static final String LAYOUT = "tools-v1";
     private static final String PREFIX = "tools-";
 
     private final Path dir;
