@@ -252,6 +252,12 @@ final class MachineImage {
                   params=; [ "$m" = kvm-amd ] && params=vgif=0
                   insmod /lib/modules/$m.ko $params || echo "vessel-machine: cannot load $m"
                 done
+                # Keep the VMs' RAM where it is. Moving a page (khugepaged's collapses, proactive
+                # compaction) makes KVM unmap it from the nested page tables while the VM runs, the path
+                # on which a traced VM triple fault pointed at the emulation (docs/helper-machine.md).
+                # Huge pages at first touch stay: they move nothing.
+                echo 0 > /proc/sys/vm/compaction_proactiveness
+                echo 4294967295 > /sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
                 hostname vessel-machine
                 ip link set lo up
                 ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up && ip route add default via 10.0.2.2
