@@ -66,7 +66,7 @@ final class NetworkCommand implements Callable<Integer> {
         for (String s : given) {
             int eq = s.indexOf('=');
             if (eq == 0 || (eq < 0 && !bareKeys)) {
-                throw new UserError("invalid " + what + " '" + s + "': expected KEY=VALUE", 1);
+                throw new UserError("invalid " + what + " '" + s + "': expected KEY=VALUE");
             }
             out.put(eq < 0 ? s : s.substring(0, eq), eq < 0 ? "" : s.substring(eq + 1));
         }
