@@ -21,7 +21,8 @@
 #
 # A bridge Vessel makes carries the interface alias "vessel network ID"; only such a bridge is ever
 # deleted. An existing bridge of the name (a user's, given with -o com.docker.network.bridge.name) is
-# used as it is and only loses the gateway address on remove.
+# used as it is and only loses the gateway address on remove; an interface of the name that is no
+# bridge is refused, and left alone.
 #
 # The arguments were checked by the caller; they are checked again before any reaches a command.
 set -eu
@@ -102,7 +103,9 @@ delete chain ip vessel $c
   if [ -e "$sys" ]; then
     if [ "$(cat "$sys/ifalias" 2>/dev/null)" = "$owner" ]; then
       $IP link del dev "$br"
-    else
+    elif [ -d "$sys/bridge" ]; then
+      # Only from a bridge: ensure refuses any other interface before adding the address, so an
+      # address on one is not ours (it may be the host's own).
       $IP addr del "$gw" dev "$br" 2>/dev/null || true
     fi
   fi
