@@ -48,6 +48,7 @@ public final class Main {
         COMMANDS.put("ps", ContainerViewCommands.Ps::new);
         COMMANDS.put("logs", ContainerViewCommands.Logs::new);
         COMMANDS.put("inspect", ContainerViewCommands.Inspect::new);
+        COMMANDS.put("network", NetworkCommand::new);
         COMMANDS.put(dev.vessel.container.SupervisorLauncher.COMMAND, ContainerShimCommand::new);
     }
 

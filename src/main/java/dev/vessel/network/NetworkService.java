@@ -1,0 +1,133 @@
+package dev.vessel.network;
+
+import dev.vessel.host.StateRoot;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Docker's network API over the {@linkplain NetworkStore store} and the {@linkplain NetworkHost
+ * host} where the bridges live: a network is recorded and then realized, and a failure to realize
+ * it takes the record back, so nothing is left half-made. Changes on the host are serialized
+ * between Vessel's processes (a lock in the store's folder), so that one network's removal never
+ * races another's creation over the shared nftables table.
+ */
+public final class NetworkService {
+    private final NetworkStore store;
+    private final NetworkHost host;
+
+    public NetworkService(NetworkStore store, NetworkHost host) {
+        this.store = store;
+        this.host = host;
+    }
+
+    public static NetworkService open(StateRoot root, NetworkHost host) throws IOException {
+        return new NetworkService(NetworkStore.open(root), host);
+    }
+
+    public NetworkStore store() {
+        return store;
+    }
+
+    /** The default network, recorded on first use with a subnet free of the host's routes. */
+    public Network defaultNetwork() throws IOException, NetworkException {
+        return store.ensureDefault(host.routes());
+    }
+
+    /** Every network, the default one included, by name. */
+    public List<Network> list() throws IOException, NetworkException {
+        defaultNetwork();
+        return store.list();
+    }
+
+    /** A network by id, name or id prefix. */
+    public Network inspect(String ref) throws IOException, NetworkException {
+        defaultNetwork();
+        return store.require(ref);
+    }
+
+    /**
+     * Records a network and makes its bridge and rules. The default network is recorded first, so
+     * that it has the first default pool, as docker's does.
+     */
+    public Network create(CreateRequest request) throws IOException, NetworkException {
+        List<Ipv4Subnet> routes = host.routes();
+        store.ensureDefault(routes);
+        Network n = store.create(request, routes);
+        try {
+            ensureBridge(n);
+        } catch (IOException | NetworkException | RuntimeException e) {
+            try {
+                removeFromHost(n);
+            } catch (IOException | NetworkException | RuntimeException undo) {
+                e.addSuppressed(undo);
+            }
+            try {
+                store.remove(n.id());
+            } catch (IOException | NetworkException undo) {
+                e.addSuppressed(undo);
+            }
+            throw e;
+        }
+        return n;
+    }
+
+    /**
+     * Makes a recorded network's bridge and rules exist (again): before a container on it starts,
+     * since the helper machine forgets them when it restarts.
+     */
+    public void ensureBridge(Network n) throws IOException, NetworkException {
+        try (NetworkStore.Locked l = hostLock()) {
+            host.ensureBridge(n);
+        }
+    }
+
+    /**
+     * Removes a network that no container is on, its bridge and rules first.
+     *
+     * @throws NetworkException NOT_FOUND; FORBIDDEN for the default network; CONFLICT while it has
+     *     endpoints; FAILED when the host refuses
+     */
+    public Network remove(String ref) throws IOException, NetworkException {
+        defaultNetwork();
+        Network n = store.require(ref);
+        NetworkStore.checkRemovable(n);
+        removeFromHost(n);
+        // Checked again under the store's lock: a container that joined meanwhile keeps the record,
+        // and its start ensures the bridge again.
+        return store.remove(n.id());
+    }
+
+    /** What {@link #prune} removed, and why others that it tried could not be. */
+    public record PruneResult(List<Network> removed, List<NetworkException> failures) {}
+
+    /** Removes every network but the default one that no container is on. */
+    public PruneResult prune() throws IOException, NetworkException {
+        List<Network> removed = new ArrayList<>();
+        List<NetworkException> failures = new ArrayList<>();
+        for (Network n : store.list()) {
+            if (n.isDefault() || !n.endpoints().isEmpty()) {
+                continue;
+            }
+            try {
+                removed.add(remove(n.id()));
+            } catch (NetworkException e) {
+                if (e.kind() != NetworkException.Kind.NOT_FOUND && e.kind() != NetworkException.Kind.CONFLICT) {
+                    failures.add(e);
+                }
+            }
+        }
+        return new PruneResult(removed, failures);
+    }
+
+    private void removeFromHost(Network n) throws IOException, NetworkException {
+        try (NetworkStore.Locked l = hostLock()) {
+            host.removeBridge(n);
+        }
+    }
+
+    private NetworkStore.Locked hostLock() throws IOException {
+        return store.lock(store.dir().resolve(".host.lock"));
+    }
+}

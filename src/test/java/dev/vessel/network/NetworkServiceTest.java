@@ -1,0 +1,102 @@
+package dev.vessel.network;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The service records and realizes together, and leaves nothing half-made when the host refuses. */
+class NetworkServiceTest {
+    @TempDir
+    Path dir;
+
+    /** A host that records what it is asked, with given routes, and fails when told to. */
+    static final class FakeHost implements NetworkHost {
+        final List<String> calls = new ArrayList<>();
+        List<Ipv4Subnet> routes = List.of();
+        boolean failEnsure;
+
+        @Override
+        public void ensureBridge(Network n) throws NetworkException {
+            calls.add("ensure " + n.bridge() + " " + n.subnet());
+            if (failEnsure) {
+                throw new NetworkException(NetworkException.Kind.FAILED, "cannot set up the bridge " + n.bridge());
+            }
+        }
+
+        @Override
+        public void removeBridge(Network n) {
+            calls.add("remove " + n.bridge());
+        }
+
+        @Override
+        public List<Ipv4Subnet> routes() {
+            return routes;
+        }
+    }
+
+    private NetworkService service(FakeHost host) throws IOException {
+        return new NetworkService(NetworkStore.open(dir), host);
+    }
+
+    @Test
+    void createRecordsTheDefaultNetworkFirstThenRealizesTheNewOne() throws Exception {
+        FakeHost host = new FakeHost();
+        host.routes = List.of(Ipv4Subnet.parse("172.18.0.0/16"));
+        NetworkService s = service(host);
+        Network n = s.create(CreateRequest.named("web"));
+        assertEquals("172.17.0.0/16", s.inspect("bridge").subnet().toString());
+        assertEquals("172.19.0.0/16", n.subnet().toString(), "after the default network and the host's route");
+        assertEquals(List.of("ensure " + n.bridge() + " 172.19.0.0/16"), host.calls, "the default bridge waits for a container");
+        assertEquals(List.of("bridge", "web"), s.list().stream().map(Network::name).toList());
+    }
+
+    @Test
+    void aNetworkTheHostRefusesIsNotKept() throws Exception {
+        FakeHost host = new FakeHost();
+        host.failEnsure = true;
+        NetworkService s = service(host);
+        NetworkException e = assertThrows(NetworkException.class, () -> s.create(CreateRequest.named("web")));
+        assertEquals(NetworkException.Kind.FAILED, e.kind());
+        assertEquals(2, host.calls.size());
+        assertTrue(host.calls.get(1).startsWith("remove vb-"), host.calls.toString());
+        assertEquals(List.of("bridge"), s.list().stream().map(Network::name).toList());
+    }
+
+    @Test
+    void removeTakesTheBridgeAwayButNotWhileContainersAreOn() throws Exception {
+        FakeHost host = new FakeHost();
+        NetworkService s = service(host);
+        Network n = s.create(CreateRequest.named("web"));
+        s.store().allocate("web", NetworkStore.EndpointRequest.of("a".repeat(64), "c"));
+        host.calls.clear();
+        assertEquals(NetworkException.Kind.CONFLICT, assertThrows(NetworkException.class, () -> s.remove("web")).kind());
+        assertEquals(NetworkException.Kind.FORBIDDEN, assertThrows(NetworkException.class, () -> s.remove("bridge")).kind());
+        assertEquals(List.of(), host.calls, "a refused removal touches nothing");
+        s.store().release("web", "a".repeat(64));
+        assertEquals(n.id(), s.remove(n.id().substring(0, 12)).id());
+        assertEquals(List.of("remove " + n.bridge()), host.calls);
+    }
+
+    @Test
+    void pruneRemovesEveryUnusedNetworkButTheDefault() throws Exception {
+        FakeHost host = new FakeHost();
+        NetworkService s = service(host);
+        s.create(CreateRequest.named("a"));
+        Network b = s.create(CreateRequest.named("b"));
+        s.create(CreateRequest.named("c"));
+        s.store().allocate("b", NetworkStore.EndpointRequest.of("b".repeat(64), "in-b"));
+        NetworkService.PruneResult r = s.prune();
+        assertEquals(List.of("a", "c"), r.removed().stream().map(Network::name).toList());
+        assertEquals(List.of(), r.failures());
+        assertEquals(List.of("b", "bridge"), s.list().stream().map(Network::name).toList());
+        assertTrue(s.list().contains(b.withEndpoints(s.store().require("b").endpoints())));
+    }
+}
