@@ -82,10 +82,11 @@ final class VmRunCommand implements Callable<Integer> {
     @Option(names = "--vsock-uplink", hidden = true, paramLabel = "HOST:PORT/SECRET")
     String vsockUplink;
 
-    @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC]",
-            description = "A virtio-net card on the host TAP interface NAME (attached to if it exists, else created; "
-                    + "Vessel configures nothing on it). MAC: the card's unicast address (default: a random "
-                    + "locally administered one, 02:xx:xx:xx:xx:xx). Repeatable: eth0, eth1, ... in order.")
+    @Option(names = "--net", paramLabel = "tap=NAME[,mac=MAC][,bridge=BR]",
+            description = "A virtio-net card on the host TAP interface NAME (attached to if it exists, else created). "
+                    + "MAC: the card's unicast address (default: a random locally administered one, "
+                    + "02:xx:xx:xx:xx:xx). BR: an existing Linux bridge the TAP is plugged into and brought up in; "
+                    + "without it Vessel configures nothing on the TAP. Repeatable: eth0, eth1, ... in order.")
     List<String> nets = new ArrayList<>();
 
     @Option(names = "--rng", description = "Give the guest a virtio-rng device (entropy from the host).")
@@ -227,16 +228,17 @@ final class VmRunCommand implements Callable<Integer> {
         return out;
     }
 
-    /** One `--net tap=NAME[,mac=MAC]` value. */
+    /** One `--net tap=NAME[,mac=MAC][,bridge=BR]` value. */
     static NetConfig parseNet(String value) throws UserError {
         String tap = null;
+        String bridge = null;
         MacAddress mac = null;
         for (String part : value.split(",", -1)) {
             int eq = part.indexOf('=');
             String key = eq < 0 ? part : part.substring(0, eq);
             String v = eq < 0 ? null : part.substring(eq + 1);
             if (v == null || v.isEmpty()) {
-                throw new UserError("--net " + value + ": expected tap=NAME[,mac=MAC]");
+                throw new UserError("--net " + value + ": expected tap=NAME[,mac=MAC][,bridge=BR]");
             }
             switch (key) {
                 case "tap" -> {
@@ -244,6 +246,12 @@ final class VmRunCommand implements Callable<Integer> {
                         throw new UserError("--net " + value + ": tap= given twice");
                     }
                     tap = v;
+                }
+                case "bridge" -> {
+                    if (bridge != null) {
+                        throw new UserError("--net " + value + ": bridge= given twice");
+                    }
+                    bridge = v;
                 }
                 case "mac" -> {
                     if (mac != null) {
@@ -255,14 +263,14 @@ final class VmRunCommand implements Callable<Integer> {
                         throw new UserError("--net " + value + ": " + e.getMessage());
                     }
                 }
-                default -> throw new UserError("--net " + value + ": unknown option '" + key + "' (use tap=NAME[,mac=MAC])");
+                default -> throw new UserError("--net " + value + ": unknown option '" + key + "' (use tap=NAME[,mac=MAC][,bridge=BR])");
             }
         }
         if (tap == null) {
             throw new UserError("--net " + value + ": tap=NAME is missing");
         }
         try {
-            return mac == null ? NetConfig.tap(tap) : new NetConfig(tap, mac);
+            return new NetConfig(tap, mac == null ? MacAddress.randomLocal() : mac, bridge);
         } catch (IllegalArgumentException e) {
             throw new UserError("--net " + value + ": " + e.getMessage());
         }

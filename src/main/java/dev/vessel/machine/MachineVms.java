@@ -148,7 +148,7 @@ public final class MachineVms {
         }
         for (NetConfig n : config.nets()) {
             // The TAP is the machine's: the VM's card is plugged in there, with the MAC chosen here.
-            args.addAll(List.of("--net", "tap=" + n.tap() + ",mac=" + n.mac()));
+            args.addAll(List.of("--net", "tap=" + n.tap() + ",mac=" + n.mac() + (n.bridge() == null ? "" : ",bridge=" + n.bridge())));
         }
         return args;
     }

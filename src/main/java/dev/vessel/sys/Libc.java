@@ -45,8 +45,11 @@ public final class Libc {
     public static final int EBUSY = 16;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
+    public static final int EOPNOTSUPP = 95;
 
     public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int SOCK_DGRAM = 2;
     public static final int SOCK_SEQPACKET = 5;
     public static final int SOCK_NONBLOCK = O_NONBLOCK;
     public static final int SOCK_CLOEXEC = O_CLOEXEC;
@@ -97,6 +100,11 @@ public final class Libc {
     private static final class Writev {
         static final MethodHandle H = fn("writev",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), CAPTURE);
+    }
+
+    private static final class Socket {
+        static final MethodHandle H = fn("socket",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE);
     }
 
     private static final class Socketpair {
@@ -366,6 +374,22 @@ public final class Libc {
                     throw new ErrnoException("writev", e);
                 }
             }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** socket(2), close-on-exec. */
+    public static int socket(int domain, int type) throws ErrnoException {
+        try {
+            MemorySegment err = errnoBuffer();
+            int fd = (int) Socket.H.invokeExact(err, domain, type | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                throw new ErrnoException("socket", errno(err));
+            }
+            return fd;
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

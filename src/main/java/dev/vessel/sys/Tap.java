@@ -44,6 +44,11 @@ public final class Tap implements AutoCloseable {
     static final int IFF_NO_PI = 0x1000;
     static final int IFF_VNET_HDR = 0x4000;
     /** struct ifreq: a 16-byte name, then a union whose first member is the short ifr_flags. */
+    static final long SIOCGIFFLAGS = 0x8913;
+    static final long SIOCSIFFLAGS = 0x8914;
+    static final long SIOCGIFINDEX = 0x8933;
+    static final long SIOCBRADDIF = 0x89a2;
+    static final short IFF_UP = 0x1;
     static final long IFREQ_SIZE = 40;
     static final long IFREQ_FLAGS = 16;
 
@@ -145,6 +150,59 @@ public final class Tap implements AutoCloseable {
             closeQuietly(fd);
             throw e;
         }
+    }
+
+    /**
+     * Makes this TAP a port of the Linux bridge {@code bridge} and brings it up, as a VM's network
+     * card plugged into a switch: frames the guest sends reach the bridge's other ports. A TAP that
+     * {@link #open} created leaves the bridge when it is closed.
+     *
+     * @throws TapException if there is no such bridge, or the host refuses (its message says why)
+     */
+    public void joinBridge(String bridge) throws TapException {
+        String problem = checkName(bridge);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+        int sock;
+        try {
+            sock = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM);
+        } catch (ErrnoException e) {
+            throw new TapException("cannot plug " + name + " into bridge " + bridge + ": " + e.getMessage(), e);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ifr = ifreq(arena, name);
+            Libc.ioctl(sock, SIOCGIFINDEX, ifr, "SIOCGIFINDEX");
+            int index = ifr.get(ValueLayout.JAVA_INT, IFREQ_FLAGS);
+            MemorySegment br = ifreq(arena, bridge);
+            br.set(ValueLayout.JAVA_INT, IFREQ_FLAGS, index);
+            try {
+                Libc.ioctl(sock, SIOCBRADDIF, br, "SIOCBRADDIF");
+            } catch (ErrnoException e) {
+                throw new TapException(switch (e.errno()) {
+                    case Libc.ENODEV -> "there is no bridge " + bridge + " to plug " + name + " into";
+                    case Libc.EOPNOTSUPP, Libc.EINVAL -> bridge + " is not a bridge: cannot plug " + name + " into it";
+                    case Libc.EPERM, Libc.EACCES -> "not permitted to plug " + name + " into bridge " + bridge
+                            + " (it needs CAP_NET_ADMIN)";
+                    default -> "cannot plug " + name + " into bridge " + bridge + ": " + e.getMessage();
+                }, e);
+            }
+            MemorySegment flags = ifreq(arena, name);
+            Libc.ioctl(sock, SIOCGIFFLAGS, flags, "SIOCGIFFLAGS");
+            flags.set(ValueLayout.JAVA_SHORT, IFREQ_FLAGS, (short) (flags.get(ValueLayout.JAVA_SHORT, IFREQ_FLAGS) | IFF_UP));
+            Libc.ioctl(sock, SIOCSIFFLAGS, flags, "SIOCSIFFLAGS");
+        } catch (ErrnoException e) {
+            throw new TapException("cannot plug " + name + " into bridge " + bridge + ": " + e.getMessage(), e);
+        } finally {
+            closeQuietly(sock);
+        }
+    }
+
+    private static MemorySegment ifreq(Arena arena, String ifname) {
+        MemorySegment ifr = arena.allocate(IFREQ_SIZE, 8);
+        byte[] bytes = ifname.getBytes(StandardCharsets.US_ASCII);
+        MemorySegment.copy(bytes, 0, ifr, ValueLayout.JAVA_BYTE, 0, bytes.length);
+        return ifr;
     }
 
     /** The descriptor: non-blocking; one read is one frame with its header, one write takes one. */

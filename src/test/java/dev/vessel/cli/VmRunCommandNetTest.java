@@ -22,6 +22,9 @@ class VmRunCommandNetTest {
         NetConfig random = VmRunCommand.parseNet("tap=vessel0");
         assertEquals("vessel0", random.tap());
         assertEquals(0x02, random.mac().octets()[0], "a locally administered default");
+        assertEquals(null, random.bridge());
+        assertEquals(new NetConfig("vt0", MacAddress.parse("02:42:0a:00:00:02"), "vessel0"),
+                VmRunCommand.parseNet("tap=vt0,bridge=vessel0,mac=02:42:0a:00:00:02"));
     }
 
     @Test
@@ -39,6 +42,9 @@ class VmRunCommandNetTest {
             {"tap=a%d", "character"},
             {"tap=averyveryverylongname", "longer than 15"},
             {"tap=a,", "expected tap=NAME"},
+            {"tap=a,bridge=b,bridge=c", "twice"},
+            {"tap=a,bridge=-x;y", "not a usable interface name"},
+            {"tap=a,bridge=", "expected tap=NAME"},
         };
         for (String[] c : cases) {
             UserError e = assertThrows(UserError.class, () -> VmRunCommand.parseNet(c[0]), c[0]);

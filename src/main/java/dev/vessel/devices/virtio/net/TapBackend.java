@@ -22,6 +22,23 @@ public final class TapBackend implements NetBackend {
         return new TapBackend(Tap.open(name, NetHeader.SIZE));
     }
 
+    /**
+     * Opens (or creates) the TAP interface {@code name} and, unless {@code bridge} is null, plugs
+     * it into that bridge and brings it up ({@link Tap#joinBridge}).
+     */
+    public static TapBackend open(String name, String bridge) throws TapException {
+        Tap tap = Tap.open(name, NetHeader.SIZE);
+        try {
+            if (bridge != null) {
+                tap.joinBridge(bridge);
+            }
+            return new TapBackend(tap);
+        } catch (TapException | RuntimeException e) {
+            tap.close();
+            throw e;
+        }
+    }
+
     @Override
     public int fd() {
         return tap.fd();

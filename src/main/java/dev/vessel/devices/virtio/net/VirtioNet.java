@@ -178,7 +178,15 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
 
     /** A device on the host TAP interface {@code tapName}, attached to or created (see {@link Tap#open}). */
     public static VirtioNet open(String tapName, MacAddress mac, FdReadiness readiness) throws IOException {
-        TapBackend tap = TapBackend.open(tapName);
+        return open(tapName, null, mac, readiness);
+    }
+
+    /**
+     * A device on the host TAP interface {@code tapName}, attached to or created, and plugged into
+     * {@code bridge} and up unless that is null (see {@link TapBackend#open(String, String)}).
+     */
+    public static VirtioNet open(String tapName, String bridge, MacAddress mac, FdReadiness readiness) throws IOException {
+        TapBackend tap = TapBackend.open(tapName, bridge);
         try {
             return new VirtioNet(tap, mac, readiness);
         } catch (IOException | RuntimeException e) {

@@ -63,6 +63,26 @@ public final class TapNamespaceProbe {
             }
         }
         System.out.println("after close: " + (succeeds("ip", "link", "show", "vprobe0") ? "still there" : "gone"));
+        bridgeLevel();
+    }
+
+    /** Tap.joinBridge plugs a TAP into a bridge and brings it up; the port goes with the descriptor. */
+    static void bridgeLevel() throws Exception {
+        run("ip", "link", "add", "name", "vprobebr", "type", "bridge");
+        try (Tap tap = Tap.open("vprobe1", NetHeader.SIZE)) {
+            tap.joinBridge("vprobebr");
+            String link = run("ip", "-o", "link", "show", "vprobe1");
+            System.out.println("joined: master " + link.contains("master vprobebr") + " up " + link.contains(",UP"));
+            for (String bridge : List.of("vnobridge", "lo")) {
+                try {
+                    tap.joinBridge(bridge);
+                    System.out.println("join " + bridge + ": joined (unexpected)");
+                } catch (dev.vessel.sys.TapException e) {
+                    System.out.println("join " + bridge + ": " + e.getMessage());
+                }
+            }
+        }
+        System.out.println("bridge ports after close: '" + run("ip", "-o", "link", "show", "master", "vprobebr").strip() + "'");
     }
 
     static void device() throws Exception {

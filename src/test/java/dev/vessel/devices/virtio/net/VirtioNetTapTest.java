@@ -48,6 +48,10 @@ class VirtioNetTapTest {
         assertTrue(out.contains("offloads set\n"), out);
         assertTrue(out.contains("second open: TAP interface vprobe0 is in use by another process\n"), out);
         assertTrue(out.contains("after close: gone\n"), "a TAP Vessel created goes with its descriptor\n" + out);
+        assertTrue(out.contains("joined: master true up true\n"), "plugged into the bridge and up\n" + out);
+        assertTrue(out.contains("join vnobridge: there is no bridge vnobridge to plug vprobe1 into\n"), out);
+        assertTrue(out.contains("join lo: lo is not a bridge: cannot plug vprobe1 into it\n"), out);
+        assertTrue(out.contains("bridge ports after close: ''\n"), "the port went with the TAP\n" + out);
         assertTrue(out.contains("tx used true\n"), out);
         assertTrue(out.contains("host received 'ping from the guest' from /10.77.0.2:4000\n"),
                 "a guest frame with a checksum left to the host arrived\n" + out);
