@@ -77,10 +77,18 @@ int resolve_user(const char *spec, uid_t *uid, gid_t *gid);
 void container_mark(const char *what);
 /* Prepares the container root as PID 1 (mounts, modules, switch to the overlay root); 0 or -1. */
 int container_init(void);
+/* The value of KEY= on the kernel command line into out, or "" (at most len-1 bytes). */
+void container_cmdline_value(const char *key, char *out, size_t len);
 /* Tells the host the agent listens (vsock CID 2, port VA_READY_PORT). */
 void container_ready(unsigned long port);
 /* Syncs the disks and powers the VM off. */
 void container_poweroff(void) __attribute__((noreturn));
+
+/* ---- container_net.c ---- */
+/* lo up, the cards of vessel.netN configured as ethN, the default route; 0 or -1. */
+int container_network(void);
+/* /etc/hosts, /etc/resolv.conf and /etc/hostname of the container under root; 0 or -1. */
+int container_etc_files(const char *root);
 
 /* ---- unix_relay.c ---- */
 /* vessel-agent --connect-unix PATH: stdin/stdout <-> a Unix stream socket; returns the exit status. */

@@ -5,7 +5,8 @@
  * disk (ext4). Init loads the kernel modules listed in /lib/modules/load-order, mounts the image
  * read-only, the writable disk, overlayfs of both as the container's root, and inside it /proc,
  * /sys, a minimal /dev with /dev/pts and /dev/shm, and /tmp; sets the hostname from the kernel
- * command line (vessel.hostname=), and moves into the new root. Then the agent serves the host
+ * command line (vessel.hostname=), configures the network and /etc's files (container_net.c), and
+ * moves into the new root. Then the agent serves the host
  * over vsock, which runs the container's processes through it, and tells the host it is ready by
  * connecting to the host's vsock port VA_READY_PORT.
  */
@@ -43,14 +44,13 @@ static void say(const char *fmt, ...)
 }
 
 static int timing = -1; /* vessel.timing on the kernel command line: -1 not read yet */
-static void cmdline_value(const char *key, char *out, size_t len);
 
 /* With vessel.timing=1 (VESSEL_TIMING on the host): a start-up milestone with the guest's uptime. */
 void container_mark(const char *what)
 {
     if (timing < 0) {
         char v[8];
-        cmdline_value("vessel.timing", v, sizeof v);
+        container_cmdline_value("vessel.timing", v, sizeof v);
         timing = v[0] == '1';
     }
     if (!timing)
@@ -157,7 +157,7 @@ static int find_disks(char image[16], char rw[16])
 }
 
 /* The value of KEY= on the kernel command line, or "" (at most len-1 bytes). */
-static void cmdline_value(const char *key, char *out, size_t len)
+void container_cmdline_value(const char *key, char *out, size_t len)
 {
     out[0] = 0;
     char buf[4096];
@@ -228,9 +228,11 @@ int container_init(void)
 
     container_mark("image and disk mounted");
     char hostname[65];
-    cmdline_value("vessel.hostname", hostname, sizeof hostname);
+    container_cmdline_value("vessel.hostname", hostname, sizeof hostname);
     if (hostname[0] && sethostname(hostname, strlen(hostname)) < 0)
         say("sethostname: %s", strerror(errno));
+    if (container_network() < 0 || container_etc_files("/newroot") < 0)
+        return -1;
 
     /* Into the new root, as switch_root does: the initramfs cannot be pivot_root'ed away. */
     umount2("/dev", MNT_DETACH);

@@ -4,7 +4,9 @@ import dev.vessel.container.ContainerException;
 import dev.vessel.container.SupervisorLauncher;
 import dev.vessel.container.SupervisorProcess;
 import dev.vessel.host.Timing;
+import dev.vessel.machine.MachineNetworkHost;
 import dev.vessel.machine.VmLauncher;
+import dev.vessel.network.NetworkService;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -36,7 +38,8 @@ final class ContainerShimCommand implements Callable<Integer> {
         Timing.mark("shim: start");
         SupervisorProcess supervisor;
         try {
-            supervisor = SupervisorProcess.prepare(main.stateRoot(), id, System.err);
+            supervisor = SupervisorProcess.prepare(main.stateRoot(), id, NetworkService.open(main.stateRoot(),
+                    MachineNetworkHost.forVms(main.stateRoot(), VmLauncher.Accel.auto(), System.err)), System.err);
         } catch (ContainerException e) {
             throw ContainerSupport.error(e);
         }

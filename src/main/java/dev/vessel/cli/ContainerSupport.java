@@ -4,6 +4,8 @@ import dev.vessel.container.AttachClient;
 import dev.vessel.container.ContainerException;
 import dev.vessel.container.ContainerService;
 import dev.vessel.container.DetachKeys;
+import dev.vessel.machine.MachineNetworkHost;
+import dev.vessel.machine.VmLauncher;
 import dev.vessel.sys.Terminal;
 import sun.misc.Signal;
 
@@ -20,7 +22,8 @@ final class ContainerSupport {
     private ContainerSupport() {}
 
     static ContainerService service(Main main) throws IOException {
-        return ContainerService.open(main.stateRoot());
+        return ContainerService.open(main.stateRoot(),
+                MachineNetworkHost.forVms(main.stateRoot(), VmLauncher.Accel.auto(), System.err));
     }
 
     /** Turns the container layer's errors into the CLI's (docker's exit statuses). */

@@ -4,6 +4,7 @@ import dev.vessel.container.ContainerException;
 import dev.vessel.container.ContainerService;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.container.CreateRequest;
+import dev.vessel.container.NetworkOptions;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.host.Timing;
 import picocli.CommandLine.Command;
@@ -80,6 +81,33 @@ final class RunCommand implements Callable<Integer> {
             description = "Log option: max-size (default 20m), max-file (default 5), as docker's local driver.")
     List<String> logOpts = new ArrayList<>();
 
+    @Option(names = {"--network", "--net"}, paramLabel = "NETWORK",
+            description = "Connect the container to a network: bridge (the default), none (loopback only) or a network's name or id.")
+    String network;
+
+    @Option(names = {"--network-alias", "--net-alias"}, paramLabel = "ALIAS",
+            description = "Another name the container answers to on its user-defined network.")
+    List<String> networkAliases = new ArrayList<>();
+
+    @Option(names = "--ip", paramLabel = "ADDRESS", description = "IPv4 address (on a network created with --subnet).")
+    String ip;
+
+    @Option(names = "--mac-address", paramLabel = "MAC", description = "The container's MAC address (e.g. 02:42:ac:11:00:02).")
+    String macAddress;
+
+    @Option(names = "--dns", paramLabel = "ADDRESS", description = "Set custom DNS servers.")
+    List<String> dns = new ArrayList<>();
+
+    @Option(names = "--dns-search", paramLabel = "DOMAIN", description = "Set custom DNS search domains.")
+    List<String> dnsSearch = new ArrayList<>();
+
+    @Option(names = {"--dns-option", "--dns-opt"}, paramLabel = "OPTION", description = "Set DNS options.")
+    List<String> dnsOptions = new ArrayList<>();
+
+    @Option(names = "--add-host", paramLabel = "HOST:IP",
+            description = "Add a custom host-to-IP mapping to /etc/hosts (IP may be host-gateway: the host, as seen from the container).")
+    List<String> addHosts = new ArrayList<>();
+
     @Option(names = "--detach-keys", paramLabel = "KEYS", description = "Override the key sequence for detaching (default ctrl-p,ctrl-q).")
     String detachKeys = "ctrl-p,ctrl-q";
 
@@ -149,6 +177,8 @@ final class RunCommand implements Callable<Integer> {
                 .withEntrypoint(entrypoint == null ? null : List.of(entrypoint))
                 .withEnv(envs).withProcess(workdir, user, hostname)
                 .withStreams(tty, interactive).withAutoRemove(rm)
-                .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions);
+                .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions)
+                .withNetwork(new NetworkOptions(network, networkAliases, ip, macAddress, dns, dnsSearch, dnsOptions,
+                        addHosts));
     }
 }

@@ -27,16 +27,25 @@ import java.util.List;
  * @param diskBytes size of the writable disk
  * @param logLimits how much output is kept ({@code --log-opt}); docker's local driver defaults when
  *     absent (a container created before it was recorded)
+ * @param networking its networks and resolver; loopback only when absent (created before Vessel had networks)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerConfig(String id, String name, String image, String imageId, String created,
                               String path, List<String> args, List<String> env, String workingDir, String user,
                               String hostname, boolean tty, boolean openStdin, boolean autoRemove,
-                              long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits) {
+                              long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits,
+                              ContainerNetworking networking) {
     public ContainerConfig {
+        networking = networking == null ? ContainerNetworking.NONE : networking;
         args = List.copyOf(args);
         env = List.copyOf(env);
         logLimits = logLimits == null ? ContainerLog.Limits.DEFAULT : logLimits;
+    }
+
+    /** The same container on other networks (network connect and disconnect). */
+    public ContainerConfig withNetworking(ContainerNetworking n) {
+        return new ContainerConfig(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n);
     }
 
     public String shortId() {

@@ -14,6 +14,12 @@ import dev.vessel.image.ImageStore;
 import dev.vessel.image.ImageUsers;
 import dev.vessel.image.NoSuchImageException;
 import dev.vessel.image.Reference;
+import dev.vessel.network.Ipv4Address;
+import dev.vessel.network.Network;
+import dev.vessel.network.NetworkException;
+import dev.vessel.network.NetworkHost;
+import dev.vessel.network.NetworkService;
+import dev.vessel.network.NetworkStore;
 import dev.vessel.registry.DockerConfig;
 import dev.vessel.registry.Endpoint;
 import dev.vessel.registry.PullProgress;
@@ -71,22 +77,33 @@ public final class ContainerService {
     private final ImageStoreOpener imageStoreOpener;
     private final ImagePuller puller;
     private final Launcher launcher;
+    private final NetworkService networks;
     private ImageStore images;
 
-    ContainerService(ContainerStore store, ImageStoreOpener images, ImagePuller puller, Launcher launcher) {
+    ContainerService(ContainerStore store, ImageStoreOpener images, ImagePuller puller, Launcher launcher,
+                     NetworkService networks) {
         this.store = store;
         this.imageStoreOpener = images;
         this.puller = puller;
         this.launcher = launcher;
+        this.networks = networks;
     }
 
-    /** The containers, images and supervisors of the state root. */
-    public static ContainerService open(StateRoot root) throws IOException {
+    /**
+     * The containers, images, networks and supervisors of the state root; the networks' bridges
+     * live on {@code networkHost}.
+     */
+    public static ContainerService open(StateRoot root, NetworkHost networkHost) throws IOException {
         SupervisorLauncher supervisors = new SupervisorLauncher(root);
         return new ContainerService(ContainerStore.open(root), () -> ImageStore.open(root),
                 (images, ref, progress) -> new Puller(images, DockerConfig.standard(), Endpoint.insecureFromEnvironment(),
                         progress).pull(ref).image(),
-                supervisors::start);
+                supervisors::start, NetworkService.open(root, networkHost));
+    }
+
+    /** The networks containers join. */
+    public NetworkService networks() {
+        return networks;
     }
 
     private synchronized ImageStore images() throws IOException {
@@ -191,6 +208,11 @@ public final class ContainerService {
                 throw ContainerException.invalid("invalid environment variable: " + e);
             }
         }
+        if (r.hostname() != null && (r.hostname().length() > 63 || !HOSTNAME.matcher(r.hostname()).matches())) {
+            throw ContainerException.invalid("invalid hostname format: " + r.hostname());
+        }
+        NetworkOptions netOptions = r.network();
+        checkNetworkOptions(netOptions);
         ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
         Image img;
         try {
@@ -208,13 +230,22 @@ public final class ContainerService {
         env.addAll(r.env());
         String id = ContainerStore.newId();
         String name = r.name() != null ? r.name() : generateName();
-        ContainerConfig config = new ContainerConfig(id, name, r.image(), img.id().toString(), Instant.now().toString(),
-                argv.getFirst(), argv.subList(1, argv.size()), env,
-                r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
-                r.user() != null ? r.user() : nullToEmpty(img.config().user()),
-                r.hostname() != null ? r.hostname() : id.substring(0, 12),
-                r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits);
-        ContainerStore.Container c = store.create(config);
+        // The address first: a network that is full or an address that is taken fails the create
+        // before anything is made; everything after it gives the address back when it fails.
+        ContainerNetworking networking = joinNetworks(id, name, netOptions);
+        ContainerStore.Container c;
+        try {
+            ContainerConfig config = new ContainerConfig(id, name, r.image(), img.id().toString(), Instant.now().toString(),
+                    argv.getFirst(), argv.subList(1, argv.size()), env,
+                    r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
+                    r.user() != null ? r.user() : nullToEmpty(img.config().user()),
+                    r.hostname() != null ? r.hostname() : id.substring(0, 12),
+                    r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking);
+            c = store.create(config);
+        } catch (IOException | ContainerException | RuntimeException e) {
+            releaseNetworks(id, e);
+            throw e;
+        }
         try {
             // A sparse ext4 disk: the container's writable layer, kept across stop and start. Made
             // private first: mkfs keeps the mode of a file that exists.
@@ -223,9 +254,117 @@ public final class ContainerService {
                     c.rwDisk().toString(), (diskBytes >> 20) + "M"));
         } catch (IOException e) {
             store.remove(c);
-            throw ContainerException.failed("cannot make the container's disk: " + e.getMessage());
+            ContainerException failure = ContainerException.failed("cannot make the container's disk: " + e.getMessage());
+            releaseNetworks(id, failure);
+            throw failure;
         }
         return c;
+    }
+
+    /** Docker's hostname rule (RFC 1123 labels); it also keeps the VM's kernel command line whole. */
+    static final java.util.regex.Pattern HOSTNAME =
+            java.util.regex.Pattern.compile("[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*");
+    private static final java.util.regex.Pattern DNS_NAME =
+            java.util.regex.Pattern.compile("[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,252})");
+    private static final java.util.regex.Pattern DNS_OPTION = java.util.regex.Pattern.compile("[a-zA-Z0-9_.:-]{1,64}");
+
+    /** Checks what the store does not: names, addresses and resolver settings, with docker's messages. */
+    static void checkNetworkOptions(NetworkOptions o) throws ContainerException {
+        String mode = o.mode() == null ? Network.DEFAULT_NAME : o.mode();
+        if (mode.equals("host")) {
+            throw ContainerException.invalid("network host is not supported: every Vessel container is a VM with a "
+                    + "kernel and network stack of its own (publish ports with -p instead)");
+        }
+        if (mode.startsWith("container:")) {
+            throw ContainerException.invalid("network mode " + mode + " is not supported: every Vessel container is a VM "
+                    + "with a network stack of its own");
+        }
+        boolean none = mode.equals(NetworkOptions.NONE);
+        if (none && (o.ipv4() != null || o.macAddress() != null || !o.aliases().isEmpty())) {
+            throw ContainerException.invalid("conflicting options: --ip, --mac-address and --network-alias need a network, "
+                    + "not --network none");
+        }
+        if (!o.aliases().isEmpty() && mode.equals(Network.DEFAULT_NAME)) {
+            throw ContainerException.invalid("network-scoped alias is supported only for containers in user defined networks");
+        }
+        for (String a : o.aliases()) {
+            if (!HOSTNAME.matcher(a).matches()) {
+                throw ContainerException.invalid("invalid network alias: " + a);
+            }
+        }
+        if (o.ipv4() != null) {
+            parseAddress(o.ipv4(), "invalid IPv4 address: ");
+        }
+        for (String d : o.dns()) {
+            parseAddress(d, "invalid DNS server (Vessel's containers have IPv4 only): ");
+        }
+        for (String d : o.dnsSearch()) {
+            if (!d.equals(".") && !DNS_NAME.matcher(d).matches()) {
+                throw ContainerException.invalid("invalid DNS search domain: " + d);
+            }
+        }
+        for (String d : o.dnsOptions()) {
+            if (!DNS_OPTION.matcher(d).matches()) {
+                throw ContainerException.invalid("invalid DNS option: " + d);
+            }
+        }
+        for (String h : o.extraHosts()) {
+            int colon = h.indexOf(':');
+            if (colon <= 0) {
+                throw ContainerException.invalid("bad format for add-host: \"" + h + "\"");
+            }
+            if (!HOSTNAME.matcher(h.substring(0, colon)).matches()) {
+                throw ContainerException.invalid("invalid hostname in add-host: \"" + h.substring(0, colon) + "\"");
+            }
+            String ip = h.substring(colon + 1);
+            if (!ip.equals(NetworkOptions.HOST_GATEWAY)) {
+                parseAddress(ip, "invalid IP address in add-host: ");
+            }
+        }
+    }
+
+    private static Ipv4Address parseAddress(String text, String message) throws ContainerException {
+        try {
+            return Ipv4Address.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw ContainerException.invalid(message + "\"" + text + "\"");
+        }
+    }
+
+    /** Allocates the new container's address on its network; none for {@code --network none}. */
+    private ContainerNetworking joinNetworks(String id, String name, NetworkOptions o) throws IOException, ContainerException {
+        String mode = o.mode() == null ? Network.DEFAULT_NAME : o.mode();
+        List<String> ids = new ArrayList<>();
+        if (!mode.equals(NetworkOptions.NONE)) {
+            try {
+                Network n = mode.equals(Network.DEFAULT_NAME) ? networks.defaultNetwork() : networks.inspect(mode);
+                networks.store().allocate(n.id(), new NetworkStore.EndpointRequest(id, name,
+                        o.ipv4() == null ? null : Ipv4Address.parse(o.ipv4()), o.macAddress(), o.aliases()));
+                ids.add(n.id());
+            } catch (NetworkException e) {
+                throw networkError(e);
+            }
+        }
+        return new ContainerNetworking(mode, ids, o.dns(), o.dnsSearch(), o.dnsOptions(), o.extraHosts());
+    }
+
+    /** A network's refusal as docker answers it to {@code create}. */
+    static ContainerException networkError(NetworkException e) {
+        ContainerException.Kind kind = switch (e.kind()) {
+            case NOT_FOUND -> ContainerException.Kind.NOT_FOUND;
+            case INVALID, FORBIDDEN -> ContainerException.Kind.INVALID;
+            case CONFLICT -> ContainerException.Kind.CONFLICT;
+            default -> ContainerException.Kind.FAILED;
+        };
+        return new ContainerException(kind, e.getMessage(), 125);
+    }
+
+    private void releaseNetworks(String id, Exception failure) {
+        try {
+            networks.store().releaseAll(id);
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+        }
     }
 
     /**
@@ -360,6 +499,7 @@ public final class ContainerService {
             stop(c, 0);
         }
         store.remove(c);
+        networks.store().releaseAll(c.config().id());
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -26,11 +26,12 @@ import java.util.Objects;
  * @param diskBytes the writable disk's size (sparse); 0 for {@link #DEFAULT_DISK}
  * @param logOptions docker's {@code --log-opt}s (the Engine API's {@code HostConfig.LogConfig.Config})
  *     of the {@code local} driver: {@code max-size}, {@code max-file}; empty for its defaults
+ * @param network its networks, addresses and resolver; null for the default network
  */
 public record CreateRequest(String image, String name, List<String> cmd, List<String> entrypoint, List<String> env,
                             String workdir, String user, String hostname, boolean tty, boolean openStdin,
                             boolean autoRemove, long memoryBytes, int cpus, long diskBytes,
-                            Map<String, String> logOptions) {
+                            Map<String, String> logOptions, NetworkOptions network) {
     public static final long DEFAULT_MEMORY = 256L << 20;
     public static final long DEFAULT_DISK = 2L << 30;
 
@@ -40,58 +41,65 @@ public record CreateRequest(String image, String name, List<String> cmd, List<St
         entrypoint = entrypoint == null ? null : List.copyOf(entrypoint);
         env = env == null ? List.of() : List.copyOf(env);
         logOptions = logOptions == null ? Map.of() : Map.copyOf(logOptions);
+        network = network == null ? NetworkOptions.DEFAULT : network;
+    }
+
+    /** The same, with {@code n} for networking. */
+    public CreateRequest withNetwork(NetworkOptions n) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes, logOptions, n);
     }
 
     /** The image's command with defaults for everything else. */
     public static CreateRequest of(String image) {
-        return new CreateRequest(image, null, List.of(), null, List.of(), null, null, null, false, false, false, 0, 0, 0, Map.of());
+        return new CreateRequest(image, null, List.of(), null, List.of(), null, null, null, false, false, false, 0, 0, 0, Map.of(), null);
     }
 
     public CreateRequest withName(String n) {
         return new CreateRequest(image, n, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions);
+                memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     public CreateRequest withCmd(List<String> c) {
         return new CreateRequest(image, name, c, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions);
+                memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     public CreateRequest withEntrypoint(List<String> e) {
         return new CreateRequest(image, name, cmd, e, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions);
+                memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     public CreateRequest withEnv(List<String> e) {
         return new CreateRequest(image, name, cmd, entrypoint, e, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions);
+                memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     /** Working directory, user and hostname (each null for the default). */
     public CreateRequest withProcess(String newWorkdir, String newUser, String newHostname) {
         return new CreateRequest(image, name, cmd, entrypoint, env, newWorkdir, newUser, newHostname, tty, openStdin,
-                autoRemove, memoryBytes, cpus, diskBytes, logOptions);
+                autoRemove, memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     public CreateRequest withStreams(boolean newTty, boolean newOpenStdin) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, newTty, newOpenStdin,
-                autoRemove, memoryBytes, cpus, diskBytes, logOptions);
+                autoRemove, memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     public CreateRequest withAutoRemove(boolean remove) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, remove,
-                memoryBytes, cpus, diskBytes, logOptions);
+                memoryBytes, cpus, diskBytes, logOptions, network);
     }
 
     /** Docker's {@code --log-opt}s ({@code max-size}, {@code max-file}). */
     public CreateRequest withLogOptions(Map<String, String> options) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, options);
+                memoryBytes, cpus, diskBytes, options, network);
     }
 
     /** The VM's size (each 0 for the default). */
     public CreateRequest withResources(long newMemoryBytes, int newCpus, long newDiskBytes) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                newMemoryBytes, newCpus, newDiskBytes, logOptions);
+                newMemoryBytes, newCpus, newDiskBytes, logOptions, network);
     }
 }

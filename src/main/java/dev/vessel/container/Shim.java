@@ -55,8 +55,12 @@ public final class Shim {
         int run(VmConfig config) throws Exception;
     }
 
-    /** What the VM boots, resolved by the caller. */
-    public record Boot(Path kernel, Path initrd, Path imageDisk) {}
+    /**
+     * What the VM boots, resolved by the caller.
+     *
+     * @param network the cards, addresses and /etc files of this start ({@link GuestNetwork#plan})
+     */
+    public record Boot(Path kernel, Path initrd, Path imageDisk, GuestNetwork network) {}
 
     private static final boolean TIMING = System.getenv("VESSEL_TIMING") != null;
 
@@ -206,21 +210,34 @@ public final class Shim {
         }
     }
 
-    /** The container's VM: the image read-only (vda), its writable disk (vdb), vsock for the agent, rng. */
-    VmConfig vmConfig(Boot boot) {
-        String cmdline = VmConfig.DEFAULT_CMDLINE + " vessel.hostname=" + config.hostname()
-                + (System.getenv("VESSEL_TIMING") != null ? " vessel.timing=1" : "");
-        return VmConfig.builder()
+    /**
+     * The container's VM: the image read-only (vda), its writable disk (vdb), vsock for the agent,
+     * rng, and a card per network (eth0, ...).
+     */
+    VmConfig vmConfig(Boot boot) throws ContainerException {
+        VmConfig.Builder b = VmConfig.builder()
                 .kernel(boot.kernel())
                 .initrd(boot.initrd())
-                .cmdline(cmdline)
+                .cmdline(cmdline(config, boot.network()))
                 .disk(boot.imageDisk(), true)
                 .disk(container.rwDisk(), false)
                 .vsock(container.vsockSocket())
                 .rng(true)
                 .cpus(config.cpus())
-                .memory(config.memoryBytes())
-                .build();
+                .memory(config.memoryBytes());
+        boot.network().nets().forEach(b::net);
+        return b.build();
+    }
+
+    /**
+     * The guest kernel's command line: what the container's init reads (hostname, network, /etc
+     * files; see container_init.c).
+     *
+     * @throws ContainerException INVALID when it is longer than the kernel takes
+     */
+    public static String cmdline(ContainerConfig config, GuestNetwork network) throws ContainerException {
+        return network.cmdline(VmConfig.DEFAULT_CMDLINE + " vessel.hostname=" + config.hostname()
+                + (TIMING ? " vessel.timing=1" : ""));
     }
 
     /** Waits for the guest agent's READY (other connections to that port are not it: ignored). */

@@ -5,6 +5,9 @@ import dev.vessel.host.StateRoot;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;
+import dev.vessel.network.Network;
+import dev.vessel.network.NetworkException;
+import dev.vessel.network.NetworkService;
 import dev.vessel.sys.Libc;
 
 import java.io.IOException;
@@ -12,6 +15,8 @@ import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The process {@link SupervisorLauncher} starts for one container: it finds what the container's
@@ -24,34 +29,56 @@ public final class SupervisorProcess {
     private final ContainerStore store;
     private final ContainerStore.Container container;
     private final Shim.Boot boot;
+    private final NetworkService networks;
     private final PrintStream diagnostics;
 
     private SupervisorProcess(ContainerStore store, ContainerStore.Container container, Shim.Boot boot,
-                              PrintStream diagnostics) {
+                              NetworkService networks, PrintStream diagnostics) {
         this.store = store;
         this.container = container;
         this.boot = boot;
+        this.networks = networks;
         this.diagnostics = diagnostics;
     }
 
     /**
      * Finds container {@code id} and what its VM boots: the kernel (fetched on first use, its
-     * progress on {@code diagnostics}), the container initramfs and the image's disk.
+     * progress on {@code diagnostics}), the container initramfs, the image's disk, and its
+     * networks, whose bridges are made ready on the host where they live.
      */
-    public static SupervisorProcess prepare(StateRoot root, String id, PrintStream diagnostics)
+    public static SupervisorProcess prepare(StateRoot root, String id, NetworkService networks, PrintStream diagnostics)
             throws IOException, ContainerException {
         ContainerStore store = ContainerStore.open(root);
         ContainerStore.Container c = store.require(id);
         try {
+            GuestNetwork network = networks(c.config(), networks);
             ImageStore images = ImageStore.open(root);
             Image image = images.resolve(c.config().imageId());
             Path disk = images.ensureDisk(image);
             DebianKernel.Release kernel = new DebianKernel(root.dir("kernels")).ensure(diagnostics);
             Path initrd = ContainerInitramfs.ensure(root.dir("cache"), kernel);
-            return new SupervisorProcess(store, c, new Shim.Boot(kernel.vmlinuz(), initrd, disk), diagnostics);
+            Shim.Boot boot = new Shim.Boot(kernel.vmlinuz(), initrd, disk, network);
+            Shim.cmdline(c.config(), network); // too long fails here, before anything runs
+            return new SupervisorProcess(store, c, boot, networks, diagnostics);
         } catch (ImageException e) {
             throw ContainerException.failed(e.getMessage());
         }
+    }
+
+    /** The container's networks, their bridges ensured (the helper machine forgets them when it restarts). */
+    static GuestNetwork networks(ContainerConfig config, NetworkService service) throws IOException, ContainerException {
+        List<Network> on = new ArrayList<>();
+        try {
+            for (String netId : config.networking().networks()) {
+                Network n = service.store().require(netId);
+                service.ensureBridge(n);
+                on.add(n);
+            }
+        } catch (NetworkException e) {
+            throw ContainerException.failed("cannot connect container " + config.name() + " to its network: "
+                    + e.getMessage());
+        }
+        return GuestNetwork.plan(config, on, on.isEmpty() ? null : service.hostGateway(on.getFirst()));
     }
 
     /**
@@ -66,7 +93,7 @@ public final class SupervisorProcess {
         Libc.dup2(fd, 1);
         Libc.close(fd);
         boolean[] told = {false};
-        return Shim.run(store, container, boot, vm, waitForAttach, restart, () -> {
+        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, () -> {
             synchronized (told) {
                 if (told[0]) {
                     return;
@@ -81,5 +108,9 @@ public final class SupervisorProcess {
                 }
             }
         });
+        if (container.config().autoRemove()) {
+            networks.store().releaseAll(container.config().id()); // --rm removed it: its addresses go too
+        }
+        return status;
     }
 }

@@ -3,6 +3,7 @@ package dev.vessel.machine;
 import dev.vessel.host.StateRoot;
 import dev.vessel.network.BridgeScript;
 import dev.vessel.network.HostNetworkHost;
+import dev.vessel.network.Ipv4Address;
 import dev.vessel.network.Ipv4Subnet;
 import dev.vessel.network.Network;
 import dev.vessel.network.NetworkException;
@@ -25,6 +26,12 @@ import java.util.List;
 public final class MachineNetworkHost implements NetworkHost {
     /** The machine's own network (QEMU user-mode networking: the machine is .15, the host .2). */
     static final Ipv4Subnet MACHINE_NETWORK = Ipv4Subnet.parse("10.0.2.0/24");
+    /**
+     * Where the machine reaches the host: QEMU's user-mode network answers this address with the
+     * host's loopback, so a container's traffic to it (masqueraded out of the machine) reaches a
+     * server listening on the host's 127.0.0.1.
+     */
+    static final Ipv4Address HOST_FROM_MACHINE = Ipv4Address.parse("10.0.2.2");
 
     private final HelperMachine helper;
     private final PrintStream log;
@@ -93,5 +100,10 @@ public final class MachineNetworkHost implements NetworkHost {
             throw new NetworkException(NetworkException.Kind.FAILED, "cannot " + what + " the bridge " + n.bridge()
                     + " of network " + n.name() + " in the helper machine" + (msg.isEmpty() ? "" : ": " + msg));
         }
+    }
+
+    @Override
+    public Ipv4Address hostGateway(Network network) {
+        return HOST_FROM_MACHINE;
     }
 }

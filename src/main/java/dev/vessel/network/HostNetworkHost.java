@@ -50,4 +50,9 @@ public final class HostNetworkHost implements NetworkHost {
         return new NetworkException(NetworkException.Kind.FAILED, "cannot " + what + " the bridge " + n.bridge()
                 + " of network " + n.name() + (msg.isEmpty() ? "" : ": " + msg));
     }
+
+    @Override
+    public Ipv4Address hostGateway(Network network) {
+        return network.gateway();
+    }
 }

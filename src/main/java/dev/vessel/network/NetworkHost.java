@@ -27,4 +27,10 @@ public interface NetworkHost {
      * subnet must not overlap.
      */
     List<Ipv4Subnet> routes() throws IOException, NetworkException;
+
+    /**
+     * The address at which a container on {@code network} reaches this host's own services
+     * (docker's {@code host-gateway}): the bridge's gateway when the bridges live on this host.
+     */
+    Ipv4Address hostGateway(Network network);
 }

@@ -83,6 +83,11 @@ public final class NetworkService {
         }
     }
 
+    /** Where a container on {@code n} reaches the host's own services ({@code host-gateway}). */
+    public Ipv4Address hostGateway(Network n) {
+        return host.hostGateway(n);
+    }
+
     /**
      * Removes a network that no container is on, its bridge and rules first.
      *

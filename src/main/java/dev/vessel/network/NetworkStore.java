@@ -81,11 +81,22 @@ public final class NetworkStore {
         }
     }
 
-    /** A container's request for an address on a network. */
-    public record EndpointRequest(String containerId, String containerName, Ipv4Address address, String macAddress) {
+    /**
+     * A container's request for an address on a network.
+     *
+     * @param address the address asked for ({@code --ip}), or null for the network's choice
+     * @param macAddress the MAC asked for ({@code --mac-address}), or null for the network's choice
+     * @param aliases other names it answers to there ({@code --network-alias})
+     */
+    public record EndpointRequest(String containerId, String containerName, Ipv4Address address, String macAddress,
+                                  List<String> aliases) {
+        public EndpointRequest {
+            aliases = aliases == null ? List.of() : List.copyOf(aliases);
+        }
+
         /** An address and MAC of the network's choosing. */
         public static EndpointRequest of(String containerId, String containerName) {
-            return new EndpointRequest(containerId, containerName, null, null);
+            return new EndpointRequest(containerId, containerName, null, null, List.of());
         }
     }
 
@@ -283,7 +294,7 @@ public final class NetworkStore {
             if (macs.contains(mac)) {
                 throw NetworkException.conflict("MAC address " + mac + " is already in use on network " + n.name());
             }
-            Endpoint e = new Endpoint(randomHex(), containerName, address, mac);
+            Endpoint e = new Endpoint(randomHex(), containerName, address, mac, request.aliases());
             Map<String, Endpoint> endpoints = new LinkedHashMap<>(n.endpoints());
             endpoints.put(request.containerId(), e);
             write(with(doc, n.withEndpoints(endpoints)));

@@ -41,7 +41,7 @@ class RunCommandTest {
         r.diskSize = "1G";
         CreateRequest q = r.request(Map.of());
         assertEquals(new CreateRequest("busybox", "web", List.of("sh", "-c", "true"), null, List.of(), "/srv", "nobody", "h",
-                true, true, true, 512L << 20, 2, 1L << 30, Map.of()), q);
+                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null), q);
     }
 
     @Test

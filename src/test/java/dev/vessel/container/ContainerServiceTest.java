@@ -1,5 +1,10 @@
 package dev.vessel.container;
 
+import dev.vessel.network.Endpoint;
+import dev.vessel.network.FakeNetworkHost;
+import dev.vessel.network.Network;
+import dev.vessel.network.NetworkService;
+import dev.vessel.network.NetworkStore;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.image.BuiltinBusybox;
 import dev.vessel.image.Image;
@@ -52,6 +57,7 @@ class ContainerServiceTest {
     final List<String> launches = new ArrayList<>();
     final List<String> pulls = new ArrayList<>();
     ContainerService service;
+    final FakeNetworkHost networkHost = new FakeNetworkHost();
 
     @BeforeAll
     static void images() throws Exception {
@@ -73,7 +79,8 @@ class ContainerServiceTest {
             }
             imgs.tag("test/entry:1", ref.toString());
             return imgs.resolve(ref.toString());
-        }, (c, waitForAttach, restart) -> launches.add(c.config().name() + " wait=" + waitForAttach + " restart=" + restart));
+        }, (c, waitForAttach, restart) -> launches.add(c.config().name() + " wait=" + waitForAttach + " restart=" + restart),
+                new NetworkService(NetworkStore.open(dir.resolve("networks")), networkHost));
     }
 
     private static CreateRequest entry() {
@@ -165,6 +172,92 @@ class ContainerServiceTest {
         assertEquals(ContainerException.Kind.INVALID, e.kind());
         assertEquals(400, e.httpStatus());
         assertEquals(125, e.status(), "docker run's status for its own failures");
+    }
+
+    @Test
+    void aContainerGetsAnAddressOnTheDefaultNetworkUntilItIsRemoved() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("a"));
+        ContainerNetworking net = c.config().networking();
+        Network bridge = service.networks().inspect("bridge");
+        assertEquals("bridge", net.mode());
+        assertEquals(List.of(bridge.id()), net.networks());
+        Endpoint e = bridge.endpoints().get(c.config().id());
+        assertEquals("a", e.containerName());
+        assertEquals(bridge.subnet().network().plus(2), e.address(), "the lowest free address");
+        assertEquals(List.of(), networkHost.calls, "nothing on the host before the container starts");
+        service.remove(c.config().id(), false);
+        assertTrue(service.networks().inspect("bridge").endpoints().isEmpty(), "its address was given back");
+    }
+
+    @Test
+    void aUserNetworkWithAddressMacAndAliasesOrNone() throws Exception {
+        Network front = service.networks().create(dev.vessel.network.CreateRequest.named("front")
+                .withSubnet("10.30.0.0/24", null));
+        ContainerStore.Container c = service.create(entry().withName("db").withNetwork(new NetworkOptions("front",
+                List.of("database"), "10.30.0.20", "02:00:00:00:00:20", List.of("10.30.0.1"), List.of("test"),
+                List.of("ndots:1"), List.of("x:10.0.0.9"))));
+        Endpoint e = service.networks().inspect("front").endpoints().get(c.config().id());
+        assertEquals("10.30.0.20", e.address().toString());
+        assertEquals("02:00:00:00:00:20", e.macAddress());
+        assertEquals(List.of("database"), e.aliases());
+        assertEquals(new ContainerNetworking("front", List.of(front.id()), List.of("10.30.0.1"), List.of("test"),
+                List.of("ndots:1"), List.of("x:10.0.0.9")), c.config().networking());
+        ContainerStore.Container none = service.create(entry().withName("alone")
+                .withNetwork(new NetworkOptions("none", null, null, null, null, null, null, null)));
+        assertEquals(List.of(), none.config().networking().networks());
+        ContainerException taken = assertThrows(ContainerException.class, () -> service.create(entry().withName("db2")
+                .withNetwork(new NetworkOptions("front", null, "10.30.0.20", null, null, null, null, null))));
+        assertEquals(ContainerException.Kind.CONFLICT, taken.kind());
+        assertEquals(125, taken.status());
+        assertEquals(2, store.list().size(), "the refused one left nothing");
+        ContainerException unknown = assertThrows(ContainerException.class, () -> service.create(entry()
+                .withNetwork(new NetworkOptions("nosuch", null, null, null, null, null, null, null))));
+        assertEquals(ContainerException.Kind.NOT_FOUND, unknown.kind());
+        assertEquals("network nosuch not found", unknown.getMessage());
+    }
+
+    @Test
+    void aRefusedCreateGivesItsAddressBack() throws Exception {
+        service.create(entry().withName("taken"));
+        assertThrows(ContainerException.class, () -> service.create(entry().withName("taken")));
+        assertEquals(1, service.networks().inspect("bridge").endpoints().size(), "only the first one's address");
+    }
+
+    @Test
+    void badNetworkOptionsWithDockersAnswers() throws Exception {
+        CreateRequest absent = CreateRequest.of("missing/image");
+        java.util.function.Function<NetworkOptions, CreateRequest> with = absent::withNetwork;
+        assertInvalid("network-scoped alias is supported only for containers in user defined networks",
+                with.apply(new NetworkOptions(null, List.of("x"), null, null, null, null, null, null)));
+        assertInvalid("invalid IPv4 address: \"10.0.0.300\"",
+                with.apply(new NetworkOptions("front", null, "10.0.0.300", null, null, null, null, null)));
+        assertInvalid("invalid DNS server (Vessel's containers have IPv4 only): \"::1\"",
+                with.apply(new NetworkOptions(null, null, null, null, List.of("::1"), null, null, null)));
+        assertInvalid("invalid DNS search domain: a b",
+                with.apply(new NetworkOptions(null, null, null, null, null, List.of("a b"), null, null)));
+        assertInvalid("invalid DNS option: a b",
+                with.apply(new NetworkOptions(null, null, null, null, null, null, List.of("a b"), null)));
+        assertInvalid("bad format for add-host: \"nocolon\"",
+                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("nocolon"))));
+        assertInvalid("invalid IP address in add-host: \"x\"",
+                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("h:x"))));
+        assertInvalid("invalid hostname in add-host: \"a b\"",
+                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("a b:10.0.0.1"))));
+        assertInvalid("conflicting options: --ip, --mac-address and --network-alias need a network, not --network none",
+                with.apply(new NetworkOptions("none", null, "10.0.0.2", null, null, null, null, null)));
+        assertTrue(assertThrowsInvalid(with.apply(new NetworkOptions("host", null, null, null, null, null, null, null)))
+                .startsWith("network host is not supported"));
+        assertTrue(assertThrowsInvalid(with.apply(new NetworkOptions("container:x", null, null, null, null, null, null,
+                null))).startsWith("network mode container:x is not supported"));
+        assertInvalid("invalid hostname format: a b init=/bin/sh", absent.withProcess(null, null, "a b init=/bin/sh"));
+        assertInvalid("invalid hostname format: " + "h".repeat(64), absent.withProcess(null, null, "h".repeat(64)));
+        assertTrue(store.list().isEmpty());
+    }
+
+    private String assertThrowsInvalid(CreateRequest r) {
+        ContainerException e = assertThrows(ContainerException.class, () -> service.create(r, PullProgress.quiet()));
+        assertEquals(ContainerException.Kind.INVALID, e.kind());
+        return e.getMessage();
     }
 
     @Test

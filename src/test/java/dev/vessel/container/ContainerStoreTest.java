@@ -18,7 +18,7 @@ class ContainerStoreTest {
 
     static ContainerConfig config(String id, String name, String created) {
         return new ContainerConfig(id, name, "busybox", "sha256:" + "a".repeat(64), created, "sh", List.of("-c", "true"),
-                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null);
+                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null);
     }
 
     @Test

@@ -45,7 +45,7 @@ class StatePrivacyTest {
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         root = base.resolve("state");
         StateRoot state = StateRoot.resolve(root);
-        ContainerService service = ContainerService.open(state);
+        ContainerService service = ContainerService.open(state, new dev.vessel.network.FakeNetworkHost());
         ContainerStore.Container c = service.create(CreateRequest.of("busybox").withCmd(List.of("env"))
                 .withEnv(List.of(SECRET)), PullProgress.quiet());
         try (ContainerLog log = ContainerLog.append(c.log())) {

@@ -129,7 +129,7 @@ class IpamProperties {
         Set<Ipv4Address> used = new HashSet<>();
         store.require("n").endpoints().values().forEach(e -> used.add(e.address()));
         Ipv4Address want = n.subnet().network().plus(wanted);
-        NetworkStore.EndpointRequest request = new NetworkStore.EndpointRequest(container(99), "asker", want, null);
+        NetworkStore.EndpointRequest request = new NetworkStore.EndpointRequest(container(99), "asker", want, null, null);
         boolean free = wanted >= 2 && wanted <= 30 && !used.contains(want);
         if (free) {
             assertEquals(want, store.allocate("n", request).address());
@@ -149,10 +149,10 @@ class IpamProperties {
         Network d = store.ensureDefault(List.of());
         Network chosen = store.create(CreateRequest.named("chosen"), List.of());
         NetworkException onDefault = assertThrows(NetworkException.class, () -> store.allocate("bridge",
-                new NetworkStore.EndpointRequest(container(1), "c", d.subnet().network().plus(host), null)));
+                new NetworkStore.EndpointRequest(container(1), "c", d.subnet().network().plus(host), null, null)));
         assertEquals("user specified IP address is supported on user defined networks only", onDefault.getMessage());
         NetworkException onChosen = assertThrows(NetworkException.class, () -> store.allocate("chosen",
-                new NetworkStore.EndpointRequest(container(1), "c", chosen.subnet().network().plus(host), null)));
+                new NetworkStore.EndpointRequest(container(1), "c", chosen.subnet().network().plus(host), null, null)));
         assertEquals("user specified IP address is supported only when connecting to networks with user configured subnets",
                 onChosen.getMessage());
     }
@@ -163,14 +163,14 @@ class IpamProperties {
         NetworkStore store = NetworkStore.open(dir);
         store.create(CreateRequest.named("n").withSubnet("192.168.77.0/24", null), List.of());
         String mac = String.format("02:00:00:00:00:%02x", octet);
-        Endpoint asked = store.allocate("n", new NetworkStore.EndpointRequest(container(1), "a", null, mac.toUpperCase()));
+        Endpoint asked = store.allocate("n", new NetworkStore.EndpointRequest(container(1), "a", null, mac.toUpperCase(), null));
         assertEquals(mac, asked.macAddress());
         Endpoint derived = store.allocate("n", NetworkStore.EndpointRequest.of(container(2), "b"));
         assertEquals("02:42:c0:a8:4d:03", derived.macAddress());
         assertEquals(NetworkException.Kind.CONFLICT, assertThrows(NetworkException.class,
-                () -> store.allocate("n", new NetworkStore.EndpointRequest(container(3), "c", null, mac))).kind());
+                () -> store.allocate("n", new NetworkStore.EndpointRequest(container(3), "c", null, mac, null))).kind());
         assertEquals(NetworkException.Kind.INVALID, assertThrows(NetworkException.class,
-                () -> store.allocate("n", new NetworkStore.EndpointRequest(container(3), "c", null, "01:00:00:00:00:01"))).kind());
+                () -> store.allocate("n", new NetworkStore.EndpointRequest(container(3), "c", null, "01:00:00:00:00:01", null))).kind());
         assertEquals("endpoint with name a already exists in network n", assertThrows(NetworkException.class,
                 () -> store.allocate("n", NetworkStore.EndpointRequest.of(container(1), "a"))).getMessage());
         List<String> ids = new ArrayList<>(store.require("n").endpoints().keySet());

@@ -17,38 +17,13 @@ class NetworkServiceTest {
     @TempDir
     Path dir;
 
-    /** A host that records what it is asked, with given routes, and fails when told to. */
-    static final class FakeHost implements NetworkHost {
-        final List<String> calls = new ArrayList<>();
-        List<Ipv4Subnet> routes = List.of();
-        boolean failEnsure;
-
-        @Override
-        public void ensureBridge(Network n) throws NetworkException {
-            calls.add("ensure " + n.bridge() + " " + n.subnet());
-            if (failEnsure) {
-                throw new NetworkException(NetworkException.Kind.FAILED, "cannot set up the bridge " + n.bridge());
-            }
-        }
-
-        @Override
-        public void removeBridge(Network n) {
-            calls.add("remove " + n.bridge());
-        }
-
-        @Override
-        public List<Ipv4Subnet> routes() {
-            return routes;
-        }
-    }
-
-    private NetworkService service(FakeHost host) throws IOException {
+    private NetworkService service(FakeNetworkHost host) throws IOException {
         return new NetworkService(NetworkStore.open(dir), host);
     }
 
     @Test
     void createRecordsTheDefaultNetworkFirstThenRealizesTheNewOne() throws Exception {
-        FakeHost host = new FakeHost();
+        FakeNetworkHost host = new FakeNetworkHost();
         host.routes = List.of(Ipv4Subnet.parse("172.18.0.0/16"));
         NetworkService s = service(host);
         Network n = s.create(CreateRequest.named("web"));
@@ -60,7 +35,7 @@ class NetworkServiceTest {
 
     @Test
     void aNetworkTheHostRefusesIsNotKept() throws Exception {
-        FakeHost host = new FakeHost();
+        FakeNetworkHost host = new FakeNetworkHost();
         host.failEnsure = true;
         NetworkService s = service(host);
         NetworkException e = assertThrows(NetworkException.class, () -> s.create(CreateRequest.named("web")));
@@ -72,7 +47,7 @@ class NetworkServiceTest {
 
     @Test
     void removeTakesTheBridgeAwayButNotWhileContainersAreOn() throws Exception {
-        FakeHost host = new FakeHost();
+        FakeNetworkHost host = new FakeNetworkHost();
         NetworkService s = service(host);
         Network n = s.create(CreateRequest.named("web"));
         s.store().allocate("web", NetworkStore.EndpointRequest.of("a".repeat(64), "c"));
@@ -87,7 +62,7 @@ class NetworkServiceTest {
 
     @Test
     void pruneRemovesEveryUnusedNetworkButTheDefault() throws Exception {
-        FakeHost host = new FakeHost();
+        FakeNetworkHost host = new FakeNetworkHost();
         NetworkService s = service(host);
         s.create(CreateRequest.named("a"));
         Network b = s.create(CreateRequest.named("b"));
