@@ -151,6 +151,8 @@ final class MachineImage {
                     .text("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
                     .text("etc/group", 0644, "root:x:0:\nnogroup:x:65534:\n")
                     .text("etc/hosts", 0644, "127.0.0.1 localhost\n10.0.2.2 host\n")
+                    // QEMU's user-mode network resolves names at .3: the networks' resolvers forward there.
+                    .text("etc/resolv.conf", 0644, "nameserver 10.0.2.3\n")
                     .text("init", 0755, initScript());
             List<String> loaded = new ArrayList<>();
             for (String m : KERNEL_MODULES) {

@@ -51,7 +51,7 @@ public final class MachineNetworkHost implements NetworkHost {
     }
 
     @Override
-    public void ensureBridge(Network network) throws IOException, NetworkException {
+    public void ensureBridge(Network network, String names) throws IOException, NetworkException {
         HelperMachine.Endpoint endpoint;
         try {
             endpoint = helper.ensureRunning(log);
@@ -59,14 +59,14 @@ public final class MachineNetworkHost implements NetworkHost {
             throw new NetworkException(NetworkException.Kind.FAILED, "cannot set up network " + network.name()
                     + ": " + e.getMessage(), e);
         }
-        run(endpoint, BridgeScript.ensure(network), network, "set up");
+        run(endpoint, BridgeScript.ensure(network), names, network, "set up");
     }
 
     @Override
     public void removeBridge(Network network) throws IOException, NetworkException {
         var running = helper.running();
         if (running.isPresent()) {
-            run(running.get(), BridgeScript.remove(network), network, "remove");
+            run(running.get(), BridgeScript.remove(network), "", network, "remove");
         }
     }
 
@@ -83,12 +83,13 @@ public final class MachineNetworkHost implements NetworkHost {
         return new ArrayList<>(all);
     }
 
-    private static void run(HelperMachine.Endpoint endpoint, List<String> argv, Network n, String what)
+    private static void run(HelperMachine.Endpoint endpoint, List<String> argv, String stdin, Network n, String what)
             throws IOException, NetworkException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int status;
         try {
-            status = MachineConnection.open(endpoint).run(argv, null, out, out);
+            status = MachineConnection.open(endpoint).run(argv,
+                    new java.io.ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), out, out);
         } catch (MachineException e) {
             throw new NetworkException(NetworkException.Kind.FAILED, "cannot " + what + " the bridge " + n.bridge()
                     + " of network " + n.name() + " in the helper machine: " + e.getMessage(), e);

@@ -1,6 +1,5 @@
 package dev.vessel.network;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -11,13 +10,13 @@ import java.util.List;
  */
 public final class HostNetworkHost implements NetworkHost {
     @Override
-    public void ensureBridge(Network network) throws IOException, NetworkException {
-        run(BridgeScript.ensure(network), network, "set up");
+    public void ensureBridge(Network network, String names) throws IOException, NetworkException {
+        run(BridgeScript.ensure(network), names, network, "set up");
     }
 
     @Override
     public void removeBridge(Network network) throws IOException, NetworkException {
-        run(BridgeScript.remove(network), network, "remove");
+        run(BridgeScript.remove(network), "", network, "remove");
     }
 
     @Override
@@ -25,9 +24,11 @@ public final class HostNetworkHost implements NetworkHost {
         return Routes.ofThisHost();
     }
 
-    private static void run(List<String> argv, Network n, String what) throws IOException, NetworkException {
-        Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true).start();
+    private static void run(List<String> argv, String stdin, Network n, String what) throws IOException, NetworkException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        try (var in = p.getOutputStream()) {
+            in.write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         int status;
         try {

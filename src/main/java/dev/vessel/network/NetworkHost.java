@@ -15,9 +15,33 @@ public interface NetworkHost {
      * the network forwards. A bridge of that name that Vessel did not make is used as it is found
      * (as docker does), but never removed.
      *
+     * Its resolver runs on the gateway address and answers {@code names}.
+     *
+     * @param names the containers' names on the network, in hosts-file form ({@link #names})
      * @throws NetworkException FAILED when the host refuses (not root, a non-bridge interface of that name, ...)
      */
-    void ensureBridge(Network network) throws IOException, NetworkException;
+    void ensureBridge(Network network, String names) throws IOException, NetworkException;
+
+    /**
+     * What a network's resolver answers, in hosts-file form: each container's address with its
+     * name, its aliases and its short id. Nothing on the default network, where docker resolves
+     * no container names.
+     */
+    static String names(Network network) {
+        if (network.isDefault()) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder();
+        network.endpoints().forEach((containerId, e) -> {
+            b.append(e.address());
+            if (!e.containerName().isEmpty()) {
+                b.append(' ').append(e.containerName());
+            }
+            e.aliases().forEach(a -> b.append(' ').append(a));
+            b.append(' ').append(containerId, 0, 12).append('\n');
+        });
+        return b.toString();
+    }
 
     /** Removes {@code network}'s rules, and its bridge if Vessel made it; nothing there is no error. */
     void removeBridge(Network network) throws IOException, NetworkException;

@@ -79,7 +79,9 @@ public final class NetworkService {
      */
     public void ensureBridge(Network n) throws IOException, NetworkException {
         try (NetworkStore.Locked l = hostLock()) {
-            host.ensureBridge(n);
+            // The record as it is now: the names of every container on it, the caller's too.
+            Network current = store.find(n.id()).orElse(n);
+            host.ensureBridge(current, NetworkHost.names(current));
         }
     }
 

@@ -2,8 +2,9 @@
 # Vessel's bridge networks on the host where the VMs run (dev.vessel.network.BridgeScript runs it,
 # as root, on this host or in the helper machine):
 #
-#   ensure ID BRIDGE SUBNET GATEWAY/PREFIX MODE   the bridge up with the gateway address, its rules in place
-#   remove ID BRIDGE SUBNET GATEWAY/PREFIX MODE   its rules gone, and the bridge if Vessel made it
+#   ensure ID BRIDGE SUBNET GATEWAY/PREFIX MODE   the bridge up with the gateway address, its rules in
+#                                                 place, its resolver running with the names on stdin
+#   remove ID BRIDGE SUBNET GATEWAY/PREFIX MODE   its rules and resolver gone, and the bridge if Vessel made it
 #
 # ID is the network's 12-digit short id; MODE is nat (the subnet's traffic leaves masqueraded),
 # routed (it leaves as it is) or internal (nothing passes between the bridge and anything else).
@@ -18,6 +19,11 @@
 #                              and other hosts cannot open connections to this network's containers)
 # The table goes when its last chain does. A base chain's accept is its own only: a drop by another
 # firewall on the same hook still wins.
+#
+# Each network has a resolver: dnsmasq on the gateway address (port 53 of the bridge only). It
+# answers the names of the network's containers from /run/vessel/dns/ID.hosts (what ensure reads on
+# stdin, in hosts-file form; dnsmasq re-reads it on SIGHUP) and forwards every other name to this
+# host's resolvers (/etc/resolv.conf). Containers find it as their nameserver.
 #
 # A bridge Vessel makes carries the interface alias "vessel network ID"; only such a bridge is ever
 # deleted. An existing bridge of the name (a user's, given with -o com.docker.network.bridge.name) is
@@ -48,6 +54,19 @@ IP=ip
 for p in /usr/sbin/ip /sbin/ip; do if [ -x "$p" ]; then IP=$p; break; fi; done
 NFT=nft
 for p in /usr/sbin/nft /sbin/nft; do if [ -x "$p" ]; then NFT=$p; break; fi; done
+DNSMASQ=dnsmasq
+for p in /usr/sbin/dnsmasq /sbin/dnsmasq; do if [ -x "$p" ]; then DNSMASQ=$p; break; fi; done
+dns=/run/vessel/dns
+pidfile=$dns/$id.pid
+
+# The pid of the network's resolver, if it runs (a pid file of a process that is not dnsmasq is stale).
+resolver() {
+  [ -f "$pidfile" ] || return 1
+  p=$(cat "$pidfile")
+  case "$p" in ''|*[!0-9]*) return 1 ;; esac
+  [ "$(cat /proc/$p/comm 2>/dev/null)" = dnsmasq ] || return 1
+  echo "$p"
+}
 owner="vessel network $id"
 sys=/sys/class/net/$br
 
@@ -85,7 +104,25 @@ if [ "$verb" = ensure ]; then
     fi
     echo "add rule ip vessel fwd_$id oifname \"$br\" iifname != \"$br\" drop"
   } | $NFT -f -
+  mkdir -p "$dns"
+  cat > "$dns/$id.hosts.tmp"
+  mv -f "$dns/$id.hosts.tmp" "$dns/$id.hosts"
+  if p=$(resolver); then
+    kill -HUP "$p"
+  else
+    upstream=--no-resolv
+    grep -qs '^nameserver' /etc/resolv.conf && upstream=--resolv-file=/etc/resolv.conf
+    # Bound to the gateway address alone (not the loopback): another resolver on this host, or
+    # another network's, keeps its own port 53.
+    $DNSMASQ --conf-file=/dev/null --pid-file="$pidfile" --bind-interfaces --listen-address="${gw%/*}" --no-hosts --addn-hosts="$dns/$id.hosts" "$upstream" \
+      --user=nobody --cache-size=0 --no-negcache --domain-needed \
+      || die "cannot start the resolver of network $id (dnsmasq)"
+  fi
 else
+  if p=$(resolver); then
+    kill "$p"
+  fi
+  rm -f "$pidfile" "$dns/$id.hosts" "$dns/$id.hosts.tmp"
   batch=
   for c in $(chains); do
     if [ "$c" = "nat_$id" ] || [ "$c" = "fwd_$id" ]; then

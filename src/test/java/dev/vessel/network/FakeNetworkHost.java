@@ -11,8 +11,8 @@ public final class FakeNetworkHost implements NetworkHost {
     public volatile boolean failEnsure;
 
     @Override
-    public void ensureBridge(Network n) throws NetworkException {
-        calls.add("ensure " + n.bridge() + " " + n.subnet());
+    public void ensureBridge(Network n, String names) throws NetworkException {
+        calls.add("ensure " + n.bridge() + " " + n.subnet() + (names.isEmpty() ? "" : " names " + names.strip().replace('\n', ';')));
         if (failEnsure) {
             throw new NetworkException(NetworkException.Kind.FAILED, "cannot set up the bridge " + n.bridge());
         }
