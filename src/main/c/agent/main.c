@@ -44,7 +44,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vessel-agent --listen SPEC [--token-file PATH] [--notify-ready]\n"
             "       vessel-agent --vmm-client SOCKET -- ARGS...\n"
-            "       vessel-agent --connect-unix PATH | --connect-vsock CID:PORT\n"
+            "       vessel-agent --connect-unix PATH | --connect-vsock CID:PORT | --connect-tcp IP:PORT"
+            " | --connect-udp IP:PORT\n"
             "\n"
             "Remote-exec server for Vessel guests (protocol " VA_PROTOCOL_VERSION ").\n"
             "\n"
@@ -67,6 +68,9 @@ static void usage(FILE *f)
             "  --connect-unix PATH join stdin/stdout to the Unix stream socket PATH\n"
             "                      (how the host reaches a socket in the helper machine)\n"
             "  --connect-vsock CID:PORT  the same with a vsock stream (CID 2: the host)\n"
+            "  --connect-tcp IP:PORT     the same with a TCP connection (a published port)\n"
+            "  --connect-udp IP:PORT     datagrams to and from IP:PORT, each framed on\n"
+            "                      stdin/stdout as a big-endian u16 length and its bytes\n"
             "  --help              show this help\n");
 }
 
@@ -279,7 +283,8 @@ int main(int argc, char **argv)
     /* before ensure_std_fds: a client passes on the stdio it got, or none at all */
     if (argc > 1 && strcmp(argv[1], "--vmm-client") == 0)
         return vmm_client_main(argc, argv);
-    if (argc > 1 && (strcmp(argv[1], "--connect-unix") == 0 || strcmp(argv[1], "--connect-vsock") == 0))
+    if (argc > 1 && (strcmp(argv[1], "--connect-unix") == 0 || strcmp(argv[1], "--connect-vsock") == 0
+                     || strcmp(argv[1], "--connect-tcp") == 0 || strcmp(argv[1], "--connect-udp") == 0))
         return unix_relay_main(argc, argv);
     ensure_std_fds();
 

@@ -4,9 +4,13 @@ import dev.vessel.container.ContainerException;
 import dev.vessel.container.SupervisorLauncher;
 import dev.vessel.container.SupervisorProcess;
 import dev.vessel.host.Timing;
+import dev.vessel.machine.HelperMachine;
 import dev.vessel.machine.MachineNetworkHost;
+import dev.vessel.machine.MachinePortConnector;
 import dev.vessel.machine.VmLauncher;
 import dev.vessel.network.NetworkService;
+import dev.vessel.network.ports.DirectPortConnector;
+import dev.vessel.network.ports.PortConnector;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -38,9 +42,15 @@ final class ContainerShimCommand implements Callable<Integer> {
         Timing.mark("shim: start");
         SupervisorProcess supervisor;
         try {
+            VmLauncher.Accel accel = VmLauncher.Accel.auto();
+            PortConnector ports = accel == VmLauncher.Accel.KVM ? new DirectPortConnector()
+                    : new MachinePortConnector(HelperMachine.of(main.stateRoot()));
             supervisor = SupervisorProcess.prepare(main.stateRoot(), id, NetworkService.open(main.stateRoot(),
-                    MachineNetworkHost.forVms(main.stateRoot(), VmLauncher.Accel.auto(), System.err)), System.err);
+                    MachineNetworkHost.forVms(main.stateRoot(), accel, System.err)), ports, System.err);
         } catch (ContainerException e) {
+            // To the launcher, which answers its caller with it (the console log keeps it too).
+            System.out.println(SupervisorLauncher.FAILED + e.getMessage().replace('\n', ' '));
+            System.out.flush();
             throw ContainerSupport.error(e);
         }
         Timing.mark("shim: boot files ready");

@@ -10,6 +10,9 @@ import dev.vessel.container.ContainerLog;
 import dev.vessel.container.ContainerSummary;
 import dev.vessel.container.HumanDuration;
 import dev.vessel.container.LogReader;
+import dev.vessel.network.Endpoint;
+import dev.vessel.network.Network;
+import dev.vessel.network.ports.PortBinding;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -22,7 +25,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** The docker verbs that show containers: ps, logs, inspect. */
+/** The docker verbs that show containers: ps, port, logs, inspect. */
 final class ContainerViewCommands {
     private ContainerViewCommands() {}
 
@@ -58,9 +61,46 @@ final class ContainerViewCommands {
                 if (!noTrunc && cmd.length() > 20) {
                     cmd = cmd.substring(0, 19) + "…";
                 }
+                String ports = c.state().isRunning()
+                        ? String.join(", ", c.state().ports().stream().map(Object::toString).toList()) : "";
                 out.printf(fmt, id, c.image(), "\"" + cmd + "\"", HumanDuration.of(HumanDuration.since(c.created(), now)) + " ago",
-                        c.status(), "", c.name());
+                        c.status(), ports, c.name());
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "port", mixinStandardHelpOptions = true,
+            description = "List port mappings or a specific mapping for the container.")
+    static final class Port implements Callable<Integer> {
+        @ParentCommand
+        Main main;
+
+        @Parameters(index = "0", paramLabel = "CONTAINER")
+        String container;
+
+        @Parameters(index = "1", arity = "0..1", paramLabel = "PRIVATE_PORT[/PROTO]")
+        String privatePort;
+
+        @Override
+        public Integer call() throws Exception {
+            ContainerDetails d;
+            try {
+                d = ContainerSupport.service(main).inspect(container);
+            } catch (ContainerException e) {
+                throw ContainerSupport.error(e);
+            }
+            List<PortBinding> bound = d.running() ? d.state().ports() : List.of();
+            if (privatePort == null) {
+                bound.forEach(b -> System.out.println(b.containerKey() + " -> " + b.hostAddress() + ":" + b.hostPort()));
+                return 0;
+            }
+            String key = privatePort.contains("/") ? privatePort : privatePort + "/" + PortBinding.TCP;
+            List<PortBinding> matching = bound.stream().filter(b -> b.containerKey().equals(key)).toList();
+            if (matching.isEmpty()) {
+                throw new UserError("Error: No public port '" + key + "' published for " + container, 1);
+            }
+            matching.forEach(b -> System.out.println(b.hostAddress() + ":" + b.hostPort()));
             return 0;
         }
     }
@@ -167,6 +207,13 @@ final class ContainerViewCommands {
             ObjectNode lc = hc.putObject("LogConfig");
             lc.put("Type", "local");
             lc.set("Config", json.valueToTree(new java.util.TreeMap<>(cfg.logLimits().options())));
+            var net = cfg.networking();
+            hc.put("NetworkMode", net.mode());
+            hc.set("PortBindings", ports(json, net.ports()));
+            hc.set("Dns", json.valueToTree(net.dns()));
+            hc.set("DnsOptions", json.valueToTree(net.dnsOptions()));
+            hc.set("DnsSearch", json.valueToTree(net.dnsSearch()));
+            hc.set("ExtraHosts", json.valueToTree(net.extraHosts()));
             ObjectNode cc = n.putObject("Config");
             cc.put("Hostname", cfg.hostname());
             cc.put("User", cfg.user());
@@ -176,7 +223,49 @@ final class ContainerViewCommands {
             cc.set("Cmd", json.valueToTree(cfg.argv()));
             cc.put("Image", cfg.image());
             cc.put("WorkingDir", cfg.workingDir());
+            ObjectNode ns = n.putObject("NetworkSettings");
+            ns.set("Ports", ports(json, d.running() ? s.ports() : List.of()));
+            // Docker fills the top-level address fields from the default network only.
+            Network bridge = d.networks().stream().filter(Network::isDefault).findFirst().orElse(null);
+            Endpoint be = bridge == null ? null : bridge.endpoints().get(cfg.id());
+            ns.put("Gateway", be == null ? "" : bridge.gateway().toString());
+            ns.put("IPAddress", be == null ? "" : be.address().toString());
+            ns.put("IPPrefixLen", be == null ? 0 : bridge.subnet().prefix());
+            ns.put("MacAddress", be == null ? "" : be.macAddress());
+            ObjectNode nets = ns.putObject("Networks");
+            for (Network nw : d.networks()) {
+                Endpoint e = nw.endpoints().get(cfg.id());
+                if (e == null) {
+                    continue;
+                }
+                ObjectNode o = nets.putObject(nw.name());
+                o.set("Aliases", nw.isDefault() ? null : json.valueToTree(e.aliases()));
+                o.put("MacAddress", e.macAddress());
+                o.put("NetworkID", nw.id());
+                o.put("EndpointID", e.id());
+                o.put("Gateway", nw.gateway().toString());
+                o.put("IPAddress", e.address().toString());
+                o.put("IPPrefixLen", nw.subnet().prefix());
+                o.set("DNSNames", nw.isDefault() ? null
+                        : json.valueToTree(java.util.stream.Stream.concat(java.util.stream.Stream.of(cfg.name()),
+                                java.util.stream.Stream.concat(e.aliases().stream(), java.util.stream.Stream.of(cfg.shortId())))
+                                .toList()));
+            }
             return n;
+        }
+
+        /** Docker's port map: {@code {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}. */
+        static ObjectNode ports(ObjectMapper json, List<PortBinding> bindings) {
+            ObjectNode out = json.createObjectNode();
+            for (PortBinding b : bindings) {
+                com.fasterxml.jackson.databind.node.ArrayNode list = out.has(b.containerKey())
+                        ? (com.fasterxml.jackson.databind.node.ArrayNode) out.get(b.containerKey())
+                        : out.putArray(b.containerKey());
+                ObjectNode o = list.addObject();
+                o.put("HostIp", b.hostIp());
+                o.put("HostPort", b.hostPort() == 0 ? "" : Integer.toString(b.hostPort()));
+            }
+            return out;
         }
     }
 }

@@ -46,6 +46,7 @@ public final class Main {
         COMMANDS.put("wait", ContainerCommands.Wait::new);
         COMMANDS.put("rm", ContainerCommands.Rm::new);
         COMMANDS.put("ps", ContainerViewCommands.Ps::new);
+        COMMANDS.put("port", ContainerViewCommands.Port::new);
         COMMANDS.put("logs", ContainerViewCommands.Logs::new);
         COMMANDS.put("inspect", ContainerViewCommands.Inspect::new);
         COMMANDS.put("network", NetworkCommand::new);

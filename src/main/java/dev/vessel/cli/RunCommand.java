@@ -81,6 +81,14 @@ final class RunCommand implements Callable<Integer> {
             description = "Log option: max-size (default 20m), max-file (default 5), as docker's local driver.")
     List<String> logOpts = new ArrayList<>();
 
+    @Option(names = {"-p", "--publish"}, paramLabel = "[IP:][HOST:]CONTAINER[/PROTO]",
+            description = "Publish a container's port to the host (HOST omitted or empty: a free port the host picks; "
+                    + "PROTO tcp or udp).")
+    List<String> publish = new ArrayList<>();
+
+    @Option(names = {"-P", "--publish-all"}, description = "Publish every port the image exposes, on free ports of the host.")
+    boolean publishAll;
+
     @Option(names = {"--network", "--net"}, paramLabel = "NETWORK",
             description = "Connect the container to a network: bridge (the default), none (loopback only) or a network's name or id.")
     String network;
@@ -179,6 +187,6 @@ final class RunCommand implements Callable<Integer> {
                 .withStreams(tty, interactive).withAutoRemove(rm)
                 .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions)
                 .withNetwork(new NetworkOptions(network, networkAliases, ip, macAddress, dns, dnsSearch, dnsOptions,
-                        addHosts));
+                        addHosts, publish, publishAll));
     }
 }

@@ -9,8 +9,14 @@ import java.nio.file.Path;
  * @param config how it was created
  * @param state observed: a state that says running while its supervisor is gone reads as exited
  * @param logPath the file its output goes to now ({@link ContainerLog}: older output is in rotated files beside it)
+ * @param networks the records of the networks it is on, in its order (each holds its endpoint)
  */
-public record ContainerDetails(ContainerConfig config, ContainerState state, Path logPath) {
+public record ContainerDetails(ContainerConfig config, ContainerState state, Path logPath,
+                               java.util.List<dev.vessel.network.Network> networks) {
+    public ContainerDetails {
+        networks = networks == null ? java.util.List.of() : java.util.List.copyOf(networks);
+    }
+
     /** Docker's zero time, shown for a start or finish that has not happened. */
     public static final String ZERO_TIME = "0001-01-01T00:00:00Z";
     /** Docker's {@code Driver} for the container's root filesystem. */

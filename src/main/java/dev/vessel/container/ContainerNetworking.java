@@ -1,6 +1,7 @@
 package dev.vessel.container;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.vessel.network.ports.PortBinding;
 
 import java.util.List;
 
@@ -14,13 +15,14 @@ import java.util.List;
  * @param dnsSearch search domains
  * @param dnsOptions resolver options
  * @param extraHosts {@code NAME:IP} for /etc/hosts, IP possibly {@value NetworkOptions#HOST_GATEWAY}
+ * @param ports the published ports as asked (a host port of 0: one the host picks at each start)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerNetworking(String mode, List<String> networks, List<String> dns, List<String> dnsSearch,
-                                  List<String> dnsOptions, List<String> extraHosts) {
+                                  List<String> dnsOptions, List<String> extraHosts, List<PortBinding> ports) {
     /** A container created before Vessel had networks: loopback only. */
     public static final ContainerNetworking NONE =
-            new ContainerNetworking(NetworkOptions.NONE, List.of(), List.of(), List.of(), List.of(), List.of());
+            new ContainerNetworking(NetworkOptions.NONE, List.of(), List.of(), List.of(), List.of(), List.of(), List.of());
 
     public ContainerNetworking {
         mode = mode == null ? NetworkOptions.NONE : mode;
@@ -29,6 +31,7 @@ public record ContainerNetworking(String mode, List<String> networks, List<Strin
         dnsSearch = copy(dnsSearch);
         dnsOptions = copy(dnsOptions);
         extraHosts = copy(extraHosts);
+        ports = ports == null ? List.of() : List.copyOf(ports);
     }
 
     private static List<String> copy(List<String> l) {
@@ -37,6 +40,6 @@ public record ContainerNetworking(String mode, List<String> networks, List<Strin
 
     /** The same, on {@code ids} instead. */
     public ContainerNetworking withNetworks(List<String> ids) {
-        return new ContainerNetworking(mode, ids, dns, dnsSearch, dnsOptions, extraHosts);
+        return new ContainerNetworking(mode, ids, dns, dnsSearch, dnsOptions, extraHosts, ports);
     }
 }

@@ -20,6 +20,7 @@ import dev.vessel.network.NetworkException;
 import dev.vessel.network.NetworkHost;
 import dev.vessel.network.NetworkService;
 import dev.vessel.network.NetworkStore;
+import dev.vessel.network.ports.PortBinding;
 import dev.vessel.registry.DockerConfig;
 import dev.vessel.registry.Endpoint;
 import dev.vessel.registry.PullProgress;
@@ -145,7 +146,15 @@ public final class ContainerService {
     /** {@code docker inspect}'s view of a container. */
     public ContainerDetails inspect(String ref) throws IOException, ContainerException {
         ContainerStore.Container c = require(ref);
-        return new ContainerDetails(c.config(), c.state().observed(), ContainerLog.currentFile(c.log()));
+        List<Network> on = new ArrayList<>();
+        for (String id : c.config().networking().networks()) {
+            try {
+                networks.store().find(id).ifPresent(on::add);
+            } catch (NetworkException e) {
+                // a network removed behind its back: not shown
+            }
+        }
+        return new ContainerDetails(c.config(), c.state().observed(), ContainerLog.currentFile(c.log()), on);
     }
 
     /** Which container uses an image, for removing images ({@code rmi}). */
@@ -228,11 +237,12 @@ public final class ContainerService {
         }
         List<String> env = new ArrayList<>(img.config().env());
         env.addAll(r.env());
+        List<PortBinding> ports = ports(netOptions, img.config().exposedPorts());
         String id = ContainerStore.newId();
         String name = r.name() != null ? r.name() : generateName();
         // The address first: a network that is full or an address that is taken fails the create
         // before anything is made; everything after it gives the address back when it fails.
-        ContainerNetworking networking = joinNetworks(id, name, netOptions);
+        ContainerNetworking networking = joinNetworks(id, name, netOptions, ports);
         ContainerStore.Container c;
         try {
             ContainerConfig config = new ContainerConfig(id, name, r.image(), img.id().toString(), Instant.now().toString(),
@@ -331,8 +341,38 @@ public final class ContainerService {
         }
     }
 
+    /** The ports to publish: the {@code -p} values, and with {@code -P} every port the image exposes that they leave out. */
+    static List<PortBinding> ports(NetworkOptions o, List<String> exposed) throws ContainerException {
+        List<PortBinding> out = new ArrayList<>();
+        for (String spec : o.publish()) {
+            try {
+                out.addAll(PortBinding.parse(spec));
+            } catch (IllegalArgumentException e) {
+                throw ContainerException.invalid(e.getMessage());
+            }
+        }
+        if (o.publishAll()) {
+            for (String e : exposed) {
+                PortBinding b;
+                try {
+                    b = PortBinding.exposed(e);
+                } catch (IllegalArgumentException x) {
+                    continue; // an image's odd ExposedPorts entry (a range, sctp) is not published, as docker skips what it cannot
+                }
+                if (out.stream().noneMatch(p -> p.containerKey().equals(b.containerKey()))) {
+                    out.add(b);
+                }
+            }
+        }
+        if (!out.isEmpty() && NetworkOptions.NONE.equals(o.mode())) {
+            throw ContainerException.invalid("conflicting options: port publishing and the container type network mode");
+        }
+        return out;
+    }
+
     /** Allocates the new container's address on its network; none for {@code --network none}. */
-    private ContainerNetworking joinNetworks(String id, String name, NetworkOptions o) throws IOException, ContainerException {
+    private ContainerNetworking joinNetworks(String id, String name, NetworkOptions o, List<PortBinding> ports)
+            throws IOException, ContainerException {
         String mode = o.mode() == null ? Network.DEFAULT_NAME : o.mode();
         List<String> ids = new ArrayList<>();
         if (!mode.equals(NetworkOptions.NONE)) {
@@ -345,7 +385,7 @@ public final class ContainerService {
                 throw networkError(e);
             }
         }
-        return new ContainerNetworking(mode, ids, o.dns(), o.dnsSearch(), o.dnsOptions(), o.extraHosts());
+        return new ContainerNetworking(mode, ids, o.dns(), o.dnsSearch(), o.dnsOptions(), o.extraHosts(), ports);
     }
 
     /** A network's refusal as docker answers it to {@code create}. */

@@ -1,8 +1,10 @@
 package dev.vessel.container;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.vessel.network.ports.PortBinding;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -16,26 +18,35 @@ import java.util.Optional;
  * @param finishedAt RFC 3339, or empty
  * @param error why the container could not start, or empty
  * @param restartCount how often it was started again
+ * @param ports the published ports as bound while running (host ports picked), else empty
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt,
-                             String finishedAt, String error, int restartCount) {
+                             String finishedAt, String error, int restartCount, List<PortBinding> ports) {
+    public ContainerState {
+        ports = ports == null ? List.of() : List.copyOf(ports);
+    }
+
     public static final String CREATED = "created";
     public static final String RUNNING = "running";
     public static final String EXITED = "exited";
 
     public static ContainerState created() {
-        return new ContainerState(CREATED, 0, 0, 0, "", "", "", 0);
+        return new ContainerState(CREATED, 0, 0, 0, "", "", "", 0, List.of());
     }
 
     public ContainerState running(long newPid, long newPidStart, boolean restart) {
+        return running(newPid, newPidStart, restart, List.of());
+    }
+
+    public ContainerState running(long newPid, long newPidStart, boolean restart, List<PortBinding> boundPorts) {
         return new ContainerState(RUNNING, newPid, newPidStart, 0, Instant.now().toString(), "", "",
-                restartCount + (restart ? 1 : 0));
+                restartCount + (restart ? 1 : 0), boundPorts);
     }
 
     public ContainerState exited(int code, String why) {
         return new ContainerState(EXITED, 0, 0, code, startedAt, Instant.now().toString(), why == null ? "" : why,
-                restartCount);
+                restartCount, List.of());
     }
 
     /**
@@ -46,7 +57,7 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
         if (!RUNNING.equals(status) || supervisor().isPresent()) {
             return this;
         }
-        return new ContainerState(EXITED, 0, 0, 137, startedAt, finishedAt, "its supervisor died", restartCount);
+        return new ContainerState(EXITED, 0, 0, 137, startedAt, finishedAt, "its supervisor died", restartCount, List.of());
     }
 
     /** The live supervisor process, if this state is running and it still exists. */

@@ -15,14 +15,23 @@ import java.util.List;
  * @param dnsSearch search domains ({@code --dns-search})
  * @param dnsOptions resolver options ({@code --dns-option})
  * @param extraHosts {@code NAME:IP} lines for /etc/hosts ({@code --add-host}); IP may be {@value #HOST_GATEWAY}
+ * @param publish {@code -p} values: {@code [IP:][HOST:]CONTAINER[/PROTO]}
+ * @param publishAll {@code -P}: every port the image exposes, on ports the host picks
  */
 public record NetworkOptions(String mode, List<String> aliases, String ipv4, String macAddress, List<String> dns,
-                             List<String> dnsSearch, List<String> dnsOptions, List<String> extraHosts) {
+                             List<String> dnsSearch, List<String> dnsOptions, List<String> extraHosts,
+                             List<String> publish, boolean publishAll) {
     /** Docker's {@code --network none}: only a loopback interface. */
     public static final String NONE = "none";
     /** In {@code --add-host NAME:host-gateway}: the address at which the container reaches the host. */
     public static final String HOST_GATEWAY = "host-gateway";
-    public static final NetworkOptions DEFAULT = new NetworkOptions(null, null, null, null, null, null, null, null);
+    public static final NetworkOptions DEFAULT =
+            new NetworkOptions(null, null, null, null, null, null, null, null, null, false);
+
+    /** The same options but for networks, addresses and resolver ({@code -p}, {@code -P} only). */
+    public static NetworkOptions publishing(List<String> publish, boolean publishAll) {
+        return new NetworkOptions(null, null, null, null, null, null, null, null, publish, publishAll);
+    }
 
     public NetworkOptions {
         aliases = copy(aliases);
@@ -30,6 +39,7 @@ public record NetworkOptions(String mode, List<String> aliases, String ipv4, Str
         dnsSearch = copy(dnsSearch);
         dnsOptions = copy(dnsOptions);
         extraHosts = copy(extraHosts);
+        publish = copy(publish);
     }
 
     private static List<String> copy(List<String> l) {

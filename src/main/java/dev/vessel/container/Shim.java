@@ -7,6 +7,7 @@ import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.host.PrivateFiles;
+import dev.vessel.network.ports.PortBinding;
 import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
@@ -127,11 +128,13 @@ public final class Shim {
      * after the first client attached (so `run` sees all output), or after 30 s without one.
      */
     public static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm,
-                          boolean waitForAttach, boolean restart, Runnable ready) throws IOException {
-        return new Shim(store, c).run(boot, vm, waitForAttach, restart, ready);
+                          boolean waitForAttach, boolean restart, List<PortBinding> ports, Runnable ready)
+            throws IOException {
+        return new Shim(store, c).run(boot, vm, waitForAttach, restart, ports, ready);
     }
 
-    private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, Runnable ready) throws IOException {
+    private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, List<PortBinding> ports,
+                    Runnable ready) throws IOException {
         Path shimSock = container.shimSocket();
         Path readySock = Path.of(container.vsockSocket() + "_" + AgentProtocol.READY_PORT);
         PrivateFiles.createDirectories(shimSock.getParent());
@@ -140,7 +143,7 @@ public final class Shim {
         Files.deleteIfExists(container.vsockSocket());
         ProcessHandle self = ProcessHandle.current();
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
-        container.writeState(container.state().running(self.pid(), selfStart, restart));
+        container.writeState(container.state().running(self.pid(), selfStart, restart, ports));
         log = ContainerLog.append(container.log(), container.config().logLimits());
 
         try (ServerSocketChannel control = ServerSocketChannel.open(StandardProtocolFamily.UNIX);

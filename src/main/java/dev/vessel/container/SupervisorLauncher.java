@@ -29,6 +29,8 @@ public final class SupervisorLauncher {
     public static final String COMMAND = "container-shim";
     /** The line the supervisor prints once its socket listens. */
     static final String READY = "ready";
+    /** What the supervisor prints instead, followed by why, when the container cannot start. */
+    public static final String FAILED = "failed: ";
 
     /**
      * The supervisor idles beside its VM for the container's life: a small young generation keeps
@@ -70,6 +72,9 @@ public final class SupervisorLauncher {
         String line;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII))) {
             line = r.readLine();
+        }
+        if (line != null && line.startsWith(FAILED)) {
+            throw ContainerException.failed(line.substring(FAILED.length()));
         }
         if (!READY.equals(line)) {
             throw ContainerException.failed("the container's supervisor did not start (see " + c.consoleLog() + "): "

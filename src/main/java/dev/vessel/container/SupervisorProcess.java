@@ -8,6 +8,9 @@ import dev.vessel.image.ImageStore;
 import dev.vessel.network.Network;
 import dev.vessel.network.NetworkException;
 import dev.vessel.network.NetworkService;
+import dev.vessel.network.ports.PortBinding;
+import dev.vessel.network.ports.PortConnector;
+import dev.vessel.network.ports.PortProxy;
 import dev.vessel.sys.Libc;
 
 import java.io.IOException;
@@ -30,14 +33,16 @@ public final class SupervisorProcess {
     private final ContainerStore.Container container;
     private final Shim.Boot boot;
     private final NetworkService networks;
+    private final PortProxy proxy;
     private final PrintStream diagnostics;
 
     private SupervisorProcess(ContainerStore store, ContainerStore.Container container, Shim.Boot boot,
-                              NetworkService networks, PrintStream diagnostics) {
+                              NetworkService networks, PortProxy proxy, PrintStream diagnostics) {
         this.store = store;
         this.container = container;
         this.boot = boot;
         this.networks = networks;
+        this.proxy = proxy;
         this.diagnostics = diagnostics;
     }
 
@@ -46,8 +51,8 @@ public final class SupervisorProcess {
      * progress on {@code diagnostics}), the container initramfs, the image's disk, and its
      * networks, whose bridges are made ready on the host where they live.
      */
-    public static SupervisorProcess prepare(StateRoot root, String id, NetworkService networks, PrintStream diagnostics)
-            throws IOException, ContainerException {
+    public static SupervisorProcess prepare(StateRoot root, String id, NetworkService networks, PortConnector ports,
+                                            PrintStream diagnostics) throws IOException, ContainerException {
         ContainerStore store = ContainerStore.open(root);
         ContainerStore.Container c = store.require(id);
         try {
@@ -59,9 +64,31 @@ public final class SupervisorProcess {
             Path initrd = ContainerInitramfs.ensure(root.dir("cache"), kernel);
             Shim.Boot boot = new Shim.Boot(kernel.vmlinuz(), initrd, disk, network);
             Shim.cmdline(c.config(), network); // too long fails here, before anything runs
-            return new SupervisorProcess(store, c, boot, networks, diagnostics);
+            PortProxy proxy = publish(c.config(), network, ports);
+            return new SupervisorProcess(store, c, boot, networks, proxy, diagnostics);
         } catch (ImageException e) {
             throw ContainerException.failed(e.getMessage());
+        }
+    }
+
+    /**
+     * Binds the container's published ports on this host (none: null). A port in use fails the
+     * start with docker's message, and nothing is left listening.
+     */
+    static PortProxy publish(ContainerConfig config, GuestNetwork network, PortConnector connector)
+            throws IOException, ContainerException {
+        List<PortBinding> wanted = config.networking().ports();
+        if (wanted.isEmpty()) {
+            return null;
+        }
+        if (network.cards().isEmpty()) {
+            throw ContainerException.invalid("container " + config.name() + " publishes ports but is on no network");
+        }
+        try {
+            return PortProxy.bind(wanted, network.cards().getFirst().address(), connector);
+        } catch (NetworkException e) {
+            throw ContainerException.failed("driver failed programming external connectivity on endpoint "
+                    + config.name() + ": " + e.getMessage());
         }
     }
 
@@ -93,7 +120,11 @@ public final class SupervisorProcess {
         Libc.dup2(fd, 1);
         Libc.close(fd);
         boolean[] told = {false};
-        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, () -> {
+        if (proxy != null) {
+            proxy.start();
+        }
+        int status = Shim.run(store, container, boot, vm, waitForAttach, restart,
+                proxy == null ? List.of() : proxy.bound(), () -> {
             synchronized (told) {
                 if (told[0]) {
                     return;
@@ -108,6 +139,9 @@ public final class SupervisorProcess {
                 }
             }
         });
+        if (proxy != null) {
+            proxy.close();
+        }
         if (container.config().autoRemove()) {
             networks.store().releaseAll(container.config().id()); // --rm removed it: its addresses go too
         }

@@ -56,11 +56,11 @@ public final class NetworkException extends Exception {
         return 1;
     }
 
-    static NetworkException invalid(String message) {
+    public static NetworkException invalid(String message) {
         return new NetworkException(Kind.INVALID, message);
     }
 
-    static NetworkException conflict(String message) {
+    public static NetworkException conflict(String message) {
         return new NetworkException(Kind.CONFLICT, message);
     }
 

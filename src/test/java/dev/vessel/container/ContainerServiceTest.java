@@ -195,23 +195,23 @@ class ContainerServiceTest {
                 .withSubnet("10.30.0.0/24", null));
         ContainerStore.Container c = service.create(entry().withName("db").withNetwork(new NetworkOptions("front",
                 List.of("database"), "10.30.0.20", "02:00:00:00:00:20", List.of("10.30.0.1"), List.of("test"),
-                List.of("ndots:1"), List.of("x:10.0.0.9"))));
+                List.of("ndots:1"), List.of("x:10.0.0.9"), null, false)));
         Endpoint e = service.networks().inspect("front").endpoints().get(c.config().id());
         assertEquals("10.30.0.20", e.address().toString());
         assertEquals("02:00:00:00:00:20", e.macAddress());
         assertEquals(List.of("database"), e.aliases());
         assertEquals(new ContainerNetworking("front", List.of(front.id()), List.of("10.30.0.1"), List.of("test"),
-                List.of("ndots:1"), List.of("x:10.0.0.9")), c.config().networking());
+                List.of("ndots:1"), List.of("x:10.0.0.9"), List.of()), c.config().networking());
         ContainerStore.Container none = service.create(entry().withName("alone")
-                .withNetwork(new NetworkOptions("none", null, null, null, null, null, null, null)));
+                .withNetwork(new NetworkOptions("none", null, null, null, null, null, null, null, null, false)));
         assertEquals(List.of(), none.config().networking().networks());
         ContainerException taken = assertThrows(ContainerException.class, () -> service.create(entry().withName("db2")
-                .withNetwork(new NetworkOptions("front", null, "10.30.0.20", null, null, null, null, null))));
+                .withNetwork(new NetworkOptions("front", null, "10.30.0.20", null, null, null, null, null, null, false))));
         assertEquals(ContainerException.Kind.CONFLICT, taken.kind());
         assertEquals(125, taken.status());
         assertEquals(2, store.list().size(), "the refused one left nothing");
         ContainerException unknown = assertThrows(ContainerException.class, () -> service.create(entry()
-                .withNetwork(new NetworkOptions("nosuch", null, null, null, null, null, null, null))));
+                .withNetwork(new NetworkOptions("nosuch", null, null, null, null, null, null, null, null, false))));
         assertEquals(ContainerException.Kind.NOT_FOUND, unknown.kind());
         assertEquals("network nosuch not found", unknown.getMessage());
     }
@@ -228,27 +228,27 @@ class ContainerServiceTest {
         CreateRequest absent = CreateRequest.of("missing/image");
         java.util.function.Function<NetworkOptions, CreateRequest> with = absent::withNetwork;
         assertInvalid("network-scoped alias is supported only for containers in user defined networks",
-                with.apply(new NetworkOptions(null, List.of("x"), null, null, null, null, null, null)));
+                with.apply(new NetworkOptions(null, List.of("x"), null, null, null, null, null, null, null, false)));
         assertInvalid("invalid IPv4 address: \"10.0.0.300\"",
-                with.apply(new NetworkOptions("front", null, "10.0.0.300", null, null, null, null, null)));
+                with.apply(new NetworkOptions("front", null, "10.0.0.300", null, null, null, null, null, null, false)));
         assertInvalid("invalid DNS server (Vessel's containers have IPv4 only): \"::1\"",
-                with.apply(new NetworkOptions(null, null, null, null, List.of("::1"), null, null, null)));
+                with.apply(new NetworkOptions(null, null, null, null, List.of("::1"), null, null, null, null, false)));
         assertInvalid("invalid DNS search domain: a b",
-                with.apply(new NetworkOptions(null, null, null, null, null, List.of("a b"), null, null)));
+                with.apply(new NetworkOptions(null, null, null, null, null, List.of("a b"), null, null, null, false)));
         assertInvalid("invalid DNS option: a b",
-                with.apply(new NetworkOptions(null, null, null, null, null, null, List.of("a b"), null)));
+                with.apply(new NetworkOptions(null, null, null, null, null, null, List.of("a b"), null, null, false)));
         assertInvalid("bad format for add-host: \"nocolon\"",
-                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("nocolon"))));
+                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("nocolon"), null, false)));
         assertInvalid("invalid IP address in add-host: \"x\"",
-                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("h:x"))));
+                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("h:x"), null, false)));
         assertInvalid("invalid hostname in add-host: \"a b\"",
-                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("a b:10.0.0.1"))));
+                with.apply(new NetworkOptions(null, null, null, null, null, null, null, List.of("a b:10.0.0.1"), null, false)));
         assertInvalid("conflicting options: --ip, --mac-address and --network-alias need a network, not --network none",
-                with.apply(new NetworkOptions("none", null, "10.0.0.2", null, null, null, null, null)));
-        assertTrue(assertThrowsInvalid(with.apply(new NetworkOptions("host", null, null, null, null, null, null, null)))
+                with.apply(new NetworkOptions("none", null, "10.0.0.2", null, null, null, null, null, null, false)));
+        assertTrue(assertThrowsInvalid(with.apply(new NetworkOptions("host", null, null, null, null, null, null, null, null, false)))
                 .startsWith("network host is not supported"));
         assertTrue(assertThrowsInvalid(with.apply(new NetworkOptions("container:x", null, null, null, null, null, null,
-                null))).startsWith("network mode container:x is not supported"));
+                null, null, false))).startsWith("network mode container:x is not supported"));
         assertInvalid("invalid hostname format: a b init=/bin/sh", absent.withProcess(null, null, "a b init=/bin/sh"));
         assertInvalid("invalid hostname format: " + "h".repeat(64), absent.withProcess(null, null, "h".repeat(64)));
         assertTrue(store.list().isEmpty());

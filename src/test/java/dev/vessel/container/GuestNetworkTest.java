@@ -37,7 +37,7 @@ class GuestNetworkTest {
     }
 
     static ContainerNetworking on(String mode, List<String> dns, List<String> search, List<String> options, List<String> hosts) {
-        return new ContainerNetworking(mode, List.of("ab".repeat(32)), dns, search, options, hosts);
+        return new ContainerNetworking(mode, List.of("ab".repeat(32)), dns, search, options, hosts, List.of());
     }
 
     /** The decoded value of a base64 vessel.KEY on the command line. */
@@ -91,7 +91,7 @@ class GuestNetworkTest {
         assertEquals("", file(cmdline, "resolv"));
         assertTrue(file(cmdline, "hosts").startsWith("127.0.0.1\tlocalhost\n"));
         ContainerNetworking gw = new ContainerNetworking("none", List.of(), List.of(), List.of(), List.of(),
-                List.of("h:host-gateway"));
+                List.of("h:host-gateway"), List.of());
         ContainerException e = assertThrows(ContainerException.class, () -> GuestNetwork.plan(config(gw), List.of(), null));
         assertEquals(ContainerException.Kind.INVALID, e.kind());
     }
