@@ -3,6 +3,7 @@ package dev.vessel.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.vessel.container.ContainerException;
 import dev.vessel.machine.MachineNetworkHost;
 import dev.vessel.machine.VmLauncher;
 import dev.vessel.network.CreateRequest;
@@ -33,7 +34,8 @@ import java.util.concurrent.Callable;
         description = {"Manage networks: Linux bridges with NAT, where VMs run (this host, or the helper machine).",
                 "The default network `bridge` (bridge vessel0) exists from first use and cannot be removed."},
         subcommands = {NetworkCommand.Create.class, NetworkCommand.Ls.class, NetworkCommand.Inspect.class,
-                NetworkCommand.Rm.class, NetworkCommand.Prune.class},
+                NetworkCommand.Rm.class, NetworkCommand.Prune.class, NetworkCommand.Connect.class,
+                NetworkCommand.Disconnect.class},
         footer = {"", "Exit status: 0, 1 when the request fails (docker's message on stderr), 2 for a bad command line."})
 final class NetworkCommand implements Callable<Integer> {
     @ParentCommand
@@ -226,6 +228,67 @@ final class NetworkCommand implements Callable<Integer> {
                 }
             }
             return status;
+        }
+    }
+
+    @Command(name = "connect", mixinStandardHelpOptions = true,
+            description = {"Connect a container to a network.",
+                    "The container must not be running: its VM gets the new card when it starts next."})
+    static final class Connect implements Callable<Integer> {
+        @ParentCommand
+        NetworkCommand parent;
+
+        @Option(names = "--alias", paramLabel = "ALIAS", description = "Add a network-scoped alias for the container.")
+        List<String> aliases = new ArrayList<>();
+
+        @Option(names = "--ip", paramLabel = "ADDRESS", description = "IPv4 address (on a network created with --subnet).")
+        String ip;
+
+        @Option(names = "--mac-address", paramLabel = "MAC", description = "The card's MAC address.")
+        String mac;
+
+        @Parameters(index = "0", paramLabel = "NETWORK")
+        String network;
+
+        @Parameters(index = "1", paramLabel = "CONTAINER")
+        String container;
+
+        @Override
+        public Integer call() throws Exception {
+            try {
+                ContainerSupport.service(parent.main).connect(container, network, aliases, ip, mac);
+            } catch (ContainerException e) {
+                System.err.println("Error response from daemon: " + e.getMessage());
+                return e.status();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "disconnect", mixinStandardHelpOptions = true,
+            description = {"Disconnect a container from a network.", "The container must not be running."})
+    static final class Disconnect implements Callable<Integer> {
+        @ParentCommand
+        NetworkCommand parent;
+
+        @Option(names = {"-f", "--force"}, description = "Do not error if the container is not on the network, or it is gone.")
+        boolean force;
+
+        @Parameters(index = "0", paramLabel = "NETWORK")
+        String network;
+
+        @Parameters(index = "1", paramLabel = "CONTAINER")
+        String container;
+
+        @Override
+        public Integer call() throws Exception {
+            try {
+                ContainerSupport.service(parent.main).disconnect(container, network, force);
+            } catch (ContainerException e) {
+                System.err.println("Error response from daemon: " + e.getMessage());
+                return e.status();
+            }
+            return 0;
         }
     }
 

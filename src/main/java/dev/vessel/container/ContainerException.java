@@ -55,6 +55,11 @@ public final class ContainerException extends Exception {
         return new ContainerException(Kind.INVALID, message, 125);
     }
 
+    /** A network verb's failure: the same kind, exit status 1 as docker's CLI gives for it. */
+    static ContainerException connectError(ContainerException e) {
+        return new ContainerException(e.kind(), e.getMessage(), 1);
+    }
+
     static ContainerException failed(String message) {
         return new ContainerException(Kind.FAILED, message, 125);
     }

@@ -455,6 +455,89 @@ public final class ContainerService {
         return s == null ? "" : s;
     }
 
+    /**
+     * Connects a container that is not running to another network (docker's {@code network
+     * connect}); it gets its card there when it starts next. A running VM's cards are fixed.
+     *
+     * @throws ContainerException NOT_FOUND for the container or the network; CONFLICT while it runs,
+     *     when it is on the network already, or has no networks ({@code --network none})
+     */
+    public void connect(String containerRef, String networkRef, List<String> aliases, String ipv4, String mac)
+            throws IOException, ContainerException {
+        ContainerStore.Container c = require(containerRef);
+        ContainerConfig cfg = c.config();
+        if (c.state().isRunning()) {
+            throw ContainerException.conflict("container " + cfg.name() + " is running: a Vessel container's network cards "
+                    + "are fixed while its VM runs; stop it, connect it, and start it again");
+        }
+        if (NetworkOptions.NONE.equals(cfg.networking().mode())) {
+            throw ContainerException.conflict("container " + cfg.name() + " was created with --network none and cannot be "
+                    + "connected to a network");
+        }
+        if (cfg.networking().networks().size() >= GuestNetwork.MAX_CARDS) {
+            throw ContainerException.conflict("container " + cfg.name() + " is on " + GuestNetwork.MAX_CARDS
+                    + " networks already, as many as its VM takes");
+        }
+        checkNetworkOptions(new NetworkOptions(networkRef, aliases, ipv4, mac, null, null, null, null, null, false));
+        Network n;
+        try {
+            n = networks.inspect(networkRef);
+            networks.store().allocate(n.id(), new NetworkStore.EndpointRequest(cfg.id(), cfg.name(),
+                    ipv4 == null ? null : Ipv4Address.parse(ipv4), mac, aliases));
+        } catch (NetworkException e) {
+            throw ContainerException.connectError(networkError(e));
+        }
+        List<String> ids = new ArrayList<>(cfg.networking().networks());
+        ids.add(n.id());
+        try {
+            store.updateConfig(c, cfg.withNetworking(cfg.networking().withNetworks(ids)));
+        } catch (IOException | RuntimeException e) {
+            try {
+                networks.store().release(n.id(), cfg.id());
+            } catch (IOException | NetworkException undo) {
+                e.addSuppressed(undo);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Disconnects a container that is not running from a network (docker's {@code network
+     * disconnect}); its address there is given back.
+     *
+     * @param force also when the network is gone already, or the container is not on it
+     */
+    public void disconnect(String containerRef, String networkRef, boolean force) throws IOException, ContainerException {
+        ContainerStore.Container c = require(containerRef);
+        ContainerConfig cfg = c.config();
+        if (c.state().isRunning()) {
+            throw ContainerException.conflict("container " + cfg.name() + " is running: a Vessel container's network cards "
+                    + "are fixed while its VM runs; stop it first");
+        }
+        Optional<Network> n;
+        try {
+            n = networks.store().find(networkRef);
+        } catch (NetworkException e) {
+            throw ContainerException.connectError(networkError(e));
+        }
+        String id = n.map(Network::id).orElse(null);
+        if (id == null || !cfg.networking().networks().contains(id)) {
+            if (force) {
+                return;
+            }
+            throw n.isEmpty() ? new ContainerException(ContainerException.Kind.NOT_FOUND, "network " + networkRef + " not found", 1)
+                    : ContainerException.conflict("container " + cfg.id() + " is not connected to network " + networkRef);
+        }
+        List<String> ids = new ArrayList<>(cfg.networking().networks());
+        ids.remove(id);
+        store.updateConfig(c, cfg.withNetworking(cfg.networking().withNetworks(ids)));
+        try {
+            networks.store().release(id, cfg.id());
+        } catch (NetworkException e) {
+            // the network went meanwhile: its address went with it
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Life cycle
 

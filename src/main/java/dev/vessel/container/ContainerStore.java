@@ -134,6 +134,17 @@ public final class ContainerStore {
         }
     }
 
+    /** Replaces a container's config (its networks, which change while it is stopped); returns it with the new one. */
+    public Container updateConfig(Container c, ContainerConfig config) throws IOException {
+        if (!config.id().equals(c.config().id())) {
+            throw new IllegalArgumentException("a container's id never changes");
+        }
+        try (FileLock ignored = lock()) {
+            writeAtomically(c.dir().resolve("config.json"), JSON.writeValueAsBytes(config));
+            return new Container(c.dir(), config);
+        }
+    }
+
     /** Every container, newest first; folders without a readable config (a crash mid-create) are skipped. */
     public List<Container> list() throws IOException {
         List<Container> out = new ArrayList<>();

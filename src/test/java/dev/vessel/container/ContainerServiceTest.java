@@ -3,6 +3,7 @@ package dev.vessel.container;
 import dev.vessel.network.Endpoint;
 import dev.vessel.network.FakeNetworkHost;
 import dev.vessel.network.Network;
+import dev.vessel.network.ports.PortBinding;
 import dev.vessel.network.NetworkService;
 import dev.vessel.network.NetworkStore;
 import dev.vessel.guest.agent.ExecRequest;
@@ -214,6 +215,51 @@ class ContainerServiceTest {
                 .withNetwork(new NetworkOptions("nosuch", null, null, null, null, null, null, null, null, false))));
         assertEquals(ContainerException.Kind.NOT_FOUND, unknown.kind());
         assertEquals("network nosuch not found", unknown.getMessage());
+    }
+
+    @Test
+    void connectAndDisconnectAStoppedContainer() throws Exception {
+        Network back = service.networks().create(dev.vessel.network.CreateRequest.named("back"));
+        ContainerStore.Container c = service.create(entry().withName("app"));
+        service.connect("app", "back", List.of("api"), null, null);
+        ContainerConfig cfg = store.require("app").config();
+        assertEquals(List.of(service.networks().inspect("bridge").id(), back.id()), cfg.networking().networks(),
+                "eth1 on the new network");
+        assertEquals(List.of("api"), service.networks().inspect("back").endpoints().get(c.config().id()).aliases());
+        ContainerException twice = assertThrows(ContainerException.class,
+                () -> service.connect("app", "back", List.of(), null, null));
+        assertEquals(ContainerException.Kind.CONFLICT, twice.kind());
+        assertEquals(1, twice.status());
+        ContainerException noNet = assertThrows(ContainerException.class,
+                () -> service.connect("app", "nosuch", List.of(), null, null));
+        assertEquals(ContainerException.Kind.NOT_FOUND, noNet.kind());
+
+        service.disconnect("app", "back", false);
+        assertEquals(List.of(service.networks().inspect("bridge").id()), store.require("app").config().networking().networks());
+        assertTrue(service.networks().inspect("back").endpoints().isEmpty(), "its address there was given back");
+        ContainerException notOn = assertThrows(ContainerException.class, () -> service.disconnect("app", "back", false));
+        assertEquals(ContainerException.Kind.CONFLICT, notOn.kind());
+        service.disconnect("app", "back", true);
+
+        service.create(entry().withName("alone").withNetwork(new NetworkOptions("none", null, null, null, null, null,
+                null, null, null, false)));
+        assertEquals(ContainerException.Kind.CONFLICT, assertThrows(ContainerException.class,
+                () -> service.connect("alone", "back", List.of(), null, null)).kind());
+    }
+
+    @Test
+    void publishedPortsFromDashPAndTheImagesExposedPorts() throws Exception {
+        assertEquals(List.of(new PortBinding("127.0.0.1", 8080, 80, "tcp"), new PortBinding("", 0, 53, "udp"),
+                        new PortBinding("", 0, 443, "tcp")),
+                ContainerService.ports(NetworkOptions.publishing(List.of("127.0.0.1:8080:80", "53/udp"), true),
+                        List.of("80/tcp", "443/tcp")), "-P adds what -p leaves out");
+        assertEquals(List.of(), ContainerService.ports(NetworkOptions.publishing(List.of(), false), List.of("80/tcp")));
+        assertInvalid("invalid proto: sctp", entry().withNetwork(NetworkOptions.publishing(List.of("80/sctp"), false)));
+        assertInvalid("conflicting options: port publishing and the container type network mode",
+                entry().withNetwork(new NetworkOptions("none", null, null, null, null, null, null, null, List.of("80"), false)));
+        ContainerStore.Container c = service.create(entry().withName("pub")
+                .withNetwork(NetworkOptions.publishing(List.of("8080:80"), false)));
+        assertEquals(List.of(new PortBinding("", 8080, 80, "tcp")), c.config().networking().ports());
     }
 
     @Test
