@@ -42,7 +42,8 @@ class ContainerNetworkIT {
     private static final Duration T = Duration.ofMinutes(4);
     private static final String NET = "vit-cnet";
     private static final String SUFFIX = "-" + ProcessHandle.current().pid();
-    private static final List<String> CONTAINERS = List.of("vit-web", "vit-client", "vit-other", "vit-udp", "vit-taken");
+    private static final List<String> CONTAINERS = List.of("vit-web", "vit-client", "vit-other", "vit-udp", "vit-taken",
+            "vit-iso", "vit-hostgw", "vit-none");
 
     private static VesselCli.Result vessel(String... args) throws Exception {
         return VesselCli.run(T, null, args);
@@ -76,6 +77,28 @@ class ContainerNetworkIT {
             VesselCli.run("rm", "-f", name(c));
         }
         VesselCli.run("network", "rm", "-f", NET);
+    }
+
+    /**
+     * Runs a container to its end (kept, not --rm, so that a failure can show its console), and
+     * returns the result with the console's last lines appended to stderr when it exited 125.
+     */
+    private static VesselCli.Result runKept(String container, String... args) throws Exception {
+        List<String> argv = new java.util.ArrayList<>(List.of("run", "--name", container));
+        argv.addAll(List.of(args));
+        VesselCli.Result r = vessel(argv.toArray(String[]::new));
+        if (r.status() != 125) {
+            return r;
+        }
+        String console = "";
+        try {
+            String id = new ObjectMapper().readTree(ok(vessel("inspect", container))).at("/0/Id").asText();
+            List<String> lines = Files.readAllLines(VesselCli.root().resolve("containers").resolve(id).resolve("console.log"));
+            console = String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        } catch (IOException | AssertionError e) {
+            console = "(no console: " + e + ")";
+        }
+        return new VesselCli.Result(r.status(), r.stdout(), r.stderr() + "\n--- console of " + container + " ---\n" + console);
     }
 
     /** An HTTP GET on the host's loopback; the body. */
@@ -145,7 +168,7 @@ class ContainerNetworkIT {
         String srv = name("vit-other");
         ok(vessel("run", "-d", "--name", srv, "--network", NET, "--network-alias", "vit-alias", "busybox", "sh", "-c",
                 "mkdir /www && echo by-name > /www/index.html && exec httpd -f -p 80 -h /www"));
-        VesselCli.Result byName = vessel("run", "--rm", "--name", name("vit-client"), "--network", NET, "busybox", "sh",
+        VesselCli.Result byName = runKept(name("vit-client"), "--network", NET, "busybox", "sh",
                 "-c", "until wget -q -O /dev/null http://" + srv + "/; do sleep 0.1; done; wget -qO- http://" + srv + "/ && "
                         + "wget -qO- http://vit-alias/ && cat /etc/resolv.conf");
         assertEquals(0, byName.status(), byName.toString());
@@ -153,7 +176,7 @@ class ContainerNetworkIT {
         String otherIp = new ObjectMapper().readTree(ok(vessel("inspect", srv)))
                 .at("/0/NetworkSettings/Networks/" + NET + "/IPAddress").asText();
         assertTrue(otherIp.matches("[0-9.]+"), otherIp);
-        VesselCli.Result isolated = vessel("run", "--rm", "busybox", "sh", "-c",
+        VesselCli.Result isolated = runKept(name("vit-iso"), "busybox", "sh", "-c",
                 "nc -w 3 " + otherIp + " 80 </dev/null && echo reached || echo isolated");
         assertEquals("isolated\n", isolated.stdout(), "the default network reached another network: " + isolated);
 
@@ -169,14 +192,14 @@ class ContainerNetworkIT {
                     // the test's assertion reports it
                 }
             });
-            VesselCli.Result hostGw = vessel("run", "--rm", "--add-host", "vit-host:host-gateway", "busybox", "wget",
+            VesselCli.Result hostGw = runKept(name("vit-hostgw"), "--add-host", "vit-host:host-gateway", "busybox", "wget",
                     "-qO-", "http://vit-host:" + host.getLocalPort() + "/");
             assertEquals("from-the-host\n", hostGw.stdout(), hostGw.toString());
             server.join();
         }
 
         // --network none: only lo, and it is up.
-        VesselCli.Result none = vessel("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link");
+        VesselCli.Result none = runKept(name("vit-none"), "--network", "none", "busybox", "ip", "-o", "link");
         assertEquals(0, none.status(), none.toString());
         String[] links = none.stdout().strip().split("\n");
         assertEquals(1, links.length, none.stdout());
@@ -188,7 +211,7 @@ class ContainerNetworkIT {
         String subnet = net.at("/0/IPAM/Config/0/Subnet").asText();
         VesselCli.Result busy = vessel("network", "rm", NET);
         assertEquals(1, busy.status(), "a network in use stays: " + busy);
-        ok(vessel("rm", "-f", srv, web));
+        ok(vessel("rm", "-f", srv, web, name("vit-client"), name("vit-iso"), name("vit-hostgw"), name("vit-none")));
         ok(vessel("network", "rm", NET));
         assertNotEquals(0, onBridgeHost("/usr/sbin/ip link show dev vb-" + netId.substring(0, 12)).status());
         String links2 = ok(onBridgeHost("/usr/sbin/ip -o link"));
