@@ -90,6 +90,11 @@ class NetworkIT {
         assertTrue(fwd.contains("iifname \"" + n.bridge() + "\" oifname != \"" + n.bridge() + "\" accept"), fwd);
         assertTrue(fwd.contains("oifname \"" + n.bridge() + "\" ct state established,related accept"), fwd);
         assertEquals("1", ok(onBridgeHost("cat /proc/sys/net/ipv4/ip_forward")).strip());
+        // Its resolver: dnsmasq, bound to the gateway address only.
+        String resolver = ok(onBridgeHost("p=$(cat /run/vessel/dns/" + n.chainSuffix() + ".pid) && cat /proc/$p/comm "
+                + "&& tr '\\0' ' ' < /proc/$p/cmdline"));
+        assertTrue(resolver.startsWith("dnsmasq\n"), resolver);
+        assertTrue(resolver.contains("--listen-address=" + n.gateway() + " "), resolver);
     }
 
     private static void assertGone(Made n) throws Exception {
@@ -97,6 +102,9 @@ class NetworkIT {
         String ruleset = ok(onBridgeHost("nft list ruleset"));
         assertFalse(ruleset.contains(n.chainSuffix()), "a chain of the removed network is left:\n" + ruleset);
         assertFalse(ruleset.contains(n.subnet()), "a rule of the removed network is left:\n" + ruleset);
+        String dns = ok(onBridgeHost("ls /run/vessel/dns/ 2>/dev/null; for c in /proc/[0-9]*/cmdline; do "
+                + "tr '\\0' ' ' < $c 2>/dev/null; echo; done"));
+        assertFalse(dns.contains(n.chainSuffix()), "the resolver of the removed network is left:\n" + dns);
     }
 
     @Test

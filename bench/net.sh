@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# virtio-net: TCP throughput both ways and TCP request/response latency, Vessel against QEMU 7.2 +
+# KVM (QEMU's user-space virtio-net, no vhost) on the same kind of TAP, on the same bridge, side
+# by side in the same helper machine, same kernel and initramfs. Run with --help for more.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bench/net.sh [--seconds S] [--round-trips N] [--jvm-options OPTS]
+                    [--runs N] [--out DIR] [--root DIR] [--jar JAR | --commit REV] [--build-dir DIR]
+                    [--fresh-machine] [--keep-machine] [--run-timeout S]
+
+Inside Vessel's helper machine (QEMU/TCG with nested KVM), a Linux bridge vbench0 (10.99.0.1/24)
+with two persistent TAPs made with `ip tuntap add ... vnet_hdr`, one per VMM. Each VMM boots the
+same guest on its TAP (one VM at a time; the guest is 10.99.0.2 with MAC 52:54:00:12:34:56 under
+both, so nothing differs for the machine's network stack):
+
+  vessel   /opt/java/bin/java <the JVM options `vessel vm run` uses in the machine> -jar vessel.jar
+           vm run --accel kvm --kernel K --initrd I --cmdline C --cpus 1 --memory 256M
+           --net tap=vbtap0,mac=52:54:00:12:34:56
+  qemu     the host's qemu-system-x86_64 (7.2) with its libraries (bench/lib/qemu-bundle.sh):
+           -M microvm,x-option-roms=off,rtc=on -accel kvm -cpu host -m 256 -smp 1 -nodefaults
+           -no-user-config -nographic -serial stdio -kernel K -initrd I -append C
+           -netdev tap,id=n0,ifname=vbtap1,script=no,downscript=no,vhost=off,vnet_hdr=on
+           -device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56
+
+The guest (the cached Debian cloud kernel, an initramfs of busybox-static, virtio_net and its
+modules, the host's iperf3 3.12 with its libraries, and bench/c/tcp-rr built static here) brings
+up eth0, starts `iperf3 -s` and `tcp-rr server`, and says so on its console. The machine (the
+VMs' host) then measures, with the same iperf3:
+
+  host->guest   iperf3 -c 10.99.0.2 -t S        (the machine sends; receiver's Mbit/s)
+  guest->host   iperf3 -c 10.99.0.2 -t S -R     (the guest sends)
+  latency       tcp-rr client 10.99.0.2 5001 N  (1-byte request, 1-byte response, one
+                connection, N round trips: median and 99th percentile, microseconds)
+
+then stops the VMM (SIGTERM). Order: a discarded warm-up of each, then N rounds, alternating
+which VMM goes first.
+
+Options:
+  --seconds S       iperf3's -t (default 5)
+  --round-trips N   tcp-rr's round trips (default 2000)
+EOF
+  bench_common_usage 3 jvm
+  bench_usage_footer "its console and stderr" "removes the bridge and TAPs"
+}
+
+top=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+BENCH_NAME=net
+. "$top/bench/lib/machine-bench.sh"
+. "$top/bench/lib/qemu-bundle.sh"
+
+seconds=5
+trips=2000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) [ $# -ge 2 ] || die "--seconds needs a number"; seconds=$2; shift 2 ;;
+    --round-trips) [ $# -ge 2 ] || die "--round-trips needs a number"; trips=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) bench_option "$@" || { usage >&2; die "unknown argument: $1"; }; shift "$bench_shift" ;;
+  esac
+done
+case "$seconds" in ''|*[!0-9]*|0) die "--seconds must be a positive number" ;; esac
+case "$trips" in ''|*[!0-9]*|0) die "--round-trips must be a positive number" ;; esac
+
+IPERF=$(command -v iperf3 || true)
+[ -n "$IPERF" ] || die "iperf3 not found: apt-get install iperf3"
+command -v gcc >/dev/null || die "gcc not found (it builds bench/c/tcp-rr.c): apt-get install gcc libc6-dev"
+qemu_bundle_find || exit 1
+case "$QEMU_VERSION" in *"version 7.2"*) ;; *) say "warning: expected QEMU 7.2, found: $QEMU_VERSION" ;; esac
+bench_start
+bench_kernel
+
+GUEST_IP=10.99.0.2
+MAC=52:54:00:12:34:56
+CMDLINE="console=ttyS0 quiet panic=-1 pci=off vbench.ip=$GUEST_IP"
+MODULES=(virtio_ring virtio virtio_mmio failover net_failover virtio_net)
+
+# --- the guest ------------------------------------------------------------------------------
+cat > "$tmp/init" <<'INIT'
+#!/bin/sh
+# bench/net.sh's guest init: eth0 up, iperf3 and tcp-rr servers, then idle until stopped.
+/bin/busybox --install -s /bin
+mount -t devtmpfs devtmpfs /dev
+if (: </dev/console) 2>/dev/null; then exec 0</dev/console 1>/dev/console 2>&1; fi
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m.ko" || echo "BENCH error insmod $m failed"; done
+ip=$(sed -n 's/.*vbench\.ip=\([0-9.]*\).*/\1/p' /proc/cmdline)
+ip link set lo up
+ip addr add "$ip/24" dev eth0 && ip link set eth0 up || echo "BENCH error eth0"
+echo "BENCH offloads $(cat /sys/class/net/eth0/features 2>/dev/null || echo ?)"
+LD_LIBRARY_PATH=/opt/iperf/lib /opt/iperf/bin/iperf3 -s -D || echo "BENCH error iperf3"
+/opt/tcp-rr server 5001 &
+echo "BENCH ready"
+while :; do sleep 3600; done
+INIT
+bundle="$tmp/bundle"
+mkdir -p "$bundle/iperf/bin" "$bundle/iperf/lib"
+say "building the guest initramfs (busybox-static, ${MODULES[*]} from $KERNEL_NAME, iperf3, tcp-rr)"
+bench_initramfs "$bundle/initramfs.cpio" "$tmp/init" "${MODULES[@]}"
+cp "$IPERF" "$bundle/iperf/bin/iperf3"
+ldd "$IPERF" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
+  cp -L "$path" "$bundle/iperf/lib/$name"
+done
+gcc -static -O2 -o "$bundle/tcp-rr" "$top/bench/c/tcp-rr.c" || die "could not build bench/c/tcp-rr.c"
+# The iperf3 files and the loader, appended to the initramfs as a second archive (the kernel
+# unpacks both).
+extra=$(mktemp -d "$tmp/extra.XXXXXX")
+mkdir -p "$extra/opt" "$extra/lib64"
+cp -r "$bundle/iperf" "$extra/opt/iperf"
+cp "$bundle/tcp-rr" "$extra/opt/tcp-rr"
+cp -L /lib64/ld-linux-x86-64.so.2 "$extra/lib64/"
+(cd "$extra" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >> "$bundle/initramfs.cpio" || die "cpio failed"
+cp "$KERNEL" "$bundle/vmlinuz"
+cp "$jar" "$bundle/vessel.jar"
+qemu_bundle_make "$bundle/qemu"
+
+# --- what runs inside the machine: ash, busybox and the network tools ------------------------
+cat > "$bundle/runner.sh" <<'RUNNER'
+# bench/net.sh's helper inside the helper machine (busybox ash). Usage: runner.sh MODE W ...
+set -u
+W=$2
+. "$W/common.sh"
+IP=/usr/sbin/ip
+iperf() { LD_LIBRARY_PATH=$W/iperf/lib "$W/iperf/bin/iperf3" "$@"; }
+case "$1" in
+setup)
+  # runner.sh setup W: checks, facts, the bridge and the two TAPs.
+  bench_check "$W/qemu"
+  v=$(iperf --version 2>&1 | head -n 1) || { echo "iperf3 does not run in the machine: $v" >&2; exit 3; }
+  echo "FACT iperf $v"
+  bench_undo "$W" "$IP link del vbtap0 2>/dev/null; $IP link del vbtap1 2>/dev/null; $IP link del vbench0 2>/dev/null"
+  $IP link add vbench0 type bridge && $IP addr add 10.99.0.1/24 dev vbench0 && $IP link set vbench0 up || exit 3
+  for t in vbtap0 vbtap1; do
+    $IP tuntap add dev "$t" mode tap vnet_hdr && $IP link set "$t" master vbench0 && $IP link set "$t" up || exit 3
+  done
+  ;;
+run)
+  # runner.sh run W KIND TAG SECONDS TRIPS GUEST: one boot of KIND's VM and the three measures;
+  # prints "BENCH h2g MBITS", "BENCH g2h MBITS", the tcp-rr line, and "STATUS st".
+  kind=$3 tag=$4 secs=$5 trips=$6 guest=$7
+  case "$kind" in
+    vessel) ;;
+    qemu) export LD_LIBRARY_PATH=$W/qemu/lib ;;
+    *) echo "unknown kind $kind" >&2; exit 2 ;;
+  esac
+  set --
+  while IFS= read -r a; do set -- "$@" "$a"; done < "$W/$kind.argv"
+  "$@" </dev/null >"$W/$tag.console" 2>"$W/$tag.stderr" &
+  pid=$!
+  unset LD_LIBRARY_PATH
+  bench_track "$W" running $pid
+  i=0
+  until grep -aq '^BENCH ready' "$W/$tag.console" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 1500 ] || ! kill -0 $pid 2>/dev/null; then
+      echo "BENCH error the guest did not get ready"
+      kill $pid 2>/dev/null
+      wait $pid
+      echo "STATUS $?"
+      exit 0
+    fi
+    sleep 0.2
+  done
+  grep -a '^BENCH ' "$W/$tag.console" | tr -d '\r'
+  mbits() { awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' "$1"; }
+  iperf -c "$guest" -t "$secs" -f m >"$W/$tag.h2g" 2>&1 && echo "BENCH h2g $(mbits "$W/$tag.h2g")"
+  iperf -c "$guest" -t "$secs" -f m -R >"$W/$tag.g2h" 2>&1 && echo "BENCH g2h $(mbits "$W/$tag.g2h")"
+  "$W/tcp-rr" client "$guest" 5001 "$trips" | sed 's/^/BENCH /'
+  kill -TERM $pid
+  wait $pid
+  st=$?
+  rm -f "$W/running.pid"
+  echo "STATUS $st"
+  ;;
+show) bench_show "$W" "$3" console stderr h2g g2h ;;
+*) bench_bad_mode "$1" ;;
+esac
+RUNNER
+
+vessel_argv=($(bench_vessel_java) vm run --accel kvm
+  --kernel "$W/vmlinuz" --initrd "$W/initramfs.cpio" --cmdline "$CMDLINE" --cpus 1 --memory 256M
+  --net "tap=vbtap0,mac=$MAC")
+qemu_argv=("$W/qemu/bin/qemu-system-x86_64" -L "$W/qemu/share/qemu"
+  -M microvm,x-option-roms=off,rtc=on -accel kvm -cpu host -m 256 -smp 1
+  -nodefaults -no-user-config -nographic -serial stdio
+  -kernel "$W/vmlinuz" -initrd "$W/initramfs.cpio" -append "$CMDLINE"
+  -netdev tap,id=n0,ifname=vbtap1,script=no,downscript=no,vhost=off,vnet_hdr=on
+  -device "virtio-net-device,netdev=n0,mac=$MAC")
+printf '%s\n' "${vessel_argv[@]}" > "$bundle/vessel.argv"
+printf '%s\n' "${qemu_argv[@]}" > "$bundle/qemu.argv"
+
+bench_send "$bundle"
+say "making the bridge and TAPs in the machine"
+facts=$(mexec sh "$W/runner.sh" setup "$W" </dev/null) || die "the machine cannot run the benchmark (see above)"
+fact() { printf '%s\n' "$facts" | sed -n "s/^FACT $1 //p"; }
+
+# --- measured runs -------------------------------------------------------------------------
+csv="$out/net-$stamp.csv"
+md="$out/net-$stamp.md"
+failures="$out/net-$stamp-failed"
+echo "round,kind,warmup,h2g_mbit_s,g2h_mbit_s,rr_median_us,rr_p99_us,exit_status,host_load1" > "$csv"
+load1() { cut -d' ' -f1 /proc/loadavg; }
+keep_failure() { mkdir -p "$failures"; cat > "$failures/$1.log"; say "  (its console and logs: $failures/$1.log)"; }
+
+machine_run() { # KIND ROUND WARMUP
+  local kind=$1 round=$2 warm=$3 tag="$1-$2" o rs st h g m p
+  o=$(mexec sh "$W/runner.sh" run "$W" "$kind" "$tag" "$seconds" "$trips" "$GUEST_IP" </dev/null; echo "RUNNER $?")
+  rs=$(sed -n 's/^RUNNER //p' <<<"$o")
+  hung "$rs" "$kind run $round"
+  [ "$rs" != 130 ] && [ "$rs" != 143 ] || die "interrupted"
+  st=$(sed -n 's/^STATUS //p' <<<"$o")
+  [ -n "$st" ] || die "$kind run $round produced no result in the machine (status $rs)"
+  [ "$kind" != vessel ] || vessel_features=$(sed -n 's/^BENCH offloads //p' <<<"$o")
+  [ "$kind" != qemu ] || qemu_features=$(sed -n 's/^BENCH offloads //p' <<<"$o")
+  h=$(sed -n 's/^BENCH h2g //p' <<<"$o"); g=$(sed -n 's/^BENCH g2h //p' <<<"$o")
+  m=$(sed -n 's/^BENCH RR .*median_us=\([0-9.]*\).*/\1/p' <<<"$o"); p=$(sed -n 's/^BENCH RR .*p99_us=\([0-9.]*\).*/\1/p' <<<"$o")
+  # QEMU ends with 0 on SIGTERM; `vessel vm run` with 143, as docker's exit statuses.
+  local want=0; [ "$kind" != vessel ] || want=143
+  [ "$st" = "$want" ] || st="bad:$st"
+  echo "$round,$kind,$warm,$h,$g,$m,$p,$st,$(load1)" >> "$csv"
+  if [ "$st" != "$want" ] || [ -z "$h" ] || [ -z "$g" ] || [ -z "$m" ] || grep -q '^BENCH error' <<<"$o"; then
+    say "  $kind #$round FAILED (exit status ${st#bad:}); not counted"
+    { grep '^BENCH error' <<<"$o"; mexec sh "$W/runner.sh" show "$W" "$tag" </dev/null 2>&1; } | keep_failure "$tag"
+    return 0
+  fi
+  say "  $kind #$round: host->guest $h Mbit/s, guest->host $g Mbit/s, round trip median $m us (p99 $p us)"
+}
+
+say "warm-up: one run of each (discarded)"
+machine_run vessel 0 1
+machine_run qemu 0 1
+for ((i = 1; i <= runs; i++)); do
+  say "round $i of $runs"
+  if ((i % 2)); then machine_run vessel "$i" 0; machine_run qemu "$i" 0
+  else machine_run qemu "$i" 0; machine_run vessel "$i" 0; fi
+done
+
+# --- report --------------------------------------------------------------------------------
+good() { awk -F, -v k="$1" -v c="$2" 'NR > 1 && $2 == k && $3 == 0 && $8 !~ /^bad/ && $4 != "" && $5 != "" && $6 != "" { print $c }' "$csv"; }
+fmt() { awk -v d="$2" '{ if ($1 == "NA") print "—"; else { f = "%." d "f"; printf f " (" f "–" f ")\n", $1, $2, $3 } }' <<<"$1"; }
+ratio() { # V Q INVERT: Vessel/QEMU of the medians (INVERT 1: QEMU/Vessel, for times: higher is better for Vessel)
+  awk -v a="${1%% *}" -v b="${2%% *}" -v inv="$3" 'BEGIN { if (a == "NA" || b == "NA" || a == 0 || b == 0) print "—";
+    else printf "%.2f×\n", inv ? b / a : a / b }'
+}
+row() { # LABEL COLUMN DECIMALS INVERT
+  local v q
+  v=$(good vessel "$2" | bench_stats); q=$(good qemu "$2" | bench_stats)
+  echo "| $1 | $(fmt "$v" "$3") | $(fmt "$q" "$3") | $(ratio "$v" "$q" "$4") |"
+}
+failed() { awk -F, -v k="$1" 'NR > 1 && $2 == k && ($8 ~ /^bad/ || $4 == "" || $5 == "" || $6 == "") { n++ } END { print n + 0 }' "$csv"; }
+qemu_shown=$(bench_shown "${qemu_argv[@]}" | sed "s|$W/qemu|<qemu>|g; s|$W/|<work>/|g")
+vessel_shown=$(bench_shown "${vessel_argv[@]}" | sed "s|$W/|<work>/|g")
+{
+  echo "virtio-net TCP, $(date -u '+%Y-%m-%d %H:%M UTC'), Vessel $version, $runs measured runs each (median (min–max))"
+  echo
+  echo "| iperf3 -t $seconds / tcp-rr $trips round trips | Vessel | QEMU 7.2 (no vhost) | Vessel vs QEMU (higher: Vessel better) |"
+  echo "|---|---|---|---|"
+  row "host → guest (Mbit/s)" 4 0 0
+  row "guest → host (Mbit/s)" 5 0 0
+  row "TCP round trip, median (µs)" 6 0 1
+  row "TCP round trip, p99 (µs)" 7 0 1
+  echo
+  echo "- The host is the helper machine (the VMs' host): a bridge with a persistent vnet_hdr TAP per VMM; the guest is 10.99.0.2 under both."
+  echo "- Guest's eth0 features (hex): Vessel ${vessel_features:-?}; QEMU ${qemu_features:-?}."
+  echo "- $(fact iperf) in the machine and the guest (the host's, with its libraries)."
+  echo "- Machine: $(fact machine_cpus) vCPUs, $(( $(fact machine_mem_kb) / 1024 )) MiB, kernel $(fact machine_kernel), CPU \"$(fact machine_cpu_model)\" (QEMU TCG, nested KVM); $(fact machine_java)."
+  echo "- Host: $(bench_host_line)."
+  echo "- Guest: $KERNEL_PACKAGE, command line \`$CMDLINE\`, initramfs: busybox-static + ${MODULES[*]} + iperf3 + tcp-rr."
+  echo "- Vessel in the machine: \`$vessel_shown\`"
+  echo "- QEMU in the machine: \`LD_LIBRARY_PATH=<qemu>/lib $qemu_shown\`"
+  echo "- Runs that failed (not counted; logs in $(basename "$failures")/): $(failed vessel) vessel, $(failed qemu) qemu, warm-ups included."
+  echo "- Host load (1-min load average at the end of each run, in order): $(awk -F, 'NR > 1 { l = l sep $9; sep = ", " } END { print l }' "$csv")."
+  echo "- Helper machine: $machine_origin."
+  echo "- Raw numbers: $(basename "$csv")."
+} | tee "$md"
+say "results: $csv, $md"
