@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: bench/net.sh [--seconds S] [--round-trips N] [--jvm-options OPTS]
+Usage: bench/net.sh [--seconds S] [--round-trips N] [--docker] [--jvm-options OPTS]
                     [--runs N] [--out DIR] [--root DIR] [--jar JAR | --commit REV] [--build-dir DIR]
                     [--fresh-machine] [--keep-machine] [--run-timeout S]
 
@@ -37,9 +37,16 @@ VMs' host) then measures, with the same iperf3:
 then stops the VMM (SIGTERM). Order: a discarded warm-up of each, then N rounds, alternating
 which VMM goes first.
 
+With --docker, a reference measured on this host itself (not in the machine, so not comparable
+in absolute terms): the same iperf3 and tcp-rr in a docker container on docker's default bridge
+(veth), the client on the host; N runs, after the VMs' rounds. It needs a docker engine answering
+(`apt-get install docker.io`, then start `dockerd` as root); the image is imported from a rootfs
+tarball made here (busybox-static, iperf3 and its libraries, tcp-rr) and removed at the end.
+
 Options:
   --seconds S       iperf3's -t (default 5)
   --round-trips N   tcp-rr's round trips (default 2000)
+  --docker          also measure the docker reference (see above)
 EOF
   bench_common_usage 3 jvm
   bench_usage_footer "its console and stderr" "removes the bridge and TAPs"
@@ -52,8 +59,10 @@ BENCH_NAME=net
 
 seconds=5
 trips=2000
+docker_ref=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --docker) docker_ref=1; shift ;;
     --seconds) [ $# -ge 2 ] || die "--seconds needs a number"; seconds=$2; shift 2 ;;
     --round-trips) [ $# -ge 2 ] || die "--round-trips needs a number"; trips=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -68,6 +77,9 @@ IPERF=$(command -v iperf3 || true)
 command -v gcc >/dev/null || die "gcc not found (it builds bench/c/tcp-rr.c): apt-get install gcc libc6-dev"
 qemu_bundle_find || exit 1
 case "$QEMU_VERSION" in *"version 7.2"*) ;; *) say "warning: expected QEMU 7.2, found: $QEMU_VERSION" ;; esac
+if [ "$docker_ref" = 1 ]; then
+  docker info >/dev/null 2>&1 || die "--docker: no docker engine answers (apt-get install docker.io, then start dockerd as root)"
+fi
 bench_start
 bench_kernel
 
@@ -237,6 +249,42 @@ for ((i = 1; i <= runs; i++)); do
   else machine_run qemu "$i" 0; machine_run vessel "$i" 0; fi
 done
 
+# --- the docker reference, on this host -----------------------------------------------------
+docker_rows=
+if [ "$docker_ref" = 1 ]; then
+  image="vessel-bench-net:$stamp"
+  rootfs=$(mktemp -d "$tmp/docker-rootfs.XXXXXX")
+  mkdir -p "$rootfs/bin" "$rootfs/opt" "$rootfs/lib64" "$rootfs/tmp"
+  cp "$(command -v busybox)" "$rootfs/bin/busybox"
+  ln -s busybox "$rootfs/bin/sh"
+  cp -r "$bundle/iperf" "$rootfs/opt/iperf"
+  cp "$bundle/tcp-rr" "$rootfs/opt/tcp-rr"
+  cp -L /lib64/ld-linux-x86-64.so.2 "$rootfs/lib64/"
+  printf '%s\n' 'LD_LIBRARY_PATH=/opt/iperf/lib /opt/iperf/bin/iperf3 -s -D' '/opt/tcp-rr server 5001 &' \
+    'echo "BENCH ready"' 'wait' > "$rootfs/run.sh"
+  tar -C "$rootfs" -cf "$tmp/docker-rootfs.tar" . || die "tar failed"
+  docker import "$tmp/docker-rootfs.tar" "$image" >/dev/null || die "docker import failed"
+  docker_version=$(docker version --format '{{.Server.Version}}' 2>/dev/null || echo "?")
+  name="vessel-bench-net-$$"
+  for ((i = 1; i <= runs; i++)); do
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    docker run -d --name "$name" "$image" /bin/sh /run.sh >/dev/null || die "docker run failed"
+    n=0
+    until docker logs "$name" 2>&1 | grep -q '^BENCH ready'; do
+      n=$((n + 1)); [ $n -le 300 ] || die "the docker container did not get ready"; sleep 0.1
+    done
+    dip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' "$name")
+    h=$("$IPERF" -c "$dip" -t "$seconds" -f m | awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }')
+    g=$("$IPERF" -c "$dip" -t "$seconds" -f m -R | awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }')
+    rr=$("$bundle/tcp-rr" client "$dip" 5001 "$trips")
+    m=$(sed -n 's/.*median_us=\([0-9.]*\).*/\1/p' <<<"$rr"); p=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$rr")
+    echo "$i,docker,0,$h,$g,$m,$p,0,$(load1)" >> "$csv"
+    say "  docker #$i: host->container $h Mbit/s, container->host $g Mbit/s, round trip median $m us (p99 $p us)"
+    docker rm -f "$name" >/dev/null
+  done
+  docker rmi "$image" >/dev/null || true
+fi
+
 # --- report --------------------------------------------------------------------------------
 good() { awk -F, -v k="$1" -v c="$2" 'NR > 1 && $2 == k && $3 == 0 && $8 !~ /^bad/ && $4 != "" && $5 != "" && $6 != "" { print $c }' "$csv"; }
 fmt() { awk -v d="$2" '{ if ($1 == "NA") print "—"; else { f = "%." d "f"; printf f " (" f "–" f ")\n", $1, $2, $3 } }' <<<"$1"; }
@@ -261,6 +309,14 @@ vessel_shown=$(bench_shown "${vessel_argv[@]}" | sed "s|$W/|<work>/|g")
   row "guest → host (Mbit/s)" 5 0 0
   row "TCP round trip, median (µs)" 6 0 1
   row "TCP round trip, p99 (µs)" 7 0 1
+  if [ "$docker_ref" = 1 ]; then
+    echo
+    echo "Reference, not in the machine: docker $docker_version on this host, veth on docker's default bridge, same iperf3 and tcp-rr"
+    echo
+    echo "| | docker (host → container) | docker (container → host) | round trip median (µs) | p99 (µs) |"
+    echo "|---|---|---|---|---|"
+    echo "| median (min–max) | $(fmt "$(good docker 4 | bench_stats)" 0) | $(fmt "$(good docker 5 | bench_stats)" 0) | $(fmt "$(good docker 6 | bench_stats)" 0) | $(fmt "$(good docker 7 | bench_stats)" 0) |"
+  fi
   echo
   echo "- The host is the helper machine (the VMs' host): a bridge with a persistent vnet_hdr TAP per VMM; the guest is 10.99.0.2 under both."
   echo "- Guest's eth0 features (hex): Vessel ${vessel_features:-?}; QEMU ${qemu_features:-?}."
