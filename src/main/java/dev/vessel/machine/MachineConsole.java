@@ -32,6 +32,7 @@ public final class MachineConsole {
                     "BUG: kernel NULL pointer dereference",
                     "BUG: unable to handle",
                     "kernel BUG at ",
+                    "BUG: TASK stack guard page was hit",
                     "Oops: ",
                     "general protection fault",
                     "invalid opcode: \\d+ \\[#\\d+\\]")

@@ -124,6 +124,7 @@ class ContainerNetworkIT {
 
     @Test
     void publishedPortsNamesIsolationAndTheHostGateway() throws Exception {
+        cleanUp(); // again: a run retried on a fresh machine starts from what the first one left
         String web = name("vit-web");
         int fixed = freePort();
         ok(vessel("run", "-d", "--name", web, "-p", "127.0.0.1:" + fixed + ":80", "-p", "127.0.0.1::8080", "busybox",
@@ -162,6 +163,12 @@ class ContainerNetworkIT {
         }
         assertEquals("created", new ObjectMapper().readTree(ok(vessel("inspect", name("vit-taken"))))
                 .at("/0/State/Status").asText(), "the refused container did not start");
+        ok(vessel("rm", "-f", web)); // fewer VMs at once in the helper machine from here on
+        VesselCli.Result closed = VesselCli.run(T, null, "port", web);
+        assertEquals(1, closed.status(), "the container is gone: " + closed);
+        try (ServerSocket again = new ServerSocket()) {
+            again.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), fixed)); // its port went with it
+        }
 
         // Names and aliases on a user-defined network; another network cannot reach it.
         ok(vessel("network", "create", NET));
@@ -211,7 +218,7 @@ class ContainerNetworkIT {
         String subnet = net.at("/0/IPAM/Config/0/Subnet").asText();
         VesselCli.Result busy = vessel("network", "rm", NET);
         assertEquals(1, busy.status(), "a network in use stays: " + busy);
-        ok(vessel("rm", "-f", srv, web, name("vit-client"), name("vit-iso"), name("vit-hostgw"), name("vit-none")));
+        ok(vessel("rm", "-f", srv, name("vit-client"), name("vit-iso"), name("vit-hostgw"), name("vit-none")));
         ok(vessel("network", "rm", NET));
         assertNotEquals(0, onBridgeHost("/usr/sbin/ip link show dev vb-" + netId.substring(0, 12)).status());
         String links2 = ok(onBridgeHost("/usr/sbin/ip -o link"));
@@ -242,6 +249,7 @@ class ContainerNetworkIT {
 
     @Test
     void udpThroughAPublishedPort() throws Exception {
+        cleanUp();
         Path dir = Files.createTempDirectory("vit-udp");
         try {
             Path src = Path.of("src/test/c/udp-echo.c").toAbsolutePath();

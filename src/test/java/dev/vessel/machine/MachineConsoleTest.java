@@ -106,6 +106,11 @@ public class MachineConsoleTest {
         assertEquals(Optional.of("[  77.5] kernel BUG at arch/x86/kvm/mmu/mmu.c:6471!"), MachineConsole.fatalLine(bug));
         String gp = "[ 3.2] general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI\n";
         assertEquals(Optional.of(gp.strip()), MachineConsole.fatalLine(gp));
+        // Seen in a CI rehearsal: recursive page faults under a vCPU thread's KVM_RUN overran its kernel stack.
+        String guard = "[  456.876159] BUG: TASK stack guard page was hit at 00000000240471c6 (stack is 000000002214868a..000000003b5b51a7)\n"
+                + "[  456.877945] stack guard page: 0000 [#1] PREEMPT SMP NOPTI\n";
+        assertEquals(Optional.of("[  456.876159] BUG: TASK stack guard page was hit at 00000000240471c6 (stack is "
+                + "000000002214868a..000000003b5b51a7)"), MachineConsole.fatalLine(guard));
     }
 
     @Test
