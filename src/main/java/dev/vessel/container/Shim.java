@@ -7,7 +7,7 @@ import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.host.PrivateFiles;
-import dev.vessel.network.ports.PortBinding;
+import dev.vessel.network.ports.PortProxy;
 import dev.vessel.vmm.VmConfig;
 
 import java.io.IOException;
@@ -128,12 +128,16 @@ public final class Shim {
      * after the first client attached (so `run` sees all output), or after 30 s without one.
      */
     public static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm,
-                          boolean waitForAttach, boolean restart, List<PortBinding> ports, Runnable ready)
+                          boolean waitForAttach, boolean restart, PortProxy ports, Runnable ready)
             throws IOException {
         return new Shim(store, c).run(boot, vm, waitForAttach, restart, ports, ready);
     }
 
-    private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, List<PortBinding> ports,
+    /**
+     * @param ports the container's published ports, bound already (null: none); served from now
+     *     on, and closed once the VM ended, before anyone is told the container stopped
+     */
+    private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, PortProxy ports,
                     Runnable ready) throws IOException {
         Path shimSock = container.shimSocket();
         Path readySock = Path.of(container.vsockSocket() + "_" + AgentProtocol.READY_PORT);
@@ -143,7 +147,11 @@ public final class Shim {
         Files.deleteIfExists(container.vsockSocket());
         ProcessHandle self = ProcessHandle.current();
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
-        container.writeState(container.state().running(self.pid(), selfStart, restart, ports));
+        container.writeState(container.state().running(self.pid(), selfStart, restart,
+                ports == null ? List.of() : ports.bound()));
+        if (ports != null) {
+            ports.start();
+        }
         log = ContainerLog.append(container.log(), container.config().logLimits());
 
         try (ServerSocketChannel control = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -197,6 +205,9 @@ public final class Shim {
                 LOG.log(System.Logger.Level.WARNING, "the VM did not power off: " + e);
             }
             mark("VM ended");
+            if (ports != null) {
+                ports.close(); // free for the next container before this one reads as stopped
+            }
             container.writeState(container.state().exited(code, failure));
             log.close();
             if (config.autoRemove()) {

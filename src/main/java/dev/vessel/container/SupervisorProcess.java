@@ -120,11 +120,7 @@ public final class SupervisorProcess {
         Libc.dup2(fd, 1);
         Libc.close(fd);
         boolean[] told = {false};
-        if (proxy != null) {
-            proxy.start();
-        }
-        int status = Shim.run(store, container, boot, vm, waitForAttach, restart,
-                proxy == null ? List.of() : proxy.bound(), () -> {
+        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, proxy, () -> {
             synchronized (told) {
                 if (told[0]) {
                     return;
@@ -140,7 +136,7 @@ public final class SupervisorProcess {
             }
         });
         if (proxy != null) {
-            proxy.close();
+            proxy.close(); // closed by the shim already when the VM ended; again if it failed before
         }
         if (container.config().autoRemove()) {
             networks.store().releaseAll(container.config().id()); // --rm removed it: its addresses go too

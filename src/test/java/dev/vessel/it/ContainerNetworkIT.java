@@ -159,6 +159,7 @@ class ContainerNetworkIT {
         assertTrue(taken.stderr().contains("Bind for 127.0.0.1:" + fixed + " failed: port is already allocated"),
                 taken.toString());
         try (ServerSocket again = new ServerSocket()) {
+            again.setReuseAddress(true);
             again.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), free));
         }
         assertEquals("created", new ObjectMapper().readTree(ok(vessel("inspect", name("vit-taken"))))
@@ -167,6 +168,7 @@ class ContainerNetworkIT {
         VesselCli.Result closed = VesselCli.run(T, null, "port", web);
         assertEquals(1, closed.status(), "the container is gone: " + closed);
         try (ServerSocket again = new ServerSocket()) {
+            again.setReuseAddress(true); // the proxy's accepted connections may linger in TIME_WAIT
             again.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), fixed)); // its port went with it
         }
 
