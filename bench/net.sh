@@ -26,13 +26,18 @@ both, so nothing differs for the machine's network stack):
 
 The guest (the cached Debian cloud kernel, an initramfs of busybox-static, virtio_net and its
 modules, the host's iperf3 3.12 with its libraries, and bench/c/tcp-rr built static here) brings
-up eth0, starts `iperf3 -s` and `tcp-rr server`, and says so on its console. The machine (the
-VMs' host) then measures, with the same iperf3:
+up eth0 and measures the latency itself, against a `tcp-rr server` the machine runs on the
+bridge's address (the guest's clock, kvm-clock, is fine-grained; the emulated machine's ticks in
+4 ms steps):
+
+  latency       tcp-rr client 10.99.0.1 5002 N  (1-byte request, 1-byte response, one
+                connection, N round trips: median and 99th percentile, microseconds)
+
+then starts `iperf3 -s` and says so on its console. The machine (the VMs' host) then measures,
+with the same iperf3:
 
   host->guest   iperf3 -c 10.99.0.2 -t S        (the machine sends; receiver's Mbit/s)
   guest->host   iperf3 -c 10.99.0.2 -t S -R     (the guest sends)
-  latency       tcp-rr client 10.99.0.2 5001 N  (1-byte request, 1-byte response, one
-                connection, N round trips: median and 99th percentile, microseconds)
 
 then stops the VMM (SIGTERM). Order: a discarded warm-up of each, then N rounds, alternating
 which VMM goes first.
@@ -101,15 +106,22 @@ for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m.ko" || echo 
 ip=$(sed -n 's/.*vbench\.ip=\([0-9.]*\).*/\1/p' /proc/cmdline)
 ip link set lo up
 ip addr add "$ip/24" dev eth0 && ip link set eth0 up || echo "BENCH error eth0"
-echo "BENCH offloads $(cat /sys/class/net/eth0/features 2>/dev/null || echo ?)"
+echo "BENCH features $(cat /sys/class/net/eth0/device/features 2>/dev/null || echo ?)"
+# Round trips timed by the guest (kvm-clock): the machine's own clock ticks in 4 ms steps under
+# emulation. The server runs in the machine, on the bridge's address.
+n=0
+until /opt/tcp-rr client 10.99.0.1 5002 @TRIPS@ > /tmp/rr 2>&1; do
+  n=$((n + 1)); [ $n -lt 50 ] || break; sleep 0.1
+done
+sed 's/^/BENCH /' /tmp/rr
 LD_LIBRARY_PATH=/opt/iperf/lib /opt/iperf/bin/iperf3 -s -D || echo "BENCH error iperf3"
-/opt/tcp-rr server 5001 &
 echo "BENCH ready"
 while :; do sleep 3600; done
 INIT
 bundle="$tmp/bundle"
 mkdir -p "$bundle/iperf/bin" "$bundle/iperf/lib"
 say "building the guest initramfs (busybox-static, ${MODULES[*]} from $KERNEL_NAME, iperf3, tcp-rr)"
+sed -i "s/@TRIPS@/$trips/" "$tmp/init"
 bench_initramfs "$bundle/initramfs.cpio" "$tmp/init" "${MODULES[@]}"
 cp "$IPERF" "$bundle/iperf/bin/iperf3"
 ldd "$IPERF" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
@@ -159,6 +171,8 @@ run)
   esac
   set --
   while IFS= read -r a; do set -- "$@" "$a"; done < "$W/$kind.argv"
+  "$W/tcp-rr" server 5002 >/dev/null 2>&1 &
+  bench_track "$W" rr $!
   "$@" </dev/null >"$W/$tag.console" 2>"$W/$tag.stderr" &
   pid=$!
   unset LD_LIBRARY_PATH
@@ -179,11 +193,20 @@ run)
   mbits() { awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' "$1"; }
   iperf -c "$guest" -t "$secs" -f m >"$W/$tag.h2g" 2>&1 && echo "BENCH h2g $(mbits "$W/$tag.h2g")"
   iperf -c "$guest" -t "$secs" -f m -R >"$W/$tag.g2h" 2>&1 && echo "BENCH g2h $(mbits "$W/$tag.g2h")"
-  "$W/tcp-rr" client "$guest" 5001 "$trips" | sed 's/^/BENCH /'
+  if [ "$kind" = vessel ]; then
+    # The device's own counters, from the VM's control socket: how large the frames it moved were.
+    d=$(echo '{"describe": true}' | /sbin/vessel-agent --connect-unix "$W/vessel.api" 2>/dev/null)
+    c=
+    for k in rx_frames rx_bytes tx_frames tx_bytes rx_dropped; do
+      c="$c $k=$(printf '%s' "$d" | sed -n "s/.*\"$k\" *: *\([0-9]*\).*/\1/p")"
+    done
+    echo "BENCH counters$c"
+  fi
   kill -TERM $pid
   wait $pid
   st=$?
-  rm -f "$W/running.pid"
+  kill "$(cat "$W/rr.pid")" 2>/dev/null
+  rm -f "$W/running.pid" "$W/rr.pid"
   echo "STATUS $st"
   ;;
 show) bench_show "$W" "$3" console stderr h2g g2h ;;
@@ -193,7 +216,7 @@ RUNNER
 
 vessel_argv=($(bench_vessel_java) vm run --accel kvm
   --kernel "$W/vmlinuz" --initrd "$W/initramfs.cpio" --cmdline "$CMDLINE" --cpus 1 --memory 256M
-  --net "tap=vbtap0,mac=$MAC")
+  --net "tap=vbtap0,mac=$MAC" --api-socket "$W/vessel.api")
 qemu_argv=("$W/qemu/bin/qemu-system-x86_64" -L "$W/qemu/share/qemu"
   -M microvm,x-option-roms=off,rtc=on -accel kvm -cpu host -m 256 -smp 1
   -nodefaults -no-user-config -nographic -serial stdio
@@ -224,8 +247,9 @@ machine_run() { # KIND ROUND WARMUP
   [ "$rs" != 130 ] && [ "$rs" != 143 ] || die "interrupted"
   st=$(sed -n 's/^STATUS //p' <<<"$o")
   [ -n "$st" ] || die "$kind run $round produced no result in the machine (status $rs)"
-  [ "$kind" != vessel ] || vessel_features=$(sed -n 's/^BENCH offloads //p' <<<"$o")
-  [ "$kind" != qemu ] || qemu_features=$(sed -n 's/^BENCH offloads //p' <<<"$o")
+  [ "$kind" != vessel ] || vessel_features=$(sed -n 's/^BENCH features //p' <<<"$o")
+  [ "$kind" != qemu ] || qemu_features=$(sed -n 's/^BENCH features //p' <<<"$o")
+  [ "$kind" != vessel ] || vessel_counters=$(sed -n 's/^BENCH counters //p' <<<"$o")
   h=$(sed -n 's/^BENCH h2g //p' <<<"$o"); g=$(sed -n 's/^BENCH g2h //p' <<<"$o")
   m=$(sed -n 's/^BENCH RR .*median_us=\([0-9.]*\).*/\1/p' <<<"$o"); p=$(sed -n 's/^BENCH RR .*p99_us=\([0-9.]*\).*/\1/p' <<<"$o")
   # QEMU ends with 0 on SIGTERM; `vessel vm run` with 143, as docker's exit statuses.
@@ -319,7 +343,8 @@ vessel_shown=$(bench_shown "${vessel_argv[@]}" | sed "s|$W/|<work>/|g")
   fi
   echo
   echo "- The host is the helper machine (the VMs' host): a bridge with a persistent vnet_hdr TAP per VMM; the guest is 10.99.0.2 under both."
-  echo "- Guest's eth0 features (hex): Vessel ${vessel_features:-?}; QEMU ${qemu_features:-?}."
+  echo "- Vessel's device counters in the last run (both iperf3 directions): ${vessel_counters:-?}."
+  echo "- Feature bits the guest's driver took (bit 0 first): Vessel ${vessel_features:-?}; QEMU ${qemu_features:-?}."
   echo "- $(fact iperf) in the machine and the guest (the host's, with its libraries)."
   echo "- Machine: $(fact machine_cpus) vCPUs, $(( $(fact machine_mem_kb) / 1024 )) MiB, kernel $(fact machine_kernel), CPU \"$(fact machine_cpu_model)\" (QEMU TCG, nested KVM); $(fact machine_java)."
   echo "- Host: $(bench_host_line)."
