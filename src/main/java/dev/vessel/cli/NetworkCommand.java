@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.vessel.container.ContainerException;
+import dev.vessel.container.ContainerService;
 import dev.vessel.machine.MachineNetworkHost;
 import dev.vessel.machine.VmLauncher;
 import dev.vessel.network.CreateRequest;
@@ -54,6 +55,21 @@ final class NetworkCommand implements Callable<Integer> {
     NetworkService service() throws IOException {
         return NetworkService.open(main.stateRoot(),
                 MachineNetworkHost.forVms(main.stateRoot(), VmLauncher.Accel.auto(), System.err));
+    }
+
+    /** A change to a container's networks: docker's one line and status when it is refused. */
+    interface ContainerChange {
+        void apply(ContainerService service) throws IOException, ContainerException;
+    }
+
+    int onContainer(ContainerChange change) throws IOException {
+        try {
+            change.apply(ContainerSupport.service(main));
+            return 0;
+        } catch (ContainerException e) {
+            System.err.println("Error response from daemon: " + e.getMessage());
+            return e.status();
+        }
     }
 
     /** Docker's one line for a failed request, and its status. */
@@ -255,13 +271,7 @@ final class NetworkCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            try {
-                ContainerSupport.service(parent.main).connect(container, network, aliases, ip, mac);
-            } catch (ContainerException e) {
-                System.err.println("Error response from daemon: " + e.getMessage());
-                return e.status();
-            }
-            return 0;
+            return parent.onContainer(s -> s.connect(container, network, aliases, ip, mac));
         }
     }
 
@@ -282,13 +292,7 @@ final class NetworkCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            try {
-                ContainerSupport.service(parent.main).disconnect(container, network, force);
-            } catch (ContainerException e) {
-                System.err.println("Error response from daemon: " + e.getMessage());
-                return e.status();
-            }
-            return 0;
+            return parent.onContainer(s -> s.disconnect(container, network, force));
         }
     }
 

@@ -58,18 +58,6 @@ class ContainerNetworkIT {
         return base + SUFFIX;
     }
 
-    /** Runs {@code script} where the bridges live: in the helper machine, or on this host. */
-    private static VesselCli.Result onBridgeHost(String script) throws Exception {
-        if (HostCapabilities.hardwareVirtualization()) {
-            Process p = new ProcessBuilder("sh", "-c", script).redirectErrorStream(true).start();
-            p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(1, TimeUnit.MINUTES), script + " hung");
-            return new VesselCli.Result(p.exitValue(), out, "");
-        }
-        return VesselCli.run(Duration.ofMinutes(2), null, "machine", "exec", "--", "sh", "-c", script);
-    }
-
     @BeforeAll
     @AfterAll
     static void cleanUp() throws Exception {
@@ -188,6 +176,10 @@ class ContainerNetworkIT {
         VesselCli.Result isolated = runKept(name("vit-iso"), "busybox", "sh", "-c",
                 "nc -w 3 " + otherIp + " 80 </dev/null && echo reached || echo isolated");
         assertEquals("isolated\n", isolated.stdout(), "the default network reached another network: " + isolated);
+        // Connected to the network while stopped, the same container reaches it at its next start (eth1).
+        ok(vessel("network", "connect", NET, name("vit-iso")));
+        VesselCli.Result connected = vessel("start", "-a", name("vit-iso"));
+        assertEquals("reached\n", connected.stdout(), "after network connect: " + connected);
 
         // The host, reached through host-gateway: a server of the test's own (on the host's
         // loopback, which the helper machine's user network answers for the gateway address).
@@ -222,14 +214,14 @@ class ContainerNetworkIT {
         assertEquals(1, busy.status(), "a network in use stays: " + busy);
         ok(vessel("rm", "-f", srv, name("vit-client"), name("vit-iso"), name("vit-hostgw"), name("vit-none")));
         ok(vessel("network", "rm", NET));
-        assertNotEquals(0, onBridgeHost("/usr/sbin/ip link show dev vb-" + netId.substring(0, 12)).status());
-        String links2 = ok(onBridgeHost("/usr/sbin/ip -o link"));
+        assertNotEquals(0, BridgeHost.run("/usr/sbin/ip link show dev vb-" + netId.substring(0, 12)).status());
+        String links2 = ok(BridgeHost.run("/usr/sbin/ip -o link"));
         for (String id : List.of(inspect.at("/0/Id").asText())) {
             assertFalse(links2.contains("vt" + id.substring(0, 11)), "a TAP of a removed container is left:\n" + links2);
         }
-        String ruleset = ok(onBridgeHost("nft list ruleset"));
+        String ruleset = ok(BridgeHost.run("nft list ruleset"));
         assertFalse(ruleset.contains(subnet), "a rule of the removed network is left:\n" + ruleset);
-        String resolvers = ok(onBridgeHost("ls /run/vessel/dns/ 2>/dev/null; ps -o args 2>/dev/null || ps"));
+        String resolvers = ok(BridgeHost.run("ls /run/vessel/dns/ 2>/dev/null; ps -o args 2>/dev/null || ps"));
         assertFalse(resolvers.contains(netId.substring(0, 12)), "the resolver of the removed network is left:\n" + resolvers);
     }
 

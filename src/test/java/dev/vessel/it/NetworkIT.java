@@ -2,16 +2,13 @@ package dev.vessel.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.vessel.host.HostCapabilities;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -28,18 +25,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NetworkIT {
     private static final String IP = "/usr/sbin/ip";
     private static final List<String> NAMES = List.of("vit-net-a", "vit-net-b");
-
-    /** Runs {@code script} where the bridges live: in the helper machine, or on this host. */
-    private static VesselCli.Result onBridgeHost(String script) throws Exception {
-        if (HostCapabilities.hardwareVirtualization()) {
-            Process p = new ProcessBuilder("sh", "-c", script).redirectErrorStream(true).start();
-            p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(1, TimeUnit.MINUTES), script + " hung");
-            return new VesselCli.Result(p.exitValue(), out, "");
-        }
-        return VesselCli.run(Duration.ofMinutes(2), null, "machine", "exec", "--", "sh", "-c", script);
-    }
 
     private static String ok(VesselCli.Result r) {
         assertEquals(0, r.status(), r.toString());
@@ -76,33 +61,33 @@ class NetworkIT {
     }
 
     private static void assertBridgeAndRules(Made n) throws Exception {
-        String link = ok(onBridgeHost(IP + " -d link show dev " + n.bridge()));
+        String link = ok(BridgeHost.run(IP + " -d link show dev " + n.bridge()));
         assertTrue(link.contains("\n    bridge "), "not a bridge: " + link);
         assertTrue(link.matches("(?s)^[0-9]+: " + n.bridge() + ": <[^>]*\\bUP\\b[^>]*>.*"), "not up: " + link);
         assertTrue(link.contains("alias vessel network " + n.chainSuffix()), "not marked as Vessel's: " + link);
-        String addr = ok(onBridgeHost(IP + " -4 -o addr show dev " + n.bridge()));
+        String addr = ok(BridgeHost.run(IP + " -4 -o addr show dev " + n.bridge()));
         assertTrue(addr.contains(" inet " + n.gateway() + "/" + n.prefix() + " "), addr);
-        String nat = ok(onBridgeHost("nft list chain ip vessel nat_" + n.chainSuffix()));
+        String nat = ok(BridgeHost.run("nft list chain ip vessel nat_" + n.chainSuffix()));
         assertTrue(nat.contains("type nat hook postrouting priority srcnat; policy accept;"), nat);
         assertTrue(nat.contains("ip saddr " + n.subnet() + " oifname != \"" + n.bridge() + "\" masquerade"), nat);
-        String fwd = ok(onBridgeHost("nft list chain ip vessel fwd_" + n.chainSuffix()));
+        String fwd = ok(BridgeHost.run("nft list chain ip vessel fwd_" + n.chainSuffix()));
         assertTrue(fwd.contains("type filter hook forward priority filter; policy accept;"), fwd);
         assertTrue(fwd.contains("iifname \"" + n.bridge() + "\" oifname != \"" + n.bridge() + "\" accept"), fwd);
         assertTrue(fwd.contains("oifname \"" + n.bridge() + "\" ct state established,related accept"), fwd);
-        assertEquals("1", ok(onBridgeHost("cat /proc/sys/net/ipv4/ip_forward")).strip());
+        assertEquals("1", ok(BridgeHost.run("cat /proc/sys/net/ipv4/ip_forward")).strip());
         // Its resolver: dnsmasq, bound to the gateway address only.
-        String resolver = ok(onBridgeHost("p=$(cat /run/vessel/dns/" + n.chainSuffix() + ".pid) && cat /proc/$p/comm "
+        String resolver = ok(BridgeHost.run("p=$(cat /run/vessel/dns/" + n.chainSuffix() + ".pid) && cat /proc/$p/comm "
                 + "&& tr '\\0' ' ' < /proc/$p/cmdline"));
         assertTrue(resolver.startsWith("dnsmasq\n"), resolver);
         assertTrue(resolver.contains("--listen-address=" + n.gateway() + " "), resolver);
     }
 
     private static void assertGone(Made n) throws Exception {
-        assertNotEquals(0, onBridgeHost(IP + " link show dev " + n.bridge()).status(), "the bridge " + n.bridge() + " is left");
-        String ruleset = ok(onBridgeHost("nft list ruleset"));
+        assertNotEquals(0, BridgeHost.run(IP + " link show dev " + n.bridge()).status(), "the bridge " + n.bridge() + " is left");
+        String ruleset = ok(BridgeHost.run("nft list ruleset"));
         assertFalse(ruleset.contains(n.chainSuffix()), "a chain of the removed network is left:\n" + ruleset);
         assertFalse(ruleset.contains(n.subnet()), "a rule of the removed network is left:\n" + ruleset);
-        String dns = ok(onBridgeHost("ls /run/vessel/dns/ 2>/dev/null; for c in /proc/[0-9]*/cmdline; do "
+        String dns = ok(BridgeHost.run("ls /run/vessel/dns/ 2>/dev/null; for c in /proc/[0-9]*/cmdline; do "
                 + "tr '\\0' ' ' < $c 2>/dev/null; echo; done"));
         assertFalse(dns.contains(n.chainSuffix()), "the resolver of the removed network is left:\n" + dns);
     }
@@ -129,7 +114,7 @@ class NetworkIT {
         assertEquals("vit-net-b\n", ok(VesselCli.run("network", "rm", "vit-net-b")));
         assertGone(b);
         // Vessel's table goes with its last chain (other networks of this host may still have theirs).
-        VesselCli.Result table = onBridgeHost("nft list table ip vessel");
+        VesselCli.Result table = BridgeHost.run("nft list table ip vessel");
         assertTrue(table.status() != 0 || table.stdout().contains("\tchain "), "an empty table is left:\n" + table);
         assertFalse(ok(VesselCli.run("network", "ls")).contains("vit-net-"));
     }
