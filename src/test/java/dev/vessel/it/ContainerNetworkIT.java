@@ -165,9 +165,12 @@ class ContainerNetworkIT {
         String srv = name("vit-other");
         ok(vessel("run", "-d", "--name", srv, "--network", NET, "--network-alias", "vit-alias", "busybox", "sh", "-c",
                 "mkdir /www && echo by-name > /www/index.html && exec httpd -f -p 80 -h /www"));
+        // Its server first, from inside it: then one fetch by name, which fails at once and says why
+        // if the name or the path is wrong.
+        ok(vessel("exec", srv, "sh", "-c", "until wget -q -O /dev/null http://127.0.0.1/; do sleep 0.1; done"));
         VesselCli.Result byName = runKept(name("vit-client"), "--network", NET, "busybox", "sh",
-                "-c", "until wget -q -O /dev/null http://" + srv + "/; do sleep 0.1; done; wget -qO- http://" + srv + "/ && "
-                        + "wget -qO- http://vit-alias/ && cat /etc/resolv.conf");
+                "-c", "wget -qO- http://" + srv + "/ && wget -qO- http://vit-alias/ && cat /etc/resolv.conf "
+                        + "|| { nslookup " + srv + "; ip -o -4 addr; cat /etc/resolv.conf; exit 1; }");
         assertEquals(0, byName.status(), byName.toString());
         assertTrue(byName.stdout().startsWith("by-name\nby-name\nnameserver "), byName.toString());
         String otherIp = new ObjectMapper().readTree(ok(vessel("inspect", srv)))
