@@ -57,7 +57,6 @@ public final class PortProxy implements AutoCloseable {
         List<PortBinding> bound = new ArrayList<>();
         List<ServerSocketChannel> tcp = new ArrayList<>();
         List<DatagramChannel> udp = new ArrayList<>();
-        PortProxy proxy = new PortProxy(List.of(), tcp, udp, target, connector);
         try {
             for (PortBinding b : requested) {
                 InetSocketAddress at = new InetSocketAddress(b.hostAddress(), b.hostPort());
@@ -83,10 +82,27 @@ public final class PortProxy implements AutoCloseable {
                 }
             }
         } catch (NetworkException | IOException | RuntimeException e) {
-            proxy.close();
+            closeAll(tcp, udp);
             throw e;
         }
         return new PortProxy(bound, tcp, udp, target, connector);
+    }
+
+    private static void closeAll(List<ServerSocketChannel> tcp, List<DatagramChannel> udp) {
+        for (ServerSocketChannel s : tcp) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+        for (DatagramChannel d : udp) {
+            try {
+                d.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
     }
 
     /** The ports as bound: a requested 0 replaced by the port the host gave. */
@@ -181,19 +197,6 @@ public final class PortProxy implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (ServerSocketChannel s : tcp) {
-            try {
-                s.close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-        }
-        for (DatagramChannel d : udp) {
-            try {
-                d.close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-        }
+        closeAll(tcp, udp);
     }
 }
