@@ -171,7 +171,16 @@ public final class Shim {
                 }
             });
             mark("VM starting");
-            CompletableFuture<Void> agentReady = CompletableFuture.runAsync(() -> awaitReady(readyListener));
+            // A thread of its own, not the common pool: it blocks until the agent connects or never.
+            CompletableFuture<Void> agentReady = new CompletableFuture<>();
+            Thread.ofPlatform().daemon(true).name("shim-ready").start(() -> {
+                try {
+                    awaitReady(readyListener);
+                    agentReady.complete(null);
+                } catch (Throwable t) {
+                    agentReady.completeExceptionally(t);
+                }
+            });
             String failure = null;
             try {
                 CompletableFuture.anyOf(agentReady, vmExit).get(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS);

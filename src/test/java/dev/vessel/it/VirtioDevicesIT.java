@@ -226,7 +226,7 @@ class VirtioDevicesIT {
         ServerSocketChannel echo = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         echo.bind(UnixDomainSocketAddress.of(sock + "_5000"));
         MessageDigest hostReceived = MessageDigest.getInstance("SHA-256");
-        CompletableFuture<Long> echoed = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<Long> echoed = Background.run("vsock-echo", () -> {
             try (echo; SocketChannel c = echo.accept()) {
                 ByteBuffer buf = ByteBuffer.allocate(65536);
                 long total = 0;
@@ -240,10 +240,17 @@ class VirtioDevicesIT {
                     buf.clear();
                 }
                 return total;
-            } catch (IOException e) {
-                throw new RuntimeException(e);
             }
         });
+        try {
+            vsockRoundTrip(sock, script, hostReceived, echoed);
+        } finally {
+            echo.close(); // a guest that never connected leaves accept() waiting: end it
+        }
+    }
+
+    private void vsockRoundTrip(Path sock, String script, MessageDigest hostReceived, CompletableFuture<Long> echoed)
+            throws Exception {
 
         Process vm = VesselCli.start(List.of("vm", "run", "--vsock", sock.toString(),
                 "--initrd", initrd("vsock", script).toString()));

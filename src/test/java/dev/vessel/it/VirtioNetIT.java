@@ -82,15 +82,10 @@ class VirtioNetIT {
         DefaultInitramfs.writeWithScript(initrd, Busybox.find(), kernel, script, Map.of("sbin/vessel-agent", agent));
 
         // The VMM makes the TAP when it builds the VM; its other end gets an address once it exists.
-        CompletableFuture<VesselCli.Result> otherEnd = CompletableFuture.supplyAsync(() -> {
-            try {
-                return onVmmHost(Duration.ofMinutes(4), "end=$(( $(date +%s) + 200 )); "
+        CompletableFuture<VesselCli.Result> otherEnd = Background.run("tap-other-end", () ->
+                onVmmHost(Duration.ofMinutes(4), "end=$(( $(date +%s) + 200 )); "
                         + "while [ ! -e /sys/class/net/" + TAP + " ] && [ $(date +%s) -lt $end ]; do sleep 0.2; done; "
-                        + "ip addr add 10.201.0.1/24 dev " + TAP + " && ip link set " + TAP + " up && echo configured");
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
+                        + "ip addr add 10.201.0.1/24 dev " + TAP + " && ip link set " + TAP + " up && echo configured"));
         VesselCli.Result r = VesselCli.run(Duration.ofMinutes(5), null, "vm", "run", "--initrd", initrd.toString(),
                 "--net", "tap=" + TAP + ",mac=" + MAC);
         VesselCli.Result configured = otherEnd.get(5, TimeUnit.MINUTES);
