@@ -21,6 +21,8 @@ public final class Epoll implements AutoCloseable {
     private final int fd;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ctlEvent = arena.allocate(EVENT_SIZE, 8);
+    /** Once closed, the fd number may belong to another descriptor: no call may reach it. */
+    private boolean closed;
 
     public Epoll() throws ErrnoException {
         this.fd = Libc.epollCreate();
@@ -36,10 +38,18 @@ public final class Epoll implements AutoCloseable {
     }
 
     public synchronized void remove(int target) throws ErrnoException {
+        ensureOpen();
         Libc.epollCtl(fd, CTL_DEL, target, ctlEvent);
     }
 
+    private void ensureOpen() throws ErrnoException {
+        if (closed) {
+            throw new ErrnoException("epoll_ctl (the epoll instance is closed)", Libc.EBADF);
+        }
+    }
+
     private void ctl(int op, int target, int events, long token) throws ErrnoException {
+        ensureOpen();
         ctlEvent.set(ValueLayout.JAVA_INT_UNALIGNED, 0, events);
         ctlEvent.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, token);
         Libc.epollCtl(fd, op, target, ctlEvent);
@@ -64,7 +74,11 @@ public final class Epoll implements AutoCloseable {
     }
 
     @Override
-    public void close() throws ErrnoException {
+    public synchronized void close() throws ErrnoException {
+        if (closed) {
+            return;
+        }
+        closed = true;
         Libc.close(fd);
         arena.close();
     }

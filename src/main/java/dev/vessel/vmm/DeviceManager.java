@@ -12,6 +12,7 @@ import dev.vessel.sys.ErrnoException;
 import dev.vessel.sys.EventFd;
 import dev.vessel.sys.Libc;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -48,19 +49,69 @@ final class DeviceManager implements AutoCloseable {
 
     /** Attaches {@code device} in the next free window; {@code name} ("blk0", "vsock") names its thread. */
     Attached add(String name, VirtioDevice device) throws KvmException {
+        ExecutorService worker = VirtioMmioTransport.newWorker("virtio-" + name);
+        return add(name, device, worker, events);
+    }
+
+    /** Makes a device that watches host descriptors through the {@link FdReadiness} it is given. */
+    @FunctionalInterface
+    interface PolledDeviceFactory {
+        VirtioDevice create(FdReadiness readiness) throws IOException;
+    }
+
+    /**
+     * Attaches a device whose work is driven by host descriptors of its own (virtio-net: its TAP):
+     * its worker is an event loop of its own that waits on them and on its queue kicks, so a frame
+     * or a kick reaches the device's code on the thread that saw it, with no hand-over from the
+     * VM's event loop to a worker. {@code factory} gets that loop's {@link FdReadiness}.
+     */
+    Attached addPolled(String name, PolledDeviceFactory factory) throws IOException, KvmException {
+        if (attached.size() >= MmioLayout.maxDevices()) {
+            throw new KvmException("at most " + MmioLayout.maxDevices() + " virtio devices per VM");
+        }
+        EventLoop loop;
+        try {
+            loop = new EventLoop("virtio-" + name, failureOf(name));
+        } catch (ErrnoException e) {
+            throw new IOException("cannot make the event loop of virtio-" + name + ": " + e.getMessage(), e);
+        }
+        loop.start();
+        DeviceLoop worker = new DeviceLoop(loop);
+        VirtioDevice device;
+        try {
+            device = factory.create(new LoopReadiness(loop, failureOf(name)));
+        } catch (IOException | RuntimeException e) {
+            worker.shutdownNow();
+            throw e;
+        }
+        return add(name, device, worker, loop);
+    }
+
+    /** The owner of watches of the device to be attached under {@code name}: its failure fails that device alone. */
+    private EventLoop.Owner failureOf(String name) {
+        return new EventLoop.Owner("virtio-" + name, failure -> {
+            for (Attached a : attached) {
+                if (a.name().equals(name)) {
+                    a.transport().failDevice("its host descriptor's handler failed in the VMM: " + failure);
+                }
+            }
+        });
+    }
+
+    private Attached add(String name, VirtioDevice device, ExecutorService worker, EventLoop kickLoop) throws KvmException {
         int index = attached.size();
         if (index >= MmioLayout.maxDevices()) {
+            worker.shutdownNow();
             closeIfCloseable(device);
             throw new KvmException("at most " + MmioLayout.maxDevices() + " virtio devices per VM");
         }
         long base = MmioLayout.base(index);
         int gsi = MmioLayout.gsi(index);
-        ExecutorService worker = VirtioMmioTransport.newWorker("virtio-" + name);
         KvmInterruptLine irq;
         try {
             irq = new KvmInterruptLine(vmFd, gsi);
         } catch (KvmException e) {
-            worker.shutdown();
+            worker.shutdownNow();
             closeIfCloseable(device);
             throw e;
         }
@@ -70,23 +121,8 @@ final class DeviceManager implements AutoCloseable {
                 AcpiDevice.virtioMmio(index, base, VirtioMmioTransport.WINDOW_SIZE, gsi));
         attached.add(a);
         t.register(mmio, "virtio-" + name);
-        wireQueueNotifications(name, t);
+        wireQueueNotifications(name, t, kickLoop);
         return a;
-    }
-
-    /**
-     * The event loop as the device to be attached under {@code name} sees it, for its host
-     * descriptors (a TAP): should a readiness callback fail in the loop, that device alone fails,
-     * as for its queue kicks.
-     */
-    FdReadiness readiness(String name) {
-        return new LoopReadiness(events, new EventLoop.Owner("virtio-" + name, failure -> {
-            for (Attached a : attached) {
-                if (a.name().equals(name)) {
-                    a.transport().failDevice("its host descriptor's handler failed in the VMM: " + failure);
-                }
-            }
-        }));
     }
 
     /**
@@ -95,7 +131,7 @@ final class DeviceManager implements AutoCloseable {
      * device owns those watches: should one's handler fail, that device alone fails
      * (DEVICE_NEEDS_RESET) and the loop goes on serving the others.
      */
-    private void wireQueueNotifications(String name, VirtioMmioTransport t) throws KvmException {
+    private void wireQueueNotifications(String name, VirtioMmioTransport t, EventLoop loop) throws KvmException {
         EventLoop.Owner owner = new EventLoop.Owner("virtio-" + name,
                 failure -> t.failDevice("its queue notification failed in the VMM: " + failure));
         for (int q = 0; q < t.device().queueCount(); q++) {
@@ -104,7 +140,7 @@ final class DeviceManager implements AutoCloseable {
                 EventFd kick = new EventFd(Libc.EFD_NONBLOCK);
                 kicks.add(kick);
                 vmFd.registerIoEventFd(kick.fd(), t.notifyAddress(), 4, false, (long) queue);
-                events.addEventFd(kick, () -> t.onQueueNotify(queue), owner);
+                loop.addEventFd(kick, () -> t.onQueueNotify(queue), owner);
             } catch (ErrnoException e) {
                 throw new KvmException("cannot wire queue " + queue + " of " + t + ": " + e.getMessage(), e);
             }

@@ -9,7 +9,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -27,8 +32,15 @@ import java.util.function.Consumer;
  * before the callback ran, so it cannot keep the loop busy, and the device works again once the
  * driver has reset it. A watch made with {@link #add} is dropped: its descriptor may still be
  * ready, and a handler that fails on it every time would keep the loop spinning.
+ *
+ * <h2>Tasks</h2>
+ * The loop is also an {@link Executor}: a task runs on the loop's thread, after the handlers of the
+ * readiness reports in hand. A device whose worker is its own loop (virtio-net: its TAP and its
+ * kicks) then goes from a ready descriptor to its queue work without waking another thread. A
+ * task from the loop's own thread costs no wake-up; one from another thread signals an eventfd
+ * (once until the loop has seen it).
  */
-public final class EventLoop implements AutoCloseable {
+public final class EventLoop implements AutoCloseable, Executor {
     /** Called when a watched descriptor is ready; gets the epoll event bits. */
     @FunctionalInterface
     public interface Handler {
@@ -48,6 +60,9 @@ public final class EventLoop implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(EventLoop.class.getName());
     private static final long STOP_TOKEN = 0;
+    private static final long WAKE_TOKEN = -1;
+    /** Tasks run in one go before the loop looks at its descriptors again. */
+    private static final int TASK_BATCH = 64;
 
     /** One watched descriptor. */
     private record Watch(int fd, Handler handler, Owner owner, boolean keepOnFailure) {}
@@ -63,6 +78,10 @@ public final class EventLoop implements AutoCloseable {
     private final Owner fallback;
     private final Epoll epoll;
     private final EventFd stop;
+    private final EventFd wake;
+    private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    /** Set by the first task from another thread since the loop last drained {@link #wake}. */
+    private final AtomicBoolean wakeSignalled = new AtomicBoolean();
     private final Map<Long, Watch> watches = new ConcurrentHashMap<>();
     private final AtomicLong nextToken = new AtomicLong(1);
     private final Thread thread;
@@ -83,6 +102,8 @@ public final class EventLoop implements AutoCloseable {
         this.epoll = new Epoll();
         this.stop = new EventFd(Libc.EFD_NONBLOCK);
         epoll.add(stop.fd(), Epoll.EPOLLIN, STOP_TOKEN);
+        this.wake = new EventFd(Libc.EFD_NONBLOCK);
+        epoll.add(wake.fd(), Epoll.EPOLLIN, WAKE_TOKEN);
         this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::loop);
     }
 
@@ -152,6 +173,34 @@ public final class EventLoop implements AutoCloseable {
         watches.remove(token);
     }
 
+    /**
+     * Runs {@code task} on the loop's thread. What it throws is logged and told to the fallback
+     * owner; the loop goes on.
+     *
+     * @throws RejectedExecutionException once the loop is closed
+     */
+    @Override
+    public void execute(Runnable task) {
+        Objects.requireNonNull(task, "task");
+        if (!running) {
+            throw new RejectedExecutionException("event loop " + name + " is closed");
+        }
+        tasks.add(task);
+        if (Thread.currentThread() != thread && wakeSignalled.compareAndSet(false, true)) {
+            try {
+                wake.signal();
+            } catch (ErrnoException e) {
+                wakeSignalled.set(false);
+                throw new RejectedExecutionException("event loop " + name + " cannot be woken: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Whether the calling thread is the loop's. */
+    public boolean inLoop() {
+        return Thread.currentThread() == thread;
+    }
+
     /** Whether the loop's thread is running (tests). */
     boolean isAlive() {
         return thread.isAlive();
@@ -161,11 +210,18 @@ public final class EventLoop implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment events = Epoll.eventBuffer(arena, 64);
             while (true) { // ends on the stop token alone: close() must be able to wake the wait
-                int n = epoll.await(events, -1);
+                int n = epoll.await(events, tasks.isEmpty() ? -1 : 0);
                 for (int i = 0; i < n; i++) {
                     long token = Epoll.token(events, i);
                     if (token == STOP_TOKEN) {
                         return;
+                    }
+                    if (token == WAKE_TOKEN) {
+                        // Cleared after the drain (which may take a newer signal too) and before the
+                        // tasks run: a task added since either runs below or signals again.
+                        drainQuietly(wake);
+                        wakeSignalled.set(false);
+                        continue;
                     }
                     Watch w = watches.get(token);
                     if (w != null) {
@@ -176,12 +232,36 @@ public final class EventLoop implements AutoCloseable {
                         }
                     }
                 }
+                runTasks();
             }
         } catch (ErrnoException e) {
             if (running) {
                 LOG.log(System.Logger.Level.ERROR, "event loop " + name + " failed: " + e.getMessage(), e);
                 tell(fallback, new IllegalStateException("event loop " + name + " failed: " + e.getMessage(), e));
             }
+        }
+    }
+
+    private void runTasks() {
+        for (int i = 0; i < TASK_BATCH; i++) {
+            Runnable task = tasks.poll();
+            if (task == null) {
+                return;
+            }
+            try {
+                task.run();
+            } catch (Throwable t) {
+                LOG.log(System.Logger.Level.WARNING, "event loop " + name + ": a task failed: " + t, t);
+                tell(fallback, t);
+            }
+        }
+    }
+
+    private static void drainQuietly(EventFd fd) {
+        try {
+            fd.drain();
+        } catch (ErrnoException e) {
+            // EAGAIN: another report drained it already; nothing else can fail on a live eventfd.
         }
     }
 
@@ -214,13 +294,15 @@ public final class EventLoop implements AutoCloseable {
         running = false;
         stop.signal();
         try {
-            if (thread.isAlive() && !thread.join(java.time.Duration.ofSeconds(5))) {
+            if (thread.isAlive() && !inLoop() && !thread.join(java.time.Duration.ofSeconds(5))) {
                 LOG.log(System.Logger.Level.WARNING, "event loop " + name + " did not stop within 5 s (a handler blocks)");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        tasks.clear();
         stop.close();
+        wake.close();
         epoll.close();
     }
 }

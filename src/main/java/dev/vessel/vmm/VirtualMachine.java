@@ -218,7 +218,7 @@ public final class VirtualMachine implements AutoCloseable {
         for (int i = 0; i < config.nets().size(); i++) { // eth0, eth1, ...
             NetConfig net = config.nets().get(i);
             String name = "net" + i;
-            devices.add(name, VirtioNet.open(net.tap(), net.bridge(), net.mac(), devices.readiness(name)));
+            devices.addPolled(name, readiness -> VirtioNet.open(net.tap(), net.bridge(), net.mac(), readiness));
         }
         if (config.rng()) { // /dev/hwrng
             devices.add("rng", new VirtioRng());

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EventLoopTest {
@@ -141,5 +143,88 @@ class EventLoopTest {
             assertEquals(1, calls.get(), "the still-readable descriptor is no longer watched");
             assertEquals(1, failures.get());
         }
+    }
+
+    @Test
+    void tasksFromOtherThreadsRunOnTheLoopThreadInOrder() throws Exception {
+        try (EventLoop loop = new EventLoop("test-tasks")) {
+            loop.start();
+            BlockingQueue<String> seen = new LinkedBlockingQueue<>();
+            for (int i = 0; i < 200; i++) {
+                int n = i;
+                loop.execute(() -> seen.add(n + "@" + Thread.currentThread().getName()));
+            }
+            for (int i = 0; i < 200; i++) {
+                assertEquals(i + "@test-tasks", seen.poll(5, TimeUnit.SECONDS));
+            }
+        }
+    }
+
+    @Test
+    void aTaskFromAHandlerRunsRightAfterItOnTheSameThread() throws Exception {
+        try (EventLoop loop = new EventLoop("test-inline");
+             EventFd kick = new EventFd(Libc.EFD_NONBLOCK)) {
+            BlockingQueue<String> order = new LinkedBlockingQueue<>();
+            loop.addEventFd(kick, () -> {
+                assertTrue(loop.inLoop());
+                loop.execute(() -> order.add("task on " + Thread.currentThread().getName()));
+                order.add("handler");
+            });
+            loop.start();
+            kick.signal();
+            assertEquals("handler", order.poll(5, TimeUnit.SECONDS));
+            assertEquals("task on test-inline", order.poll(5, TimeUnit.SECONDS));
+            assertFalse(loop.inLoop());
+        }
+    }
+
+    @Test
+    void aFailingTaskIsToldToTheFallbackOwnerAndTheLoopGoesOn() throws Exception {
+        BlockingQueue<Throwable> told = new LinkedBlockingQueue<>();
+        try (EventLoop loop = new EventLoop("test-task-failure", new EventLoop.Owner("vm", told::add))) {
+            loop.start();
+            loop.execute(() -> {
+                throw new StackOverflowError("task failure (expected by the test)");
+            });
+            CountDownLatch after = new CountDownLatch(1);
+            loop.execute(after::countDown);
+            assertTrue(after.await(5, TimeUnit.SECONDS), "the loop stopped running tasks");
+            assertTrue(told.poll(5, TimeUnit.SECONDS) instanceof StackOverflowError);
+            assertTrue(loop.isAlive());
+        }
+    }
+
+    @Test
+    void aClosedLoopRefusesTasks() throws Exception {
+        EventLoop loop = new EventLoop("test-closed");
+        loop.start();
+        loop.close();
+        assertThrows(RejectedExecutionException.class, () -> loop.execute(() -> {}));
+    }
+
+    @Test
+    void aDeviceLoopRunsWhatWasQueuedBeforeItsShutdownThenCloses() throws Exception {
+        EventLoop loop = new EventLoop("test-device-loop");
+        loop.start();
+        DeviceLoop worker = new DeviceLoop(loop);
+        CountDownLatch gate = new CountDownLatch(1);
+        AtomicInteger ran = new AtomicInteger();
+        worker.execute(() -> {
+            try {
+                gate.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ran.incrementAndGet();
+        });
+        worker.execute(ran::incrementAndGet);
+        worker.shutdown();
+        assertThrows(RejectedExecutionException.class, () -> worker.execute(ran::incrementAndGet));
+        assertFalse(worker.awaitTermination(50, TimeUnit.MILLISECONDS), "terminated while a task still ran");
+        gate.countDown();
+        assertTrue(worker.awaitTermination(5, TimeUnit.SECONDS));
+        assertEquals(2, ran.get());
+        assertTrue(worker.isTerminated());
+        assertFalse(loop.isAlive(), "the loop's thread outlived its worker");
     }
 }

@@ -51,8 +51,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * counted, and the buffers stay for the next frame; a buffer too small for even the header is
  * returned unused and counted. With no buffer posted, the device stops watching the TAP (frames
  * wait in the TAP's queue, then the host drops them: back-pressure, as a NIC's full ring gives)
- * until the guest's next receive-queue kick. The TAP's readiness comes from the VMM's event loop
- * ({@link FdReadiness}); the reads and copies run on the device's worker.
+ * until the guest's next receive-queue kick. The TAP's readiness comes through {@link FdReadiness};
+ * the reads and copies run on the device's worker.
  *
  * <h2>Transmit</h2>
  * On a kick, each chain is checked — header and frame readable, nothing writable, at least an
@@ -70,8 +70,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Nothing from the guest makes the device throw.
  *
  * <h2>Threads</h2>
- * Queue work and TAP I/O run on the device's worker; the event loop only hands readiness over
- * ({@link VirtioContext#execute}). Counters ({@link #counters()}) are safe from any thread.
+ * Queue work and TAP I/O run on the device's worker; a readiness report is handed to it
+ * ({@link VirtioContext#execute}). In a VM the worker is an event loop of the device's own that
+ * also waits on the TAP and the queue kicks, so that hand-over stays on one thread and a frame or a
+ * kick costs one wake-up, not two. Counters ({@link #counters()}) are safe from any thread.
  */
 public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseable {
     public static final int RX_QUEUE = 0;
