@@ -532,7 +532,7 @@ public final class ContainerService {
         ids.remove(id);
         store.updateConfig(c, cfg.withNetworking(cfg.networking().withNetworks(ids)));
         try {
-            networks.store().release(id, cfg.id());
+            networks.leave(id, cfg.id());
         } catch (NetworkException e) {
             // the network went meanwhile: its address went with it
         }
@@ -622,7 +622,7 @@ public final class ContainerService {
             stop(c, 0);
         }
         store.remove(c);
-        networks.store().releaseAll(c.config().id());
+        networks.forget(c.config().id());
     }
 
     // ---------------------------------------------------------------------------------------------

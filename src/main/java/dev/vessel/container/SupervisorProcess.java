@@ -139,7 +139,7 @@ public final class SupervisorProcess {
             proxy.close(); // closed by the shim already when the VM ended; again if it failed before
         }
         if (container.config().autoRemove()) {
-            networks.store().releaseAll(container.config().id()); // --rm removed it: its addresses go too
+            networks.forget(container.config().id()); // --rm removed it: its addresses and names go too
         }
         return status;
     }

@@ -62,6 +62,15 @@ public final class MachineNetworkHost implements NetworkHost {
         run(endpoint, BridgeScript.ensure(network), names, network, "set up");
     }
 
+    /** Only in a running machine: one that is not running has no resolver to tell. */
+    @Override
+    public void updateNames(Network network, String names) throws IOException, NetworkException {
+        var running = helper.running();
+        if (running.isPresent()) {
+            run(running.get(), BridgeScript.names(network), names, network, "update the resolver of");
+        }
+    }
+
     @Override
     public void removeBridge(Network network) throws IOException, NetworkException {
         var running = helper.running();

@@ -41,6 +41,11 @@ public final class BridgeScript {
         return argv("ensure", n);
     }
 
+    /** The command that gives {@code n}'s running resolver the names on its stdin; nothing when none runs. */
+    public static List<String> names(Network n) {
+        return argv("names", n);
+    }
+
     /** The command that removes {@code n}'s rules, and its bridge if Vessel made it. */
     public static List<String> remove(Network n) {
         return argv("remove", n);

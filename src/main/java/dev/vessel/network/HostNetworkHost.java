@@ -15,6 +15,11 @@ public final class HostNetworkHost implements NetworkHost {
     }
 
     @Override
+    public void updateNames(Network network, String names) throws IOException, NetworkException {
+        run(BridgeScript.names(network), names, network, "update the resolver of");
+    }
+
+    @Override
     public void removeBridge(Network network) throws IOException, NetworkException {
         run(BridgeScript.remove(network), "", network, "remove");
     }

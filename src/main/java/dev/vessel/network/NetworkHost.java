@@ -43,6 +43,12 @@ public interface NetworkHost {
         return b.toString();
     }
 
+    /**
+     * Gives {@code network}'s resolver the names it answers now ({@link #names}), after a
+     * container left it; starts nothing (a network whose bridge is not up has no resolver to tell).
+     */
+    void updateNames(Network network, String names) throws IOException, NetworkException;
+
     /** Removes {@code network}'s rules, and its bridge if Vessel made it; nothing there is no error. */
     void removeBridge(Network network) throws IOException, NetworkException;
 

@@ -14,6 +14,8 @@ import java.util.List;
  * races another's creation over the shared nftables table.
  */
 public final class NetworkService {
+    private static final System.Logger LOG = System.getLogger(NetworkService.class.getName());
+
     private final NetworkStore store;
     private final NetworkHost host;
 
@@ -82,6 +84,38 @@ public final class NetworkService {
             // The record as it is now: the names of every container on it, the caller's too.
             Network current = store.find(n.id()).orElse(n);
             host.ensureBridge(current, NetworkHost.names(current));
+        }
+    }
+
+    /**
+     * Gives back every address of container {@code containerId} (it was removed) and tells the
+     * resolvers of the networks it was on, so its name stops resolving now, not at the next start
+     * of a container there. A resolver that cannot be told is logged, not thrown: the container is
+     * gone either way, and the next start on that network writes the names again.
+     */
+    public void forget(String containerId) throws IOException {
+        updateNames(store.releaseAll(containerId));
+    }
+
+    /** Gives back container {@code containerId}'s address on network {@code ref}, and tells its resolver. */
+    public void leave(String ref, String containerId) throws IOException, NetworkException {
+        if (store.release(ref, containerId)) {
+            store.find(ref).ifPresent(n -> updateNames(List.of(n)));
+        }
+    }
+
+    private void updateNames(List<Network> left) {
+        for (Network n : left) {
+            if (n.isDefault()) {
+                continue; // its resolver answers no container names
+            }
+            try (NetworkStore.Locked l = hostLock()) {
+                Network current = store.find(n.id()).orElse(n);
+                host.updateNames(current, NetworkHost.names(current));
+            } catch (IOException | NetworkException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "the resolver of network " + n.name()
+                        + " still answers the names of a container that left it: " + e.getMessage());
+            }
         }
     }
 

@@ -5,6 +5,8 @@
 #   ensure ID BRIDGE SUBNET GATEWAY/PREFIX MODE   the bridge up with the gateway address, its rules in
 #                                                 place, its resolver running with the names on stdin
 #   remove ID BRIDGE SUBNET GATEWAY/PREFIX MODE   its rules and resolver gone, and the bridge if Vessel made it
+#   names  ID BRIDGE SUBNET GATEWAY/PREFIX MODE   the running resolver's names replaced by stdin (after a
+#                                                 container left); nothing when no resolver runs
 #
 # ID is the network's 12-digit short id; MODE is nat (the subnet's traffic leaves masqueraded),
 # routed (it leaves as it is) or internal (nothing passes between the bridge and anything else).
@@ -33,9 +35,9 @@
 # The arguments were checked by the caller; they are checked again before any reaches a command.
 set -eu
 die() { echo "vessel-network: $*" >&2; exit 1; }
-[ $# -eq 6 ] || die "usage: ensure|remove ID BRIDGE SUBNET GATEWAY/PREFIX nat|routed|internal"
+[ $# -eq 6 ] || die "usage: ensure|remove|names ID BRIDGE SUBNET GATEWAY/PREFIX nat|routed|internal"
 verb=$1 id=$2 br=$3 subnet=$4 gw=$5 mode=$6
-case "$verb" in ensure|remove) ;; *) die "unknown verb: $verb" ;; esac
+case "$verb" in ensure|remove|names) ;; *) die "unknown verb: $verb" ;; esac
 case "$id" in ''|*[!0-9a-f]*) die "bad network id: $id" ;; esac
 [ ${#id} -eq 12 ] || die "bad network id: $id"
 case "$br" in ''|[.-]*|*[!A-Za-z0-9_.-]*) die "bad bridge name: $br" ;; esac
@@ -75,6 +77,21 @@ chains() {
   $NFT list table ip vessel 2>/dev/null | sed -n 's/^[[:space:]]*chain \([A-Za-z0-9_]*\) {$/\1/p'
 }
 
+# The names a resolver answers, from stdin; dnsmasq re-reads them on SIGHUP.
+write_names() {
+  mkdir -p "$dns"
+  cat > "$dns/$id.hosts.tmp"
+  mv -f "$dns/$id.hosts.tmp" "$dns/$id.hosts"
+}
+
+if [ "$verb" = names ]; then
+  if p=$(resolver); then
+    write_names
+    kill -HUP "$p"
+  fi
+  exit 0
+fi
+
 if [ "$verb" = ensure ]; then
   if [ ! -e "$sys" ]; then
     $IP link add name "$br" type bridge
@@ -104,9 +121,7 @@ if [ "$verb" = ensure ]; then
     fi
     echo "add rule ip vessel fwd_$id oifname \"$br\" iifname != \"$br\" drop"
   } | $NFT -f -
-  mkdir -p "$dns"
-  cat > "$dns/$id.hosts.tmp"
-  mv -f "$dns/$id.hosts.tmp" "$dns/$id.hosts"
+  write_names
   if p=$(resolver); then
     kill -HUP "$p"
   else

@@ -218,6 +218,29 @@ class ContainerServiceTest {
     }
 
     @Test
+    void aContainerThatLeavesANetworkStopsResolvingThereAtOnce() throws Exception {
+        service.networks().create(dev.vessel.network.CreateRequest.named("front").withSubnet("10.31.0.0/24", null));
+        service.create(entry().withName("db").withNetwork(new NetworkOptions("front",
+                List.of("database"), "10.31.0.20", null, null, null, null, null, null, false)));
+        ContainerStore.Container web = service.create(entry().withName("web").withNetwork(new NetworkOptions("front",
+                null, "10.31.0.21", null, null, null, null, null, null, false)));
+        service.connect("web", "bridge", List.of(), null, null);
+        networkHost.calls.clear();
+
+        service.remove("db", false);
+        assertEquals(List.of("names " + service.networks().inspect("front").bridge() + " 10.31.0.21 web "
+                + web.config().id().substring(0, 12)), networkHost.calls, "db and its alias are gone from front's resolver");
+
+        networkHost.calls.clear();
+        service.disconnect("web", "front", false);
+        assertEquals(List.of("names " + service.networks().inspect("front").bridge()), networkHost.calls,
+                "front's resolver answers no container now");
+        networkHost.calls.clear();
+        service.remove("web", false);
+        assertEquals(List.of(), networkHost.calls, "the default network's resolver answers no container names");
+    }
+
+    @Test
     void connectAndDisconnectAStoppedContainer() throws Exception {
         Network back = service.networks().create(dev.vessel.network.CreateRequest.named("back"));
         ContainerStore.Container c = service.create(entry().withName("app"));

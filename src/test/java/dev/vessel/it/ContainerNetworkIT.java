@@ -216,6 +216,9 @@ class ContainerNetworkIT {
         VesselCli.Result busy = vessel("network", "rm", NET);
         assertEquals(1, busy.status(), "a network in use stays: " + busy);
         ok(vessel("rm", "-f", srv, name("vit-client"), name("vit-iso"), name("vit-hostgw"), name("vit-none")));
+        // Their names left the network's resolver with them (it answered srv's above).
+        String names = ok(BridgeHost.run("cat /run/vessel/dns/" + netId.substring(0, 12) + ".hosts"));
+        assertFalse(names.contains(srv) || names.contains("vit-alias"), "the resolver still answers removed containers:\n" + names);
         ok(vessel("network", "rm", NET));
         assertNotEquals(0, BridgeHost.run("/usr/sbin/ip link show dev vb-" + netId.substring(0, 12)).status());
         String links2 = ok(BridgeHost.run("/usr/sbin/ip -o link"));

@@ -19,6 +19,11 @@ public final class FakeNetworkHost implements NetworkHost {
     }
 
     @Override
+    public void updateNames(Network n, String names) {
+        calls.add("names " + n.bridge() + (names.isEmpty() ? "" : " " + names.strip().replace('\n', ';')));
+    }
+
+    @Override
     public void removeBridge(Network n) {
         calls.add("remove " + n.bridge());
     }
