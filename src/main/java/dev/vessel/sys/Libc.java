@@ -98,6 +98,11 @@ public final class Libc {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), CAPTURE);
     }
 
+    private static final class Readv {
+        static final MethodHandle H = fn("readv",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), CAPTURE);
+    }
+
     private static final class Writev {
         static final MethodHandle H = fn("writev",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), CAPTURE);
@@ -373,6 +378,37 @@ public final class Libc {
                 }
                 if (e != EINTR) {
                     throw new ErrnoException("writev", e);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * readv(2) into the first {@code count} struct iovec in {@code iov}, on a non-blocking
+     * descriptor: the bytes read (0 at end of file), or -1 when there is nothing now (EAGAIN).
+     * Retries on EINTR. The caller vouches that every iovec names memory it may write.
+     */
+    public static long readv(int fd, MemorySegment iov, int count) throws ErrnoException {
+        if (count < 0 || count * IOVEC_SIZE > iov.byteSize()) {
+            throw new IndexOutOfBoundsException(count + " iovecs in " + iov.byteSize() + " bytes");
+        }
+        try {
+            MemorySegment err = errnoBuffer();
+            while (true) {
+                long n = (long) Readv.H.invokeExact(err, fd, iov, count);
+                if (n >= 0) {
+                    return n;
+                }
+                int e = errno(err);
+                if (e == EAGAIN) {
+                    return -1;
+                }
+                if (e != EINTR) {
+                    throw new ErrnoException("readv", e);
                 }
             }
         } catch (ErrnoException e) {

@@ -117,6 +117,8 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
     static final long MAX_CHAIN_BYTES = 1 << 20;
     /** iovecs per writev: the header and up to this many minus one pieces of guest memory. */
     static final int MAX_IOV = 64;
+    /** iovecs of the receive buffers held for a direct read (the kernel's UIO_MAXIOV). */
+    static final int RX_IOV = 1024;
 
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final System.Logger LOG = System.getLogger(VirtioNet.class.getName());
@@ -131,6 +133,13 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
     private final MemorySegment txHeader;
     private final MemorySegment txStaging;
     private final MemorySegment iov;
+    /** The held receive buffers' writable segments, in order, as iovecs for a read straight into them. */
+    private final MemorySegment rxIov;
+    private int rxIovCount;
+    /** How many of {@link #rxIov}'s entries each held chain has, in {@link #heldRx}'s order. */
+    private final int[] heldIovs = new int[QUEUE_SIZE + 1];
+    /** A held chain's segments did not fit {@link #rxIov}: no direct reads until the held chains are used. */
+    private boolean rxIovFull;
     private final MemorySegment[] pieces = new MemorySegment[MAX_IOV - 1];
     private final byte[] header = new byte[NetHeader.SIZE];
 
@@ -175,6 +184,7 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
         this.txHeader = arena.allocate(NetHeader.SIZE, 8);
         this.txStaging = arena.allocate(MAX_FRAME, 64);
         this.iov = arena.allocate(MAX_IOV * Libc.IOVEC_SIZE, 8);
+        this.rxIov = arena.allocate(RX_IOV * Libc.IOVEC_SIZE, 8);
         this.watch = Objects.requireNonNull(readiness, "readiness").register(backend.fd(), this::onTapEvent);
     }
 
@@ -278,8 +288,7 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
             rxDropped.incrementAndGet();
         }
         rxLength = 0;
-        heldRx.clear();
-        heldCapacity = 0;
+        releaseHeld(heldRx.size());
         rxWantsTap = false;
         pendingTx = null;
         features = 0;
@@ -390,6 +399,21 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
                     if (heldRx.isEmpty() && !takeRxBuffer(q, ctx)) {
                         return; // no buffer: frames wait in the TAP until the guest posts some (its kick resumes)
                     }
+                    if (mergeable && holdForDirectRead(q, ctx)) {
+                        long n = readTapDirect();
+                        if (n == -1) {
+                            rxWantsTap = true;
+                            return;
+                        }
+                        if (n < 0) {
+                            return;
+                        }
+                        frames++;
+                        if (!deliverDirect((int) n, q)) {
+                            rxDropped.incrementAndGet(); // the buffers stay held for the next frame
+                        }
+                        continue;
+                    }
                     long n = readTap();
                     if (n == -1) {
                         rxWantsTap = true;
@@ -430,6 +454,123 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
         return n;
     }
 
+    /**
+     * Holds receive buffers for the largest frame, so that the TAP reads straight into guest
+     * memory; false when the ring has too few now (the frame then goes through {@link #rxFrame}
+     * and waits there for buffers), when their segments do not fit {@link #rxIov}, or when the
+     * first one cannot take a whole header.
+     */
+    private boolean holdForDirectRead(Virtqueue q, VirtioContext ctx) throws VirtqueueException {
+        while (heldCapacity < RX_BUFFER) {
+            if (rxIovFull || heldRx.size() >= q.size() || !takeRxBuffer(q, ctx)) {
+                return false;
+            }
+        }
+        return !rxIovFull && headerOfFirstHeld().byteSize() == NetHeader.SIZE;
+    }
+
+    /** The first held buffer's first bytes, up to a header's worth (fewer if its first segment is shorter). */
+    private MemorySegment headerOfFirstHeld() throws VirtqueueException {
+        return heldRx.getFirst().writer().nextSegment(NetHeader.SIZE);
+    }
+
+    /** One frame from the TAP straight into the held buffers: its length; -1 when there is none now; -2 when the TAP failed. */
+    private long readTapDirect() {
+        long n;
+        try {
+            n = Libc.readv(backend.fd(), rxIov, rxIovCount);
+        } catch (ErrnoException e) {
+            tapFailed("read: " + e.getMessage());
+            return -2;
+        }
+        if (n == 0) {
+            tapFailed("end of file");
+            return -2;
+        }
+        return n;
+    }
+
+    /**
+     * Hands a frame of {@code n} bytes that the TAP wrote into the held buffers to the driver:
+     * its header's flags fixed and {@code num_buffers} set in guest memory, as many buffers used as
+     * it fills. False: a runt, a truncated frame or one the driver cannot take; it is dropped and
+     * the buffers stay held. The guest may change its buffers meanwhile: that changes only what
+     * it receives itself, since nothing here depends on them but the flags it is given back.
+     */
+    private boolean deliverDirect(int n, Virtqueue q) throws VirtqueueException {
+        if (n < NetHeader.SIZE + MIN_FRAME || n >= RX_BUFFER) {
+            return false;
+        }
+        MemorySegment header = headerOfFirstHeld();
+        int flags = NetHeader.flagsForDriver(header.get(ValueLayout.JAVA_BYTE, NetHeader.FLAGS) & 0xFF,
+                header.get(ValueLayout.JAVA_BYTE, NetHeader.GSO_TYPE) & 0xFF, features);
+        if (flags < 0) {
+            return false;
+        }
+        int count = 0;
+        long room = 0;
+        while (room < n) {
+            room += heldRx.get(count++).writableLength();
+        }
+        header.set(ValueLayout.JAVA_BYTE, NetHeader.FLAGS, (byte) flags);
+        header.set(U16, NetHeader.NUM_BUFFERS, (short) count);
+        int offset = 0;
+        for (int i = 0; i < count; i++) {
+            DescriptorChain c = heldRx.get(i);
+            int used = Math.min(c.writableLength(), n - offset);
+            q.addUsed(c, used);
+            offset += used;
+        }
+        releaseHeld(count);
+        rxFrames.incrementAndGet();
+        rxBytes.addAndGet(n - NetHeader.SIZE);
+        return true;
+    }
+
+    /** Holds {@code c} for the next frame, its writable segments appended to {@link #rxIov}. */
+    private void hold(DescriptorChain c) throws VirtqueueException {
+        heldRx.add(c);
+        heldCapacity += c.writableLength();
+        int k = heldRx.size() - 1;
+        heldIovs[k] = 0;
+        if (rxIovFull) {
+            return;
+        }
+        ChainWriter w = c.writer();
+        int start = rxIovCount;
+        while (w.remaining() > 0) {
+            if (rxIovCount == RX_IOV) {
+                rxIovFull = true;
+                rxIovCount = start;
+                return;
+            }
+            MemorySegment s = w.nextSegment(w.remaining());
+            rxIov.set(ValueLayout.JAVA_LONG, rxIovCount * Libc.IOVEC_SIZE, s.address());
+            rxIov.set(ValueLayout.JAVA_LONG, rxIovCount * Libc.IOVEC_SIZE + 8, s.byteSize());
+            rxIovCount++;
+        }
+        heldIovs[k] = rxIovCount - start;
+    }
+
+    /** Lets go of the first {@code count} held chains (used, or dropped at a reset) and their iovecs. */
+    private void releaseHeld(int count) {
+        int entries = 0;
+        for (int i = 0; i < count; i++) {
+            entries += heldIovs[i];
+            heldCapacity -= heldRx.get(i).writableLength();
+        }
+        heldRx.subList(0, count).clear();
+        System.arraycopy(heldIovs, count, heldIovs, 0, heldRx.size());
+        if (heldRx.isEmpty()) {
+            rxIovCount = 0;
+            rxIovFull = false;
+            heldCapacity = 0;
+        } else if (entries > 0) {
+            MemorySegment.copy(rxIov, entries * Libc.IOVEC_SIZE, rxIov, 0, (rxIovCount - entries) * Libc.IOVEC_SIZE);
+            rxIovCount -= entries;
+        }
+    }
+
     /** Checks the frame just read and fixes its header's flags for the driver; false: drop it. */
     private boolean acceptFrame(int n) {
         if (n < NetHeader.SIZE + MIN_FRAME || n == RX_BUFFER) {
@@ -460,8 +601,7 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
                 rxBadBuffers.incrementAndGet();
                 continue;
             }
-            heldRx.add(c);
-            heldCapacity += c.writableLength();
+            hold(c);
             return true;
         }
         ctx.execute(() -> queueNotify(RX_QUEUE));
@@ -481,8 +621,7 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
         rxFrame.set(U16, NetHeader.NUM_BUFFERS, (short) 1);
         copyToGuest(c, 0, rxLength);
         q.addUsed(c, rxLength);
-        heldRx.clear();
-        heldCapacity = 0;
+        releaseHeld(heldRx.size());
         delivered();
         return true;
     }
@@ -513,10 +652,9 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
             int n = Math.min(c.writableLength(), rxLength - offset);
             copyToGuest(c, offset, n);
             q.addUsed(c, n);
-            heldCapacity -= c.writableLength();
             offset += n;
         }
-        heldRx.subList(0, count).clear();
+        releaseHeld(count);
         delivered();
         return true;
     }
