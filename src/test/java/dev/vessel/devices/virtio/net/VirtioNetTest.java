@@ -466,6 +466,41 @@ class VirtioNetTest {
     }
 
     @Test
+    void withBuffersForTheLargestFrameTheTapFillsThemDirectlyAndDroppedFramesLeaveThemHeld() throws Exception {
+        NetRig r = rig(ALL);
+        List<NetRig.Chain> chains = new ArrayList<>();
+        for (int i = 0; i < 20; i++) { // 80 KiB: room for the largest frame, so the TAP writes into guest memory
+            chains.add(r.addRx(4096));
+        }
+        r.bench.kick(RX_QUEUE);
+        r.tap.send(new byte[5]);
+        r.tap.send(packet(frame(MAX_FRAME + 2000, 30))); // fits the buffers, but larger than any frame may be
+        byte[] big = frame(60_000, 31);
+        r.tap.send(packet(big));
+        byte[] small = frame(60, 32);
+        r.tap.send(packet(small));
+        r.fireReadable();
+        List<Used> used = r.usedRx();
+        assertEquals(16, used.size(), used.toString());
+        for (int i = 0; i < 14; i++) {
+            assertEquals(new Used(chains.get(i).head(), 4096), used.get(i));
+        }
+        assertEquals(new Used(chains.get(14).head(), 60_012 - 14 * 4096), used.get(14));
+        assertEquals(new Used(chains.get(15).head(), 72), used.get(15));
+        byte[] got = new byte[60_012];
+        for (int i = 0; i < 15; i++) {
+            byte[] part = r.read(chains.get(i), used.get(i).length());
+            System.arraycopy(part, 0, got, 4096 * i, part.length);
+        }
+        assertEquals(15, NetRig.numBuffers(got));
+        assertArrayEquals(big, slice(got, 12, 60_012));
+        byte[] got2 = r.read(chains.get(15), 72);
+        assertEquals(1, NetRig.numBuffers(got2));
+        assertArrayEquals(small, slice(got2, 12, 72));
+        assertEquals(new NetCounters(2, 60_060, 2, 0, 0, 0, 0), r.net.counters());
+    }
+
+    @Test
     void theHostSideGoingAwayTakesTheLinkDown() throws Exception {
         NetRig r = rig(ALL);
         r.postRx(2048);
