@@ -43,10 +43,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * refused at FEATURES_OK (the spec's feature dependencies). The transport adds EVENT_IDX.
  *
  * <h2>Receive</h2>
- * When the guest has posted a buffer, the device reads one frame from the TAP into a buffer of
- * its own (up to {@link #MAX_FRAME} bytes plus the header) and copies it to the guest: with
- * MRG_RXBUF over as many buffers as it takes, the header's {@code num_buffers} saying how many;
- * without, into one buffer that must hold it whole (the driver posts buffers big enough for what
+ * With MRG_RXBUF, the device holds posted buffers until they could take the largest frame
+ * ({@link #MAX_FRAME} bytes plus the header) and the TAP reads the next frame straight into them
+ * (readv over their segments): no copy in the VMM. It then fixes the header's flags and
+ * {@code num_buffers} in guest memory and returns as many buffers as the frame filled, in ring
+ * order; the rest stay held for the next frame. When the ring has fewer buffers than that, the
+ * frame is read into a buffer of the device's own and copied to the guest: with MRG_RXBUF over
+ * as many buffers as it takes, the header's {@code num_buffers} saying how many; without, into
+ * one buffer that must hold it whole (the driver posts buffers big enough for what
  * it negotiated: 1526 bytes, or 65562 with TSO). A frame that does not fit is dropped and
  * counted, and the buffers stay for the next frame; a buffer too small for even the header is
  * returned unused and counted. With no buffer posted, the device stops watching the TAP (frames
