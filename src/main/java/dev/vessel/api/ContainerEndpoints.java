@@ -1,0 +1,192 @@
+package dev.vessel.api;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vessel.container.ContainerDetails;
+import dev.vessel.container.ContainerException;
+import dev.vessel.container.ContainerInspect;
+import dev.vessel.container.ContainerService;
+import dev.vessel.container.ContainerStore;
+import dev.vessel.container.ContainerSummary;
+import dev.vessel.image.Reference;
+import dev.vessel.network.Endpoint;
+import dev.vessel.network.Network;
+import dev.vessel.network.ports.PortBinding;
+
+import java.io.IOException;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/** The container endpoints that need no running VM: list, create, inspect, remove. */
+final class ContainerEndpoints {
+    /** docker's container states, the values of the {@code status} filter. */
+    private static final Set<String> STATES = Set.of("created", "restarting", "running", "removing", "paused", "exited", "dead");
+    private static final Set<String> LIST_FILTERS = Set.of("name", "status", "label", "ancestor", "id");
+
+    private final ContainerService containers;
+    private final ImageLookup images;
+
+    /** Resolves an {@code ancestor} filter's image to its id, or null when there is no such image. */
+    @FunctionalInterface
+    interface ImageLookup {
+        String idOf(String nameOrId);
+    }
+
+    ContainerEndpoints(ContainerService containers, ImageLookup images) {
+        this.containers = containers;
+        this.images = images;
+    }
+
+    void register(Router router) {
+        router.add("GET", "/containers/json", this::list)
+                .add("POST", "/containers/create", this::create)
+                .add("GET", "/containers/{id}/json", this::inspect)
+                .add("DELETE", "/containers/{id}", this::remove);
+    }
+
+    private ApiResponse list(ApiRequest r) throws ApiException, IOException {
+        Filters f = Filters.parse(r, LIST_FILTERS);
+        for (String s : f.get("status")) {
+            if (!STATES.contains(s)) {
+                throw ApiException.badRequest("invalid filter 'status=" + s + "'");
+            }
+        }
+        int limit = r.intParam("limit", -1);
+        // A status filter looks at every container, as it would find none running otherwise.
+        boolean all = r.flag("all") || f.has("status") || limit > 0;
+        ArrayNode out = EngineApi.JSON.createArrayNode();
+        for (ContainerSummary s : containers.list(all)) {
+            if (limit > 0 && out.size() >= limit) {
+                break;
+            }
+            ContainerDetails d;
+            try {
+                d = containers.inspect(s.id());
+            } catch (ContainerException e) {
+                continue; // removed since the list was read
+            }
+            if (matches(f, s, d)) {
+                out.add(summary(s, d));
+            }
+        }
+        return ApiResponse.ok(out);
+    }
+
+    private boolean matches(Filters f, ContainerSummary s, ContainerDetails d) {
+        if (f.has("label")) {
+            return false; // Vessel's containers have no labels yet
+        }
+        return f.any("id", v -> s.id().startsWith(v))
+                && f.any("name", v -> nameMatches(v, s.name()))
+                && f.any("status", v -> v.equals(d.state().status()))
+                && f.any("ancestor", v -> v.equals(s.image()) || sameImage(v, s) || s.imageId().equals(images.idOf(v)));
+    }
+
+    /** docker's name filter: a regular expression found in the name with its leading slash. */
+    private static boolean nameMatches(String pattern, String name) {
+        try {
+            return Pattern.compile(pattern).matcher("/" + name).find();
+        } catch (PatternSyntaxException e) {
+            return false;
+        }
+    }
+
+    private static boolean sameImage(String filter, ContainerSummary s) {
+        return Reference.isValid(filter) && Reference.isValid(s.image())
+                && safeParse(filter).equals(safeParse(s.image()));
+    }
+
+    private static Reference safeParse(String s) {
+        try {
+            return Reference.parse(s);
+        } catch (dev.vessel.image.InvalidReferenceException e) {
+            return null;
+        }
+    }
+
+    /** One entry of dockerd's container list. */
+    private static ObjectNode summary(ContainerSummary s, ContainerDetails d) {
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        o.put("Id", s.id());
+        o.putArray("Names").add("/" + s.name());
+        o.put("Image", s.image());
+        o.put("ImageID", s.imageId());
+        o.put("Command", String.join(" ", s.command()));
+        o.put("Created", epochSeconds(s.created()));
+        ArrayNode ports = o.putArray("Ports");
+        if (s.running()) {
+            for (PortBinding b : s.state().ports()) {
+                ObjectNode p = ports.addObject();
+                p.put("IP", b.hostIp());
+                p.put("PrivatePort", b.containerPort());
+                p.put("PublicPort", b.hostPort());
+                p.put("Type", b.protocol());
+            }
+        }
+        o.putObject("Labels");
+        o.put("State", d.state().status());
+        o.put("Status", s.status());
+        o.putObject("HostConfig").put("NetworkMode", d.config().networking().mode());
+        ObjectNode nets = o.putObject("NetworkSettings").putObject("Networks");
+        for (Network n : d.networks()) {
+            Endpoint e = n.endpoints().get(s.id());
+            if (e == null) {
+                continue;
+            }
+            ObjectNode en = nets.putObject(n.name());
+            en.put("NetworkID", n.id());
+            en.put("EndpointID", e.id());
+            en.put("Gateway", n.gateway().toString());
+            en.put("IPAddress", e.address().toString());
+            en.put("IPPrefixLen", n.subnet().prefix());
+            en.put("MacAddress", e.macAddress());
+        }
+        o.putArray("Mounts");
+        return o;
+    }
+
+    private static long epochSeconds(String rfc3339) {
+        try {
+            return Instant.parse(rfc3339).getEpochSecond();
+        } catch (DateTimeParseException e) {
+            return 0;
+        }
+    }
+
+    private ApiResponse create(ApiRequest r) throws ApiException, IOException {
+        var request = ContainerCreateBody.parse(r);
+        ContainerStore.Container c;
+        try {
+            c = containers.create(request);
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        o.put("Id", c.config().id());
+        o.putArray("Warnings");
+        return new ApiResponse.Json(201, o);
+    }
+
+    private ApiResponse inspect(ApiRequest r) throws ApiException, IOException {
+        try {
+            return ApiResponse.ok(ContainerInspect.of(containers.inspect(r.variable("id"))));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+    }
+
+    private ApiResponse remove(ApiRequest r) throws ApiException, IOException {
+        if (r.flag("link")) {
+            throw ApiException.badRequest("links are not supported by Vessel");
+        }
+        try {
+            containers.remove(r.variable("id"), r.flag("force"));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Empty(204);
+    }
+}
