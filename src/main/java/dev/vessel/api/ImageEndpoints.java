@@ -47,6 +47,11 @@ final class ImageEndpoints {
         String image = r.param("fromImage");
         String tag = r.param("tag");
         String name = image == null ? "IMAGE" : image + (tag == null || tag.isEmpty() ? "" : tag.startsWith("sha256:") ? "@" + tag : ":" + tag);
+        try {
+            name = Reference.parse(name).familiar(); // as the user wrote it: the CLI sends docker.io/library/...
+        } catch (ImageException e) {
+            // said as given
+        }
         throw new ApiException(501, "pulling images through the Engine API is not supported by Vessel yet: run 'vessel pull "
                 + name + "', then try again");
     }

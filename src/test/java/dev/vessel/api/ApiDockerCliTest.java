@@ -1,0 +1,168 @@
+package dev.vessel.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The real docker CLI against the Engine API served in this JVM: every command here is what a
+ * user types, and its output and exit status are docker's.
+ */
+class ApiDockerCliTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+    ApiFixture fixture;
+    DockerCli docker;
+
+    @BeforeEach
+    void serve() throws Exception {
+        fixture = new ApiFixture(dir);
+        docker = new DockerCli(fixture);
+    }
+
+    @AfterEach
+    void stop() {
+        fixture.close();
+    }
+
+    private DockerCli.Result ok(String... args) throws Exception {
+        DockerCli.Result r = docker.run(args);
+        assertEquals(0, r.exit(), () -> "docker " + String.join(" ", args) + ": " + r);
+        return r;
+    }
+
+    @Test
+    void versionShowsTheClientAndVesselAsTheServer() throws Exception {
+        DockerCli.Result r = ok("version");
+        assertTrue(r.out().contains("Client:"), r.out());
+        assertTrue(r.out().contains("Server: Vessel"), r.out());
+        assertTrue(r.out().contains("API version:      1.51 (minimum version 1.24)"), r.out());
+        assertTrue(r.out().contains("OS/Arch:          linux/amd64"), r.out());
+        assertEquals("", r.err());
+    }
+
+    @Test
+    void infoCountsContainersAndImages() throws Exception {
+        ok("create", "--name", "counted", ApiFixture.IMAGE);
+        DockerCli.Result r = ok("info");
+        assertTrue(r.out().contains(" Containers: 1\n"), r.out());
+        assertTrue(r.out().contains("  Stopped: 0\n"), r.out());
+        assertTrue(r.out().contains(" Images: 1\n"), r.out());
+        assertTrue(r.out().contains(" Storage Driver: vessel-microvm\n"), r.out());
+        assertTrue(r.out().contains(" Docker Root Dir: " + fixture.root.path() + "\n"), r.out());
+    }
+
+    @Test
+    void createdContainerIsListedInspectedAndRemoved() throws Exception {
+        String header = "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n";
+        assertEquals(header, ok("ps", "-a").out(), "nothing yet");
+
+        String id = ok("create", "--name", "web", "-e", "A=1", "-w", "/srv", ApiFixture.IMAGE, "echo", "hi").out().strip();
+        assertTrue(id.matches("[0-9a-f]{64}"), id);
+
+        String ps = ok("ps", "-a").out();
+        String row = ps.lines().filter(l -> l.endsWith(" web")).findFirst().orElseThrow(() -> new AssertionError(ps));
+        assertTrue(row.startsWith(id.substring(0, 12)), row);
+        assertTrue(row.contains("\"echo hi\"") && row.contains("Created"), row);
+        assertEquals(header, ok("ps").out(), "a created container is not running");
+        assertEquals("web\n", ok("ps", "-a", "--filter", "status=created", "--filter", "name=^/we", "--format", "{{.Names}}").out());
+        assertEquals("", ok("ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}").out());
+
+        JsonNode inspect = JSON.readTree(ok("inspect", "web").out()).get(0);
+        assertEquals(id, inspect.get("Id").asText());
+        assertEquals("/web", inspect.get("Name").asText());
+        assertEquals("[\"echo\",\"hi\"]", inspect.at("/Config/Cmd").toString());
+        assertEquals("/srv", inspect.at("/Config/WorkingDir").asText());
+        assertTrue(inspect.at("/Config/Env").toString().contains("\"A=1\""), inspect.toString());
+        assertEquals("created", inspect.at("/State/Status").asText());
+        assertEquals("bridge", inspect.at("/HostConfig/NetworkMode").asText());
+
+        assertEquals("web\n", ok("rm", "web").out());
+        assertEquals(header, ok("ps", "-a").out());
+    }
+
+    @Test
+    void removingAnUnknownContainerSaysWhatDockerSays() throws Exception {
+        DockerCli.Result r = docker.run("rm", "nosuch");
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals("Error response from daemon: No such container: nosuch\n", r.err());
+    }
+
+    @Test
+    void inspectOfNothingKnownIsNoSuchObject() throws Exception {
+        DockerCli.Result r = docker.run("inspect", "nosuch");
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals("Error: No such object: nosuch\n", r.err());
+    }
+
+    @Test
+    void createRefusesWhatVesselCannotDoAndMakesNothing() throws Exception {
+        DockerCli.Result bind = docker.run("create", "-v", "/a:/b", ApiFixture.IMAGE);
+        assertEquals(1, bind.exit(), bind.toString()); // docker create's status for a daemon's refusal (run's is 125)
+        assertTrue(bind.err().contains("Error response from daemon: HostConfig.Binds is not supported by Vessel"), bind.err());
+
+        DockerCli.Result missing = docker.run("create", "nosuch/image:1");
+        assertEquals(1, missing.exit(), missing.toString());
+        assertTrue(missing.err().contains("Unable to find image 'nosuch/image:1' locally"), missing.err());
+        assertTrue(missing.err().contains("run 'vessel pull nosuch/image:1'"), missing.err());
+
+        assertEquals("", ok("ps", "-aq").out());
+    }
+
+    @Test
+    void imagesAreListedTaggedInspectedAndRemoved() throws Exception {
+        String images = ok("images").out();
+        assertTrue(images.startsWith("REPOSITORY"), images);
+        assertTrue(images.lines().anyMatch(l -> l.startsWith("vessel-test/tiny   1 ")), images);
+
+        ok("tag", ApiFixture.IMAGE, "other/name:2");
+        assertEquals("other/name:2\nvessel-test/tiny:1\n",
+                ok("images", "--format", "{{.Repository}}:{{.Tag}}").out().lines().sorted().map(l -> l + "\n")
+                        .reduce("", String::concat));
+
+        JsonNode image = JSON.readTree(ok("image", "inspect", "other/name:2").out()).get(0);
+        assertEquals("[\"/bin/echo\",\"hello\"]", image.at("/Config/Cmd").toString());
+        assertEquals(2, image.get("RepoTags").size(), image.toString());
+
+        assertEquals("Untagged: other/name:2\n", ok("rmi", "other/name:2").out());
+        DockerCli.Result gone = docker.run("image", "inspect", "other/name:2");
+        assertEquals(1, gone.exit(), gone.toString());
+        assertTrue(gone.err().contains("No such image: other/name:2"), gone.err());
+    }
+
+    @Test
+    void networksAreCreatedListedInspectedAndRemoved() throws Exception {
+        String id = ok("network", "create", "--subnet", "10.77.0.0/24", "--label", "team=a", "front").out().strip();
+        assertTrue(id.matches("[0-9a-f]{64}"), id);
+        String ls = ok("network", "ls").out();
+        assertTrue(ls.lines().anyMatch(l -> l.startsWith(id.substring(0, 12)) && l.contains(" front ")), ls);
+        assertTrue(ls.lines().anyMatch(l -> l.contains(" bridge ")), ls);
+
+        JsonNode net = JSON.readTree(ok("network", "inspect", "front").out()).get(0);
+        assertEquals(id, net.get("Id").asText());
+        assertEquals("10.77.0.0/24", net.at("/IPAM/Config/0/Subnet").asText());
+        assertEquals("a", net.at("/Labels/team").asText());
+
+        DockerCli.Result dup = docker.run("network", "create", "front");
+        assertEquals(1, dup.exit(), dup.toString());
+        assertTrue(dup.err().startsWith("Error response from daemon: "), dup.err());
+
+        assertEquals("front\n", ok("network", "rm", "front").out());
+        assertFalse(ok("network", "ls").out().contains(" front "));
+        assertTrue(fixture.networkHost.calls.stream().anyMatch(c -> c.startsWith("remove ")), fixture.networkHost.calls.toString());
+
+        DockerCli.Result defaultNet = docker.run("network", "rm", "bridge");
+        assertEquals(1, defaultNet.exit(), defaultNet.toString());
+    }
+}
