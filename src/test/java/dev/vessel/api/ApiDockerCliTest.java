@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -90,6 +91,16 @@ class ApiDockerCliTest {
 
         assertEquals("web\n", ok("rm", "web").out());
         assertEquals(header, ok("ps", "-a").out());
+    }
+
+    @Test
+    void severalContainersAreRemovedAtOnce() throws Exception {
+        // docker rm sends its removals in parallel: the stores' locks must hold between the server's threads.
+        for (String name : new String[] {"a1", "a2", "a3", "a4"}) {
+            ok("create", "--name", name, ApiFixture.IMAGE);
+        }
+        assertEquals(List.of("a1", "a2", "a3", "a4"), ok("rm", "a1", "a2", "a3", "a4").out().lines().sorted().toList());
+        assertEquals("", ok("ps", "-aq").out());
     }
 
     @Test
