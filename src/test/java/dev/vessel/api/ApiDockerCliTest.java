@@ -29,7 +29,7 @@ class ApiDockerCliTest {
     @BeforeEach
     void serve() throws Exception {
         fixture = new ApiFixture(dir);
-        docker = new DockerCli(fixture);
+        docker = new DockerCli(fixture.socket(), dir.resolve("docker-config"));
     }
 
     @AfterEach

@@ -7,8 +7,6 @@ import dev.vessel.image.Tars;
 import dev.vessel.network.FakeNetworkHost;
 
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -40,11 +38,6 @@ final class ApiFixture implements AutoCloseable {
 
     Path socket() {
         return server.socket();
-    }
-
-    /** A folder for the docker CLI's configuration, empty: no contexts, no credentials of this host's user. */
-    Path dockerConfig() throws IOException {
-        return Files.createDirectories(dir.resolve("docker-config"));
     }
 
     @Override

@@ -13,13 +13,13 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The real docker CLI (version 28), pointed at a fixture's socket through {@code DOCKER_HOST}
+ * The real docker CLI (version 28), pointed at an Engine API socket through {@code DOCKER_HOST}
  * with an empty {@code DOCKER_CONFIG}. A machine without it fails the test, saying so: these
  * tests exist to show that the CLI itself works against Vessel.
  */
-final class DockerCli {
+public final class DockerCli {
     /** What a docker command did. */
-    record Result(int exit, String out, String err) {
+    public record Result(int exit, String out, String err) {
         @Override
         public String toString() {
             return "exit " + exit + "\n--- stdout\n" + out + "--- stderr\n" + err;
@@ -29,11 +29,17 @@ final class DockerCli {
     private static final long TIMEOUT_SECONDS = 60;
 
     private final Path binary;
-    private final ApiFixture fixture;
+    private final Path socket;
+    private final Path config;
 
-    DockerCli(ApiFixture fixture) {
+    /**
+     * @param socket the Engine API's socket
+     * @param config the CLI's configuration folder: an empty one keeps this host's user's contexts and credentials out
+     */
+    public DockerCli(Path socket, Path config) {
         this.binary = find();
-        this.fixture = fixture;
+        this.socket = socket;
+        this.config = config;
     }
 
     /** docker on PATH (as {@code which docker} finds it), else /usr/local/bin/docker. */
@@ -55,13 +61,13 @@ final class DockerCli {
                 + "docker 28 client against Vessel's Engine API; install docker-ce-cli");
     }
 
-    Result run(String... args) throws IOException, InterruptedException {
+    public Result run(String... args) throws IOException, InterruptedException {
         List<String> argv = new ArrayList<>();
         argv.add(binary.toString());
         argv.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().put("DOCKER_HOST", "unix://" + fixture.socket());
-        pb.environment().put("DOCKER_CONFIG", fixture.dockerConfig().toString());
+        pb.environment().put("DOCKER_HOST", "unix://" + socket);
+        pb.environment().put("DOCKER_CONFIG", Files.createDirectories(config).toString());
         pb.environment().remove("DOCKER_CONTEXT");
         pb.environment().remove("DOCKER_API_VERSION");
         Process p = pb.start();
