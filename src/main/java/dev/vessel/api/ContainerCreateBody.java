@@ -124,7 +124,7 @@ final class ContainerCreateBody {
                 } else if (mode != null && !mode.equals(net) && !(defaultNet && mode.equals("bridge"))) {
                     throw ApiException.badRequest("NetworkingConfig names network " + net + " but HostConfig.NetworkMode is " + mode);
                 }
-                JsonBody endpoint = networking.entry(net, e.getValue(), "network.EndpointSettings");
+                JsonBody endpoint = networking.entry("EndpointsConfig", e.getValue(), "network.EndpointSettings");
                 if (endpoint == null) {
                     continue;
                 }
@@ -144,7 +144,7 @@ final class ContainerCreateBody {
         List<String> publish = new ArrayList<>();
         Map<String, JsonNode> bindings = host.objectMap("PortBindings", "nat.PortMap");
         for (Map.Entry<String, JsonNode> e : bindings.entrySet()) {
-            JsonNode list = host.entryArray(e.getKey(), e.getValue(), "[]nat.PortBinding");
+            JsonNode list = host.entryArray("PortBindings", e.getValue(), "[]nat.PortBinding");
             for (JsonNode b : list) {
                 JsonBody binding = host.entry("PortBindings", b, "nat.PortBinding");
                 String ip = binding == null ? null : emptyToNull(binding.string("HostIp"));

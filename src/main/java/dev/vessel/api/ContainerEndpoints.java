@@ -45,6 +45,22 @@ final class ContainerEndpoints {
                 .add("POST", "/containers/create", this::create)
                 .add("GET", "/containers/{id}/json", this::inspect)
                 .add("DELETE", "/containers/{id}", this::remove);
+        // What needs the container's VM is not served yet: said so, with the vessel command that does it
+        // (on the same state root, so a container created here can be started there).
+        String[][] notYet = {
+                {"POST", "start", "start"}, {"POST", "stop", "stop"}, {"POST", "restart", "restart"}, {"POST", "kill", "kill"},
+                {"POST", "wait", "wait"}, {"POST", "attach", "attach"}, {"POST", "exec", "exec"}, {"GET", "logs", "logs"},
+                {"POST", "resize", null}, {"POST", "pause", null}, {"POST", "unpause", null}, {"POST", "update", null},
+                {"POST", "rename", null}, {"GET", "top", null}, {"GET", "stats", null}, {"GET", "export", null},
+                {"GET", "archive", null}, {"HEAD", "archive", null}, {"PUT", "archive", null}, {"GET", "changes", null}};
+        for (String[] route : notYet) {
+            String what = route[0] + " /containers/{id}/" + route[1];
+            String vesselVerb = route[2];
+            router.add(route[0], "/containers/{id}/" + route[1], r -> {
+                throw new ApiException(501, what + " is not served by Vessel's Engine API yet"
+                        + (vesselVerb == null ? "" : ": use 'vessel " + vesselVerb + " " + r.variable("id") + "'"));
+            });
+        }
     }
 
     private ApiResponse list(ApiRequest r) throws ApiException, IOException {

@@ -104,6 +104,15 @@ class ApiDockerCliTest {
     }
 
     @Test
+    void startingIsNotServedYetAndSaysWhatDoesIt() throws Exception {
+        ok("create", "--name", "later", ApiFixture.IMAGE);
+        DockerCli.Result start = docker.run("start", "later");
+        assertEquals(1, start.exit(), start.toString());
+        assertEquals("Error response from daemon: POST /containers/{id}/start is not served by Vessel's Engine API yet: "
+                + "use 'vessel start later'\nError: failed to start containers: later\n", start.err());
+    }
+
+    @Test
     void removingAnUnknownContainerSaysWhatDockerSays() throws Exception {
         DockerCli.Result r = docker.run("rm", "nosuch");
         assertEquals(1, r.exit(), r.toString());

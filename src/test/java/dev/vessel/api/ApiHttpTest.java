@@ -96,6 +96,18 @@ class ApiHttpTest {
     }
 
     @Test
+    void verbsThatNeedTheContainersVmSayTheyAreNotServedYet() throws Exception {
+        String id = json(http.postJson("/containers/create?name=later", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}")).get("Id").asText();
+        assertError(501, "POST /containers/{id}/start is not served by Vessel's Engine API yet: use 'vessel start later'",
+                http.postJson("/v1.50/containers/later/start", null));
+        assertError(501, "GET /containers/{id}/logs is not served by Vessel's Engine API yet: use 'vessel logs " + id + "'",
+                http.get("/containers/" + id + "/logs?stdout=1"));
+        assertError(501, "POST /containers/{id}/rename is not served by Vessel's Engine API yet",
+                http.postJson("/containers/later/rename?name=x", null));
+        assertEquals("created", json(http.get("/containers/later/json")).at("/State/Status").asText(), "nothing changed");
+    }
+
+    @Test
     void malformedHttpIsABadRequestAndEndsTheConnection() throws Exception {
         http.write("NOT-HTTP\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
         UnixHttp.Response r = http.read(false);
@@ -127,7 +139,7 @@ class ApiHttpTest {
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":\"x\"}"));
         assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field HostConfig.AutoRemove of type bool",
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"AutoRemove\":1}}"));
-        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field HostConfig.80/tcp of type []nat.PortBinding",
+        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field HostConfig.PortBindings of type []nat.PortBinding",
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":\"8080\"}}}"));
         assertEquals("[]", http.get("/containers/json?all=1").body());
     }
