@@ -39,6 +39,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -218,23 +219,36 @@ public final class ApiServer implements AutoCloseable {
             String contentType = req.headers().get(HttpHeaderNames.CONTENT_TYPE);
             byte[] body = ByteBufUtil.getBytes(req.content());
             String method = req.method().name();
-            workers.execute(() -> {
-                FullHttpResponse response;
-                try {
-                    response = render(api.handle(method, uri.path(), uri.parameters(), contentType, body), head);
-                } catch (RuntimeException | Error e) {
-                    response = render(api.error(e), head);
+            try {
+                workers.execute(() -> answer(ch, method, uri, contentType, body, keepAlive, head));
+            } catch (RejectedExecutionException closing) {
+                activity(-1);
+                ch.writeAndFlush(render(api.error(new ApiException(503, "the server is stopping")), head))
+                        .addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        /**
+         * Answers on a worker thread, then lets the connection read its next request. (An upgraded
+         * answer, attach and exec's {@code 101}, will instead take the HTTP codecs out of this
+         * connection's pipeline here and hand its bytes to the stream.)
+         */
+        private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
+                            boolean keepAlive, boolean head) {
+            FullHttpResponse response;
+            try {
+                response = render(api.handle(method, uri.path(), uri.parameters(), contentType, body), head);
+            } catch (RuntimeException | Error e) {
+                response = render(api.error(e), head);
+            }
+            HttpUtil.setKeepAlive(response, keepAlive);
+            ch.writeAndFlush(response).addListener(f -> {
+                activity(-1);
+                if (!keepAlive || !f.isSuccess()) {
+                    ch.close();
+                } else {
+                    ch.config().setAutoRead(true);
                 }
-                HttpUtil.setKeepAlive(response, keepAlive);
-                ch.writeAndFlush(response).addListener(f -> {
-                    activity(-1);
-                    if (!keepAlive || !f.isSuccess()) {
-                        ch.close();
-                    } else {
-                        ch.config().setAutoRead(true);
-                        ch.read();
-                    }
-                });
             });
         }
 

@@ -94,6 +94,32 @@ class ApiDockerCliTest {
     }
 
     @Test
+    void createTakesPortsNetworksAndRefusesANameInUse() throws Exception {
+        ok("network", "create", "--subnet", "10.66.0.0/24", "back");
+        String id = ok("create", "--name", "p", "-p", "127.0.0.1:8080:80", "-p", "53/udp", "--network", "back",
+                "--network-alias", "api", "--ip", "10.66.0.7", "-h", "box", "-t", "-i", ApiFixture.IMAGE).out().strip();
+        JsonNode c = JSON.readTree(ok("inspect", "p").out()).get(0);
+        // The CLI sends the bindings in Go's order (sorted keys); no host port is one the host picks at start.
+        assertEquals("{\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}",
+                c.at("/HostConfig/PortBindings").toString());
+        assertEquals("10.66.0.7", c.at("/NetworkSettings/Networks/back/IPAddress").asText());
+        assertEquals("[\"api\"]", c.at("/NetworkSettings/Networks/back/Aliases").toString());
+        assertEquals("box", c.at("/Config/Hostname").asText());
+        assertTrue(c.at("/Config/Tty").asBoolean() && c.at("/Config/OpenStdin").asBoolean(), c.toString());
+
+        DockerCli.Result again = docker.run("create", "--name", "p", ApiFixture.IMAGE);
+        assertEquals(1, again.exit(), again.toString());
+        assertEquals("Error response from daemon: Conflict. The container name \"/p\" is already in use by container \"" + id
+                + "\". You have to remove (or rename) that container to be able to reuse that name.\n", again.err());
+
+        DockerCli.Result inUse = docker.run("network", "rm", "back");
+        assertEquals(1, inUse.exit(), inUse.toString());
+        assertTrue(inUse.err().contains("has active endpoints"), inUse.err());
+        ok("rm", "p");
+        assertEquals("Deleted Networks:\nback\n\n", ok("network", "prune", "-f").out());
+    }
+
+    @Test
     void severalContainersAreRemovedAtOnce() throws Exception {
         // docker rm sends its removals in parallel: the stores' locks must hold between the server's threads.
         for (String name : new String[] {"a1", "a2", "a3", "a4"}) {
