@@ -4,6 +4,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -16,18 +17,24 @@ import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -235,27 +242,126 @@ public final class ApiServer implements AutoCloseable {
          */
         private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
                             boolean keepAlive, boolean head) {
-            FullHttpResponse response;
+            ApiResponse response;
             try {
-                response = render(api.handle(method, uri.path(), uri.parameters(), contentType, body), head);
+                response = api.handle(method, uri.path(), uri.parameters(), contentType, body);
             } catch (RuntimeException | Error e) {
-                response = render(api.error(e), head);
+                response = api.error(e);
             }
-            HttpUtil.setKeepAlive(response, keepAlive);
-            ch.writeAndFlush(response).addListener(f -> {
-                activity(-1);
-                if (!keepAlive || !f.isSuccess()) {
-                    ch.close();
-                } else {
-                    ch.config().setAutoRead(true);
+            if (response instanceof ApiResponse.Stream stream && !head) {
+                stream(ch, stream, keepAlive);
+                return;
+            }
+            FullHttpResponse full = render(response, head);
+            HttpUtil.setKeepAlive(full, keepAlive);
+            ch.writeAndFlush(full).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+        }
+
+        /** A streamed answer: the head with the first chunk, a chunk per flush of the endpoint's writer, the last chunk. */
+        private void stream(Channel ch, ApiResponse.Stream stream, boolean keepAlive) {
+            HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(stream.status()));
+            api.headers().forEach((k, v) -> head.headers().set(k, v));
+            head.headers().set(HttpHeaderNames.CONTENT_TYPE, stream.contentType());
+            HttpUtil.setTransferEncodingChunked(head, true);
+            HttpUtil.setKeepAlive(head, keepAlive);
+            ChunkStream chunks = new ChunkStream(ch, head);
+            try {
+                stream.writer().write(chunks);
+                chunks.close();
+            } catch (ApiException e) {
+                if (!chunks.started()) {
+                    // Nothing was sent yet: an answer like any other.
+                    FullHttpResponse full = render(api.error(e), false);
+                    HttpUtil.setKeepAlive(full, keepAlive);
+                    ch.writeAndFlush(full).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+                    return;
                 }
-            });
+                endEarly(ch, e);
+                return;
+            } catch (IOException | RuntimeException e) {
+                endEarly(ch, e);
+                return;
+            }
+            ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+        }
+
+        /** A stream that fails once its head is sent: all that is left is to end it, and the connection with it. */
+        private void endEarly(Channel ch, Exception e) {
+            LOG.log(System.Logger.Level.WARNING, "a streamed answer ended early: " + e.getMessage());
+            finished(ch, false, false);
+        }
+
+        /** The answer is written: the connection reads its next request, or closes. */
+        private void finished(Channel ch, boolean keepAlive, boolean written) {
+            activity(-1);
+            if (!keepAlive || !written) {
+                ch.close();
+            } else {
+                ch.config().setAutoRead(true);
+            }
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // A client that went away mid-request: its connection goes, nothing else.
             ctx.close();
+        }
+    }
+
+    /**
+     * A streamed body's bytes: each flush sends what was written as one chunk and waits until it
+     * is written, so a slow client slows the writer down and a client that went away stops it.
+     */
+    private static final class ChunkStream extends OutputStream {
+        private final Channel channel;
+        private final HttpResponse head;
+        private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+        private boolean started;
+
+        ChunkStream(Channel channel, HttpResponse head) {
+            this.channel = channel;
+            this.head = head;
+        }
+
+        /** Whether the head went out. */
+        boolean started() {
+            return started;
+        }
+
+        @Override
+        public void write(int b) {
+            pending.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            pending.write(b, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            if (pending.size() == 0) {
+                return;
+            }
+            if (!started) {
+                started = true;
+                channel.write(head);
+            }
+            ChannelFuture sent = channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(pending.toByteArray())));
+            pending.reset();
+            if (!sent.awaitUninterruptibly().isSuccess()) {
+                throw new IOException("the client went away", sent.cause());
+            }
+        }
+
+        /** Sends what is left, and the head if nothing was written at all. */
+        @Override
+        public void close() throws IOException {
+            flush();
+            if (!started) {
+                started = true;
+                channel.writeAndFlush(head);
+            }
         }
     }
 
@@ -275,6 +381,10 @@ public final class ApiServer implements AutoCloseable {
             case ApiResponse.Empty e -> {
                 body = new byte[0];
                 type = null;
+            }
+            case ApiResponse.Stream st -> { // HEAD: the head alone
+                body = new byte[0];
+                type = st.contentType();
             }
         }
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),

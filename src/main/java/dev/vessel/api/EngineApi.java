@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vessel.container.ContainerService;
 import dev.vessel.image.ImageStore;
+import dev.vessel.registry.Puller;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,7 +33,8 @@ public final class EngineApi {
     public EngineApi(ContainerService containers, ImageStore images, Path stateRoot) {
         SystemEndpoints system = new SystemEndpoints(containers, images, stateRoot);
         system.register(router);
-        ImageEndpoints imageEndpoints = new ImageEndpoints(images, containers);
+        ImageEndpoints imageEndpoints = new ImageEndpoints(images, containers,
+                (store, ref, progress) -> Puller.standard(store, progress).pull(ref));
         new ContainerEndpoints(containers, imageEndpoints::idOf).register(router);
         imageEndpoints.register(router);
         new NetworkEndpoints(containers.networks()).register(router);

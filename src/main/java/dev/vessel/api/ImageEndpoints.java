@@ -12,7 +12,14 @@ import dev.vessel.image.ImageSummary;
 import dev.vessel.image.Reference;
 import dev.vessel.image.RemoveResult;
 
+import dev.vessel.registry.PullProgress;
+import dev.vessel.registry.RegistryException;
+
+import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,12 +30,20 @@ import java.util.Set;
 final class ImageEndpoints {
     private static final Set<String> LIST_FILTERS = Set.of("dangling", "reference");
 
+    /** Pulls an image into the store; the registry client in production. */
+    @FunctionalInterface
+    interface ImagePuller {
+        void pull(ImageStore images, Reference ref, PullProgress progress) throws IOException, ImageException, RegistryException;
+    }
+
     private final ImageStore images;
     private final ContainerService containers;
+    private final ImagePuller puller;
 
-    ImageEndpoints(ImageStore images, ContainerService containers) {
+    ImageEndpoints(ImageStore images, ContainerService containers, ImagePuller puller) {
         this.images = images;
         this.containers = containers;
+        this.puller = puller;
     }
 
     void register(Router router) {
@@ -40,20 +55,69 @@ final class ImageEndpoints {
     }
 
     /**
-     * {@code docker pull} (and {@code docker run} of a missing image): not served yet, as its
-     * answer is a stream of progress; said so, with what to do instead.
+     * {@code docker pull}, and the pull of {@code docker run} or {@code create} after "No such
+     * image": docker's progress messages as a stream, ended by an error message when the pull
+     * fails (the CLI prints it and exits 1). Credentials are this user's docker config.json, as
+     * for {@code vessel pull}; the client's {@code X-Registry-Auth} is not read yet.
      */
     private ApiResponse pull(ApiRequest r) throws ApiException {
-        String image = r.param("fromImage");
-        String tag = r.param("tag");
-        String name = image == null ? "IMAGE" : image + (tag == null || tag.isEmpty() ? "" : tag.startsWith("sha256:") ? "@" + tag : ":" + tag);
-        try {
-            name = Reference.parse(name).familiar(); // as the user wrote it: the CLI sends docker.io/library/...
-        } catch (ImageException e) {
-            // said as given
+        if (r.param("fromSrc") != null) {
+            throw new ApiException(501, "importing through the Engine API is not supported by Vessel yet: use 'vessel import'");
         }
-        throw new ApiException(501, "pulling images through the Engine API is not supported by Vessel yet: run 'vessel pull "
-                + name + "', then try again");
+        String image = r.param("fromImage");
+        if (image == null || image.isEmpty()) {
+            throw ApiException.badRequest("fromImage is required: the image to pull");
+        }
+        String platform = r.param("platform");
+        if (platform != null && !platform.isEmpty() && !platform.equals("linux/amd64") && !platform.equals("linux/amd64/v1")) {
+            throw ApiException.badRequest("platform " + platform + " is not supported: Vessel runs linux/amd64 images only");
+        }
+        String tag = r.param("tag");
+        String name = image + (tag == null || tag.isEmpty() ? "" : tag.startsWith("sha256:") ? "@" + tag : ":" + tag);
+        Reference ref;
+        try {
+            ref = Reference.parse(name);
+        } catch (ImageException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Stream(200, "application/json", body -> {
+            CountingStream counted = new CountingStream(body);
+            PrintStream out = new PrintStream(counted, false, StandardCharsets.UTF_8);
+            PullProgress progress = new PullProgress(out, PullProgress.Mode.JSON);
+            try {
+                puller.pull(images, ref, progress);
+            } catch (IOException | ImageException | RegistryException e) {
+                String message = e.getMessage() != null ? e.getMessage() : e.toString();
+                if (counted.count == 0) {
+                    // Nothing shown yet: dockerd's error answer, which the CLI prints as "Error response from daemon".
+                    throw new ApiException(e instanceof ImageException ie ? ApiException.of(ie).status()
+                            : e instanceof RegistryException re && re.status() == 404 ? 404 : 500, message);
+                }
+                progress.error(message);
+            }
+            out.flush();
+        });
+    }
+
+    /** Counts what goes through, to tell whether a stream has shown anything yet. */
+    private static final class CountingStream extends FilterOutputStream {
+        long count;
+
+        CountingStream(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
+        }
     }
 
     /** An image's id, or null when the store has no such image (the {@code ancestor} filter of containers). */

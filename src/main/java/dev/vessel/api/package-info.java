@@ -13,7 +13,8 @@
  * {@code {"message": "..."}} with its status, which the docker CLI prints as
  * "Error response from daemon: ...".
  *
- * <p>Not yet: streamed bodies (pull progress, logs, wait) and the {@code 101 UPGRADED} hijack of
- * attach and exec; {@link dev.vessel.api.ApiResponse} is where they will be added as response kinds.
+ * <p>Answers are whole bodies or chunked streams ({@link dev.vessel.api.ApiResponse.Stream}: pull
+ * progress now; logs, wait and events later). Not yet: the {@code 101 UPGRADED} hijack of attach
+ * and exec, which will be a further kind of {@link dev.vessel.api.ApiResponse}.
  */
 package dev.vessel.api;

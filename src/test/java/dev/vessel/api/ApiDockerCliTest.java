@@ -2,6 +2,9 @@ package dev.vessel.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vessel.image.Tars;
+import dev.vessel.registry.FakeRegistry;
+import dev.vessel.registry.TestImage;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -158,12 +161,42 @@ class ApiDockerCliTest {
         assertEquals(1, bind.exit(), bind.toString()); // docker create's status for a daemon's refusal (run's is 125)
         assertTrue(bind.err().contains("Error response from daemon: HostConfig.Binds is not supported by Vessel"), bind.err());
 
-        DockerCli.Result missing = docker.run("create", "nosuch/image:1");
+        // No registry listens on port 1: the pull that follows "No such image" fails at once.
+        DockerCli.Result missing = docker.run("create", "127.0.0.1:1/nosuch/image:1");
         assertEquals(1, missing.exit(), missing.toString());
-        assertTrue(missing.err().contains("Unable to find image 'nosuch/image:1' locally"), missing.err());
-        assertTrue(missing.err().contains("run 'vessel pull nosuch/image:1'"), missing.err());
+        assertEquals("Unable to find image '127.0.0.1:1/nosuch/image:1' locally\n"
+                + "Error response from daemon: cannot connect to registry 127.0.0.1:1: connection refused\n", missing.err());
 
         assertEquals("", ok("ps", "-aq").out());
+    }
+
+    @Test
+    void pullFetchesFromARegistryAndCreatePullsWhatItLacks() throws Exception {
+        try (FakeRegistry registry = new FakeRegistry()) {
+            registry.put("team/app", "1", TestImage.oci(Tars.tar().file("hello", "hi").bytes()));
+            registry.put("team/other", "2", TestImage.oci(Tars.tar().file("other", "x").bytes()));
+            String ref = registry.host() + "/team/app:1";
+            DockerCli.Result pull = ok("pull", ref);
+            List<String> lines = pull.out().lines().toList();
+            assertEquals("1: Pulling from team/app", lines.getFirst(), pull.out());
+            assertTrue(lines.stream().anyMatch(l -> l.endsWith(": Pull complete")), pull.out());
+            assertEquals("Status: Downloaded newer image for " + ref, lines.get(lines.size() - 2), pull.out());
+            assertEquals(ref, lines.getLast(), "the CLI's own last line");
+
+            // create of an image the store lacks: 404 "No such image", the CLI pulls, then creates again.
+            String other = registry.host() + "/team/other:2";
+            DockerCli.Result create = ok("create", "--name", "pulled", other, "/other");
+            assertTrue(create.out().strip().matches("[0-9a-f]{64}"), create.toString());
+            assertTrue(create.err().startsWith("Unable to find image '" + other + "' locally\n2: Pulling from team/other\n"),
+                    create.err());
+            assertEquals(List.of(ref, other, ApiFixture.IMAGE),
+                    ok("images", "--format", "{{.Repository}}:{{.Tag}}").out().lines().sorted().toList());
+
+            DockerCli.Result missing = docker.run("pull", registry.host() + "/team/app:9");
+            assertEquals(1, missing.exit(), missing.toString());
+            assertEquals("Error response from daemon: manifest for " + registry.host() + "/team/app:9 not found: "
+                    + "manifest unknown: manifest unknown\n", missing.err());
+        }
     }
 
     @Test
