@@ -24,8 +24,8 @@ public sealed interface ApiResponse {
     record Empty(int status) implements ApiResponse {}
 
     /**
-     * A body written as it is produced, in HTTP chunks: pull progress now; logs, {@code wait} and
-     * events later. The status and headers go with the first chunk, so a writer that fails before
+     * A body written as it is produced, in HTTP chunks: pull progress and logs now; {@code wait}
+     * and events later. The status and headers go with the first chunk, so a writer that fails before
      * it writes anything (an {@link ApiException}) is answered as any other failure; once it has
      * written, a failure can only end the body.
      */

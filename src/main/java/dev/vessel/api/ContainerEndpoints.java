@@ -5,15 +5,19 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vessel.container.ContainerDetails;
 import dev.vessel.container.ContainerException;
 import dev.vessel.container.ContainerInspect;
+import dev.vessel.container.ContainerLog;
 import dev.vessel.container.ContainerService;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.container.ContainerSummary;
+import dev.vessel.container.LogReader;
 import dev.vessel.image.Reference;
 import dev.vessel.network.Endpoint;
 import dev.vessel.network.Network;
 import dev.vessel.network.ports.PortBinding;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Set;
@@ -44,12 +48,13 @@ final class ContainerEndpoints {
         router.add("GET", "/containers/json", this::list)
                 .add("POST", "/containers/create", this::create)
                 .add("GET", "/containers/{id}/json", this::inspect)
-                .add("DELETE", "/containers/{id}", this::remove);
+                .add("DELETE", "/containers/{id}", this::remove)
+                .add("GET", "/containers/{id}/logs", this::logs);
         // What needs the container's VM is not served yet: said so, with the vessel command that does it
         // (on the same state root, so a container created here can be started there).
         String[][] notYet = {
                 {"POST", "start", "start"}, {"POST", "stop", "stop"}, {"POST", "restart", "restart"}, {"POST", "kill", "kill"},
-                {"POST", "wait", "wait"}, {"POST", "attach", "attach"}, {"POST", "exec", "exec"}, {"GET", "logs", "logs"},
+                {"POST", "wait", "wait"}, {"POST", "attach", "attach"}, {"POST", "exec", "exec"},
                 {"POST", "resize", null}, {"POST", "pause", null}, {"POST", "unpause", null}, {"POST", "update", null},
                 {"POST", "rename", null}, {"GET", "top", null}, {"GET", "stats", null}, {"GET", "export", null},
                 {"GET", "archive", null}, {"HEAD", "archive", null}, {"PUT", "archive", null}, {"GET", "changes", null}};
@@ -192,6 +197,80 @@ final class ContainerEndpoints {
         } catch (ContainerException e) {
             throw ApiException.of(e);
         }
+    }
+
+    /**
+     * {@code docker logs}: the container's output as dockerd sends it, raw for a container with a
+     * terminal, else in frames of an 8-byte header (stream 1 or 2, the length) and the bytes;
+     * with {@code follow}, streamed on until the container is not running.
+     */
+    private ApiResponse logs(ApiRequest r) throws ApiException, IOException {
+        boolean stdout = r.flag("stdout");
+        boolean stderr = r.flag("stderr");
+        if (!stdout && !stderr) {
+            throw ApiException.badRequest("Bad parameters: you must choose at least one stream");
+        }
+        for (String time : new String[] {"since", "until"}) {
+            String v = r.param(time);
+            if (v != null && !v.isEmpty() && !v.equals("0")) {
+                throw ApiException.badRequest("logs --" + time + " is not supported by Vessel yet");
+            }
+        }
+        String tailText = r.param("tail");
+        int tail;
+        try {
+            tail = tailText == null || tailText.isEmpty() || tailText.equals("all") ? -1 : Math.max(-1, Integer.parseInt(tailText));
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("invalid value for tail: " + tailText);
+        }
+        boolean tty;
+        LogReader logs;
+        try {
+            tty = containers.require(r.variable("id")).config().tty();
+            logs = containers.logs(r.variable("id"));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        boolean timestamps = r.flag("timestamps");
+        boolean follow = r.flag("follow");
+        return new ApiResponse.Stream(200, tty ? RAW_STREAM : MULTIPLEXED_STREAM, body -> {
+            LogReader.Sink sink = e -> {
+                boolean err = e.stream().equals("stderr");
+                if (err ? stderr : stdout) {
+                    writeFrame(body, tty, err, timestamps ? e.time() + " " : "", e.data());
+                }
+            };
+            ContainerLog.Chunk now = logs.readAll(0);
+            for (ContainerLog.Entry e : ContainerLog.tail(now.entries(), tail)) {
+                sink.accept(e);
+            }
+            body.flush();
+            if (follow) {
+                try {
+                    logs.follow(now.next(), e -> {
+                        sink.accept(e);
+                        body.flush();
+                    });
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+    }
+
+    static final String RAW_STREAM = "application/vnd.docker.raw-stream";
+    static final String MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream";
+
+    /** One piece of output: as it is with a terminal, else behind docker's 8-byte frame header. */
+    static void writeFrame(OutputStream out, boolean raw, boolean stderr, String prefix, byte[] data) throws IOException {
+        byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
+        if (!raw) {
+            int length = p.length + data.length;
+            out.write(new byte[] {(byte) (stderr ? 2 : 1), 0, 0, 0,
+                    (byte) (length >>> 24), (byte) (length >>> 16), (byte) (length >>> 8), (byte) length});
+        }
+        out.write(p);
+        out.write(data);
     }
 
     private ApiResponse remove(ApiRequest r) throws ApiException, IOException {

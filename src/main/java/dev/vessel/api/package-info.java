@@ -14,7 +14,7 @@
  * "Error response from daemon: ...".
  *
  * <p>Answers are whole bodies or chunked streams ({@link dev.vessel.api.ApiResponse.Stream}: pull
- * progress now; logs, wait and events later). Not yet: the {@code 101 UPGRADED} hijack of attach
+ * progress and logs now; wait and events later). Not yet: the {@code 101 UPGRADED} hijack of attach
  * and exec, which will be a further kind of {@link dev.vessel.api.ApiResponse}.
  */
 package dev.vessel.api;

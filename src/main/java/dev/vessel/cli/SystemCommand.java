@@ -23,7 +23,7 @@ final class SystemCommand {
     @Command(name = "service", mixinStandardHelpOptions = true,
             description = {"Serve the Docker Engine API on a Unix socket, so that the docker CLI drives Vessel:",
                     "  DOCKER_HOST=unix://PATH docker ps",
-                    "Serves containers (list, create, inspect, rm), images (pull, list, inspect, tag, rm), networks and "
+                    "Serves containers (list, create, inspect, logs, rm), images (pull, list, inspect, tag, rm), networks and "
                             + "system information; starting containers and their streams are not served yet."},
             footer = {"", "Exit status: 0 when stopped (SIGINT, SIGTERM) or idle for --time; 125 when the socket cannot be served."})
     static final class Service implements Callable<Integer> {

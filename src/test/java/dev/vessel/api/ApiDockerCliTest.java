@@ -2,6 +2,7 @@ package dev.vessel.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vessel.container.ContainerLog;
 import dev.vessel.image.Tars;
 import dev.vessel.registry.FakeRegistry;
 import dev.vessel.registry.TestImage;
@@ -10,8 +11,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -120,6 +126,62 @@ class ApiDockerCliTest {
         assertTrue(inUse.err().contains("has active endpoints"), inUse.err());
         ok("rm", "p");
         assertEquals("Deleted Networks:\nback\n\n", ok("network", "prune", "-f").out());
+    }
+
+    @Test
+    void logsShowWhatTheContainerWroteOnEachStream() throws Exception {
+        ok("create", "--name", "talker", ApiFixture.IMAGE);
+        try (ContainerLog log = ContainerLog.append(fixture.containers.require("talker").log())) {
+            write(log, "stdout", "one\n");
+            write(log, "stderr", "oops\n");
+            write(log, "stdout", "two\n");
+        }
+        DockerCli.Result all = ok("logs", "talker");
+        assertEquals("one\ntwo\n", all.out());
+        assertEquals("oops\n", all.err());
+        assertEquals("two\n", ok("logs", "--tail", "1", "talker").out());
+        assertEquals("one\ntwo\n", ok("logs", "-f", "talker").out(), "following a container that does not run ends at once");
+        String stamped = ok("logs", "-t", "talker").out();
+        assertTrue(stamped.matches("\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z one\n\\d{4}-\\S+ two\n"), stamped);
+
+        ok("create", "-t", "--name", "tty", ApiFixture.IMAGE);
+        try (ContainerLog log = ContainerLog.append(fixture.containers.require("tty").log())) {
+            write(log, "stdout", "raw\r\n");
+        }
+        assertEquals("raw\r\n", ok("logs", "tty").out(), "a terminal's output is not framed");
+
+        DockerCli.Result none = docker.run("logs", "nosuch");
+        assertEquals(1, none.exit(), none.toString());
+        assertEquals("Error response from daemon: No such container: nosuch\n", none.err());
+    }
+
+    @Test
+    void logsFollowARunningContainerChunkByChunkUntilItStops() throws Exception {
+        ok("create", "--name", "live", ApiFixture.IMAGE);
+        var c = fixture.containers.require("live");
+        // This JVM stands in for the container's supervisor: the container runs while it does.
+        long start = ProcessHandle.current().info().startInstant().orElseThrow().toEpochMilli();
+        c.writeState(c.state().running(ProcessHandle.current().pid(), start, false));
+        try (ContainerLog log = ContainerLog.append(c.log())) {
+            write(log, "stdout", "before\n");
+            Process follow = docker.start("logs", "-f", "live");
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(follow.getInputStream(), StandardCharsets.UTF_8))) {
+                assertEquals("before", lines.readLine());
+                write(log, "stdout", "during\n"); // reaches the CLI while the answer is still open
+                assertEquals("during", lines.readLine());
+                c.writeState(c.state().exited(0, ""));
+                assertEquals(null, lines.readLine(), "the answer ends once the container stopped");
+                assertTrue(follow.waitFor(60, TimeUnit.SECONDS));
+                assertEquals(0, follow.exitValue());
+            } finally {
+                follow.destroyForcibly();
+            }
+        }
+    }
+
+    private static void write(ContainerLog log, String stream, String text) throws IOException {
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        log.write(stream, b, 0, b.length);
     }
 
     @Test

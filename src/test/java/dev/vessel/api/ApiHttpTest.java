@@ -100,8 +100,10 @@ class ApiHttpTest {
         String id = json(http.postJson("/containers/create?name=later", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}")).get("Id").asText();
         assertError(501, "POST /containers/{id}/start is not served by Vessel's Engine API yet: use 'vessel start later'",
                 http.postJson("/v1.50/containers/later/start", null));
-        assertError(501, "GET /containers/{id}/logs is not served by Vessel's Engine API yet: use 'vessel logs " + id + "'",
-                http.get("/containers/" + id + "/logs?stdout=1"));
+        assertError(501, "POST /containers/{id}/wait is not served by Vessel's Engine API yet: use 'vessel wait " + id + "'",
+                http.postJson("/containers/" + id + "/wait?condition=next-exit", null));
+        assertError(400, "Bad parameters: you must choose at least one stream", http.get("/containers/" + id + "/logs"));
+        assertError(400, "logs --since is not supported by Vessel yet", http.get("/containers/" + id + "/logs?stdout=1&since=5"));
         assertError(501, "POST /containers/{id}/rename is not served by Vessel's Engine API yet",
                 http.postJson("/containers/later/rename?name=x", null));
         assertEquals("created", json(http.get("/containers/later/json")).at("/State/Status").asText(), "nothing changed");

@@ -61,7 +61,12 @@ public final class DockerCli {
                 + "docker 28 client against Vessel's Engine API; install docker-ce-cli");
     }
 
-    public Result run(String... args) throws IOException, InterruptedException {
+    /** Starts a docker command and leaves it running (stderr goes to this process's), for streams read as they come. */
+    public Process start(String... args) throws IOException {
+        return builder(args).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    private ProcessBuilder builder(String... args) throws IOException {
         List<String> argv = new ArrayList<>();
         argv.add(binary.toString());
         argv.addAll(List.of(args));
@@ -70,7 +75,11 @@ public final class DockerCli {
         pb.environment().put("DOCKER_CONFIG", Files.createDirectories(config).toString());
         pb.environment().remove("DOCKER_CONTEXT");
         pb.environment().remove("DOCKER_API_VERSION");
-        Process p = pb.start();
+        return pb;
+    }
+
+    public Result run(String... args) throws IOException, InterruptedException {
+        Process p = builder(args).start();
         // Both streams are drained at once, so that neither fills its pipe and stops the CLI.
         CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()),
                 r -> Thread.ofPlatform().daemon().start(r));
