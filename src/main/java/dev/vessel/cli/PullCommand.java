@@ -3,7 +3,6 @@ package dev.vessel.cli;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;
 import dev.vessel.image.Reference;
-import dev.vessel.registry.DockerConfig;
 import dev.vessel.registry.Endpoint;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.registry.Puller;
@@ -59,7 +58,6 @@ final class PullCommand implements Callable<Integer> {
     /** Pulls {@code ref} into {@code store}, showing docker's progress on {@code out}. */
     static Puller.Result pull(ImageStore store, Reference ref, PrintStream out, PullProgress.Mode mode)
             throws IOException, ImageException, RegistryException {
-        Puller puller = new Puller(store, DockerConfig.standard(), Endpoint.insecureFromEnvironment(), new PullProgress(out, mode));
-        return puller.pull(ref);
+        return Puller.standard(store, new PullProgress(out, mode)).pull(ref);
     }
 }

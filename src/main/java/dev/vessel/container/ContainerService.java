@@ -21,8 +21,6 @@ import dev.vessel.network.NetworkHost;
 import dev.vessel.network.NetworkService;
 import dev.vessel.network.NetworkStore;
 import dev.vessel.network.ports.PortBinding;
-import dev.vessel.registry.DockerConfig;
-import dev.vessel.registry.Endpoint;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.registry.Puller;
 import dev.vessel.registry.RegistryException;
@@ -97,8 +95,7 @@ public final class ContainerService {
     public static ContainerService open(StateRoot root, NetworkHost networkHost) throws IOException {
         SupervisorLauncher supervisors = new SupervisorLauncher(root);
         return new ContainerService(ContainerStore.open(root), () -> ImageStore.open(root),
-                (images, ref, progress) -> new Puller(images, DockerConfig.standard(), Endpoint.insecureFromEnvironment(),
-                        progress).pull(ref).image(),
+                (images, ref, progress) -> Puller.standard(images, progress).pull(ref).image(),
                 supervisors::start, NetworkService.open(root, networkHost));
     }
 

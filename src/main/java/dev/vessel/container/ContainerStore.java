@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
+import dev.vessel.host.StoreLock;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
@@ -115,7 +115,7 @@ public final class ContainerStore {
      * @throws ContainerException with status 125 when the name is in use
      */
     public Container create(ContainerConfig config) throws IOException, ContainerException {
-        try (FileLock ignored = lock()) {
+        try (StoreLock.Held ignored = lock()) {
             for (Container c : list()) {
                 if (c.config().name().equals(config.name())) {
                     throw new ContainerException(ContainerException.Kind.CONFLICT,
@@ -139,7 +139,7 @@ public final class ContainerStore {
         if (!config.id().equals(c.config().id())) {
             throw new IllegalArgumentException("a container's id never changes");
         }
-        try (FileLock ignored = lock()) {
+        try (StoreLock.Held ignored = lock()) {
             writeAtomically(c.dir().resolve("config.json"), JSON.writeValueAsBytes(config));
             return new Container(c.dir(), config);
         }
@@ -195,7 +195,7 @@ public final class ContainerStore {
 
     /** Removes the container's folder (the caller made sure it is not running). */
     public void remove(Container c) throws IOException {
-        try (FileLock ignored = lock()) {
+        try (StoreLock.Held ignored = lock()) {
             Path trash = dir.resolve("." + c.config().id() + ".removing");
             try {
                 Files.move(c.dir(), trash, StandardCopyOption.ATOMIC_MOVE);
@@ -216,14 +216,9 @@ public final class ContainerStore {
         return false;
     }
 
-    private FileLock lock() throws IOException {
-        FileChannel ch = PrivateFiles.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        try {
-            return ch.lock();
-        } catch (IOException | RuntimeException e) {
-            ch.close();
-            throw e;
-        }
+    /** The store's lock, between this process's threads (the Engine API serves requests at once) and other processes. */
+    private StoreLock.Held lock() throws IOException {
+        return StoreLock.acquire(dir.resolve(".lock"));
     }
 
     static void writeAtomically(Path target, byte[] bytes) throws IOException {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.vessel.devices.virtio.net.MacAddress;
 import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
+import dev.vessel.host.StoreLock;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,8 +32,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The networks of a state root and their address allocations, in one JSON document
@@ -52,7 +51,6 @@ public final class NetworkStore {
     static final String FILE = "networks.json";
     /** The store's document is small; anything larger is not one of ours. */
     static final int MAX_DOCUMENT = 16 << 20;
-    private static final ConcurrentHashMap<Path, ReentrantLock> THREAD_LOCKS = new ConcurrentHashMap<>();
 
     private final Path dir;
 
@@ -540,43 +538,13 @@ public final class NetworkStore {
         void close() throws IOException;
     }
 
-    /**
-     * Takes the store's lock: this process's threads queue on a lock of their own (a second fcntl
-     * lock from this JVM would be refused, not queued), then the file lock keeps other processes
-     * out. The lock file's channel is closed on release, which is safe because only the thread
-     * holding the thread lock has it open.
-     */
+    /** Takes the store's lock ({@link StoreLock}: between this process's threads and other processes). */
     Locked lock() throws IOException {
         return lock(dir.resolve(".lock"));
     }
 
     /** {@link #lock()} on another lock file of the store (see {@link NetworkService}). */
     Locked lock(Path file) throws IOException {
-        ReentrantLock threads = THREAD_LOCKS.computeIfAbsent(file, k -> new ReentrantLock());
-        threads.lock();
-        if (threads.getHoldCount() > 1) {
-            // Reentrant use from this thread: the outer holder has the file lock.
-            return threads::unlock;
-        }
-        FileChannel ch = null;
-        try {
-            ch = PrivateFiles.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            java.nio.channels.FileLock fileLock = ch.lock();
-            FileChannel held = ch;
-            return () -> {
-                try {
-                    fileLock.release();
-                    held.close();
-                } finally {
-                    threads.unlock();
-                }
-            };
-        } catch (IOException | RuntimeException e) {
-            if (ch != null) {
-                ch.close();
-            }
-            threads.unlock();
-            throw e;
-        }
+        return StoreLock.acquire(file)::close;
     }
 }

@@ -1,5 +1,8 @@
 package dev.vessel.registry;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.math.MathContext;
@@ -15,7 +18,14 @@ import java.util.Map;
  * their download threads.
  */
 public final class PullProgress {
-    public enum Mode { TERMINAL, PLAIN, QUIET }
+    /**
+     * TERMINAL and PLAIN: docker's text; QUIET: nothing; JSON: the Engine API's progress messages,
+     * one object a line ({@code {"status":"Pull complete","id":"a3ed95caeb02"}}), which the docker
+     * CLI draws as it draws dockerd's.
+     */
+    public enum Mode { TERMINAL, PLAIN, QUIET, JSON }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private static final int BAR_WIDTH = 50;
     private static final long REDRAW_NANOS = 100_000_000L;
@@ -37,7 +47,9 @@ public final class PullProgress {
 
     /** A line of its own: {@code latest: Pulling from library/ubuntu}, {@code Digest: ...}. */
     public synchronized void line(String text) {
-        if (mode != Mode.QUIET) {
+        if (mode == Mode.JSON) {
+            json(JSON.createObjectNode().put("status", text));
+        } else if (mode != Mode.QUIET) {
             out.println(text);
             out.flush();
         }
@@ -50,7 +62,7 @@ public final class PullProgress {
 
     /** A layer's download progress (shown on a terminal only, at most ten times a second per layer). */
     public synchronized void downloading(String id, long done, long total) {
-        if (mode != Mode.TERMINAL) {
+        if (mode != Mode.TERMINAL && mode != Mode.JSON) {
             return;
         }
         long now = System.nanoTime();
@@ -59,12 +71,19 @@ public final class PullProgress {
             return;
         }
         lastDraw.put(id, now);
+        if (mode == Mode.JSON) {
+            ObjectNode o = JSON.createObjectNode().put("status", "Downloading");
+            o.putObject("progressDetail").put("current", done).put("total", total);
+            json(o.put("progress", bar(done, total)).put("id", id));
+            return;
+        }
         show(id, "Downloading " + bar(done, total));
     }
 
     private void show(String id, String status) {
         switch (mode) {
             case QUIET -> { }
+            case JSON -> json(JSON.createObjectNode().put("status", status).put("id", id));
             case PLAIN -> {
                 out.println(id + ": " + status);
                 out.flush();
@@ -82,6 +101,23 @@ public final class PullProgress {
                 out.flush();
             }
         }
+    }
+
+    /** A failed pull, as dockerd ends its progress stream with it (JSON mode; a line otherwise). */
+    public synchronized void error(String message) {
+        if (mode == Mode.JSON) {
+            ObjectNode o = JSON.createObjectNode();
+            o.putObject("errorDetail").put("message", message);
+            json(o.put("error", message));
+        } else if (mode != Mode.QUIET) {
+            out.println(message);
+            out.flush();
+        }
+    }
+
+    private void json(ObjectNode message) {
+        out.print(message + "\r\n");
+        out.flush();
     }
 
     /** {@code [=====>      ]  1.2MB/5MB}, as docker draws it. */

@@ -63,6 +63,14 @@ public final class Puller {
         this.progress = progress;
     }
 
+    /**
+     * A puller as the user's own commands pull: credentials from this user's docker
+     * {@code config.json}, plain HTTP for the registries {@code VESSEL_INSECURE_REGISTRIES} names.
+     */
+    public static Puller standard(ImageStore store, PullProgress progress) {
+        return new Puller(store, DockerConfig.standard(), Endpoint.insecureFromEnvironment(), progress);
+    }
+
     /** For tests: how long a download may send nothing before it is broken off (and resumed). */
     Puller withStallTimeout(java.time.Duration d) {
         stallTimeout = d;

@@ -35,6 +35,22 @@ class PullProgressTest {
     }
 
     @Test
+    void jsonIsTheEngineApisProgressMessages() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PullProgress p = new PullProgress(new PrintStream(out, true, StandardCharsets.UTF_8), PullProgress.Mode.JSON);
+        p.line("latest: Pulling from library/busybox");
+        p.status("a3ed95caeb02", "Pull complete");
+        p.downloading("a3ed95caeb02", 1_200_000, 5_000_000);
+        p.error("manifest \"x\" unknown");
+        String[] lines = out.toString(StandardCharsets.UTF_8).split("\r\n");
+        assertEquals("{\"status\":\"latest: Pulling from library/busybox\"}", lines[0]);
+        assertEquals("{\"status\":\"Pull complete\",\"id\":\"a3ed95caeb02\"}", lines[1]);
+        assertEquals("{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1200000,\"total\":5000000},\"progress\":\""
+                + PullProgress.bar(1_200_000, 5_000_000) + "\",\"id\":\"a3ed95caeb02\"}", lines[2]);
+        assertEquals("{\"errorDetail\":{\"message\":\"manifest \\\"x\\\" unknown\"},\"error\":\"manifest \\\"x\\\" unknown\"}", lines[3]);
+    }
+
+    @Test
     void plainPrintsStatusChangesOnlyAndQuietNothing() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         PullProgress p = new PullProgress(new PrintStream(out, true, StandardCharsets.UTF_8), PullProgress.Mode.PLAIN);

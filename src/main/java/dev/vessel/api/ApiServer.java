@@ -1,0 +1,405 @@
+package dev.vessel.api;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.DomainSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The Engine API's transport: HTTP/1.1 on a Unix socket through Netty's epoll channels. Each
+ * request is read whole, then answered by {@link EngineApi} on a virtual thread of its own (the
+ * services block on files, locks and programs, which the event loop must not); a connection reads
+ * its next request only once the previous one is answered, so answers keep their order.
+ *
+ * <p>The socket is mode 0660, as dockerd's (its group may use it); a stale socket file from a
+ * server that died is replaced, a live one is not.
+ */
+public final class ApiServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(ApiServer.class.getName());
+    /** Bodies larger than this are refused (413): a create request is a few KiB. */
+    static final int MAX_BODY = 4 << 20;
+
+    private final Path socket;
+    private final EngineApi api;
+    private final EventLoopGroup loop;
+    private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
+    private final Channel listener;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private int inFlight;
+    private long lastActivity = System.nanoTime();
+    private boolean closed;
+
+    private ApiServer(Path socket, EngineApi api) throws IOException {
+        this.socket = socket;
+        this.api = api;
+        Epoll.ensureAvailability();
+        removeStaleSocket(socket);
+        loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        try {
+            listener = new ServerBootstrap()
+                    .group(loop)
+                    .channel(EpollServerDomainSocketChannel.class)
+                    .childHandler(new ChannelInitializer<DomainSocketChannel>() {
+                        @Override
+                        protected void initChannel(DomainSocketChannel ch) {
+                            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY), new Handler());
+                        }
+                    })
+                    .bind(new DomainSocketAddress(socket.toFile())).sync().channel();
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw new IOException("interrupted while binding " + socket, e);
+        } catch (IOException | RuntimeException e) {
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw new IOException("cannot listen on " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Listens on {@code socket} (its folder must exist) and answers with {@code api}. */
+    public static ApiServer start(Path socket, EngineApi api) throws IOException {
+        return new ApiServer(socket.toAbsolutePath(), api);
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    /**
+     * Blocks until no request has been in flight for {@code idle} (true), or the server is closed
+     * (false).
+     */
+    public boolean awaitIdle(Duration idle) throws InterruptedException {
+        lock.lock();
+        try {
+            while (!closed) {
+                if (inFlight > 0) {
+                    changed.await();
+                    continue;
+                }
+                long left = lastActivity + idle.toNanos() - System.nanoTime();
+                if (left <= 0) {
+                    return true;
+                }
+                changed.awaitNanos(left);
+            }
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Blocks until the server is closed. */
+    public void awaitClose() throws InterruptedException {
+        lock.lock();
+        try {
+            while (!closed) {
+                changed.await();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops listening, lets the requests in flight finish, and removes the socket file. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        listener.close().syncUninterruptibly();
+        workers.close();
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        try {
+            Files.deleteIfExists(socket);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + socket + ": " + e.getMessage());
+        }
+    }
+
+    private void activity(int delta) {
+        lock.lock();
+        try {
+            inFlight += delta;
+            lastActivity = System.nanoTime();
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A socket file left by a server that is gone is removed; one that a server answers on, or a
+     * file that is no socket, is an error (nothing is removed).
+     */
+    static void removeStaleSocket(Path socket) throws IOException {
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(socket, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return;
+        }
+        if (!a.isOther()) {
+            throw new IOException(socket + " exists and is not a socket");
+        }
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(socket));
+        } catch (IOException refused) {
+            Files.deleteIfExists(socket);
+            return;
+        }
+        throw new IOException("a server listens on " + socket + " already");
+    }
+
+    /** One connection's requests. */
+    private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            Channel ch = ctx.channel();
+            if (req.decoderResult().isFailure()) {
+                FullHttpResponse bad = render(api.error(ApiException.badRequest("malformed HTTP request")), false);
+                ch.writeAndFlush(bad).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            ch.config().setAutoRead(false);
+            activity(+1);
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            boolean head = req.method().equals(HttpMethod.HEAD);
+            QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+            String contentType = req.headers().get(HttpHeaderNames.CONTENT_TYPE);
+            byte[] body = ByteBufUtil.getBytes(req.content());
+            String method = req.method().name();
+            try {
+                workers.execute(() -> answer(ch, method, uri, contentType, body, keepAlive, head));
+            } catch (RejectedExecutionException closing) {
+                activity(-1);
+                ch.writeAndFlush(render(api.error(new ApiException(503, "the server is stopping")), head))
+                        .addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        /**
+         * Answers on a worker thread, then lets the connection read its next request. (An upgraded
+         * answer, attach and exec's {@code 101}, will instead take the HTTP codecs out of this
+         * connection's pipeline here and hand its bytes to the stream.)
+         */
+        private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
+                            boolean keepAlive, boolean head) {
+            ApiResponse response;
+            try {
+                response = api.handle(method, uri.path(), uri.parameters(), contentType, body);
+            } catch (RuntimeException | Error e) {
+                response = api.error(e);
+            }
+            if (response instanceof ApiResponse.Stream stream && !head) {
+                stream(ch, stream, keepAlive);
+                return;
+            }
+            FullHttpResponse full = render(response, head);
+            HttpUtil.setKeepAlive(full, keepAlive);
+            ch.writeAndFlush(full).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+        }
+
+        /** A streamed answer: the head with the first chunk, a chunk per flush of the endpoint's writer, the last chunk. */
+        private void stream(Channel ch, ApiResponse.Stream stream, boolean keepAlive) {
+            HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(stream.status()));
+            api.headers().forEach((k, v) -> head.headers().set(k, v));
+            head.headers().set(HttpHeaderNames.CONTENT_TYPE, stream.contentType());
+            HttpUtil.setTransferEncodingChunked(head, true);
+            HttpUtil.setKeepAlive(head, keepAlive);
+            ChunkStream chunks = new ChunkStream(ch, head);
+            try {
+                stream.writer().write(chunks);
+                chunks.close();
+            } catch (ApiException e) {
+                if (!chunks.started()) {
+                    // Nothing was sent yet: an answer like any other.
+                    FullHttpResponse full = render(api.error(e), false);
+                    HttpUtil.setKeepAlive(full, keepAlive);
+                    ch.writeAndFlush(full).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+                    return;
+                }
+                endEarly(ch, e);
+                return;
+            } catch (IOException | RuntimeException e) {
+                endEarly(ch, e);
+                return;
+            }
+            ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+        }
+
+        /** A stream that fails once its head is sent: all that is left is to end it, and the connection with it. */
+        private void endEarly(Channel ch, Exception e) {
+            LOG.log(System.Logger.Level.WARNING, "a streamed answer ended early: " + e.getMessage());
+            finished(ch, false, false);
+        }
+
+        /** The answer is written: the connection reads its next request, or closes. */
+        private void finished(Channel ch, boolean keepAlive, boolean written) {
+            activity(-1);
+            if (!keepAlive || !written) {
+                ch.close();
+            } else {
+                ch.config().setAutoRead(true);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // A client that went away mid-request: its connection goes, nothing else.
+            ctx.close();
+        }
+    }
+
+    /**
+     * A streamed body's bytes: each flush sends what was written as one chunk and waits until it
+     * is written, so a slow client slows the writer down and a client that went away stops it.
+     */
+    private static final class ChunkStream extends OutputStream {
+        private final Channel channel;
+        private final HttpResponse head;
+        private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+        private boolean started;
+
+        ChunkStream(Channel channel, HttpResponse head) {
+            this.channel = channel;
+            this.head = head;
+        }
+
+        /** Whether the head went out. */
+        boolean started() {
+            return started;
+        }
+
+        @Override
+        public void write(int b) {
+            pending.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            pending.write(b, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            if (pending.size() == 0) {
+                return;
+            }
+            if (!started) {
+                started = true;
+                channel.write(head);
+            }
+            ChannelFuture sent = channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(pending.toByteArray())));
+            pending.reset();
+            if (!sent.awaitUninterruptibly().isSuccess()) {
+                throw new IOException("the client went away", sent.cause());
+            }
+        }
+
+        /** Sends what is left, and the head if nothing was written at all. */
+        @Override
+        public void close() throws IOException {
+            flush();
+            if (!started) {
+                started = true;
+                channel.writeAndFlush(head);
+            }
+        }
+    }
+
+    /** The HTTP form of an answer, with the headers dockerd sends on every one. */
+    private FullHttpResponse render(ApiResponse r, boolean head) {
+        byte[] body;
+        String type;
+        switch (r) {
+            case ApiResponse.Json j -> {
+                body = EngineApi.bytes(j.body());
+                type = "application/json";
+            }
+            case ApiResponse.Text t -> {
+                body = t.body().getBytes(StandardCharsets.UTF_8);
+                type = "text/plain; charset=utf-8";
+            }
+            case ApiResponse.Empty e -> {
+                body = new byte[0];
+                type = null;
+            }
+            case ApiResponse.Stream st -> { // HEAD: the head alone
+                body = new byte[0];
+                type = st.contentType();
+            }
+        }
+        FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+        api.headers().forEach((k, v) -> out.headers().set(k, v));
+        if (r instanceof ApiResponse.Text t) {
+            t.headers().forEach((k, v) -> out.headers().set(k, v));
+        }
+        if (type != null) {
+            out.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
+        }
+        out.headers().set(HttpHeaderNames.CONTENT_LENGTH, head ? 0 : body.length);
+        if (r.status() == 204 || r.status() == 304) {
+            out.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,287 @@
+package dev.vessel.api;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vessel.container.ContainerDetails;
+import dev.vessel.container.ContainerException;
+import dev.vessel.container.ContainerInspect;
+import dev.vessel.container.ContainerLog;
+import dev.vessel.container.ContainerService;
+import dev.vessel.container.ContainerStore;
+import dev.vessel.container.ContainerSummary;
+import dev.vessel.container.LogReader;
+import dev.vessel.image.Reference;
+import dev.vessel.network.Endpoint;
+import dev.vessel.network.Network;
+import dev.vessel.network.ports.PortBinding;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/** The container endpoints that need no running VM: list, create, inspect, remove. */
+final class ContainerEndpoints {
+    /** docker's container states, the values of the {@code status} filter. */
+    private static final Set<String> STATES = Set.of("created", "restarting", "running", "removing", "paused", "exited", "dead");
+    private static final Set<String> LIST_FILTERS = Set.of("name", "status", "label", "ancestor", "id");
+
+    private final ContainerService containers;
+    private final ImageLookup images;
+
+    /** Resolves an {@code ancestor} filter's image to its id, or null when there is no such image. */
+    @FunctionalInterface
+    interface ImageLookup {
+        String idOf(String nameOrId);
+    }
+
+    ContainerEndpoints(ContainerService containers, ImageLookup images) {
+        this.containers = containers;
+        this.images = images;
+    }
+
+    void register(Router router) {
+        router.add("GET", "/containers/json", this::list)
+                .add("POST", "/containers/create", this::create)
+                .add("GET", "/containers/{id}/json", this::inspect)
+                .add("DELETE", "/containers/{id}", this::remove)
+                .add("GET", "/containers/{id}/logs", this::logs);
+        // What needs the container's VM is not served yet: said so, with the vessel command that does it
+        // (on the same state root, so a container created here can be started there).
+        String[][] notYet = {
+                {"POST", "start", "start"}, {"POST", "stop", "stop"}, {"POST", "restart", "restart"}, {"POST", "kill", "kill"},
+                {"POST", "wait", "wait"}, {"POST", "attach", "attach"}, {"POST", "exec", "exec"},
+                {"POST", "resize", null}, {"POST", "pause", null}, {"POST", "unpause", null}, {"POST", "update", null},
+                {"POST", "rename", null}, {"GET", "top", null}, {"GET", "stats", null}, {"GET", "export", null},
+                {"GET", "archive", null}, {"HEAD", "archive", null}, {"PUT", "archive", null}, {"GET", "changes", null}};
+        for (String[] route : notYet) {
+            String what = route[0] + " /containers/{id}/" + route[1];
+            String vesselVerb = route[2];
+            router.add(route[0], "/containers/{id}/" + route[1], r -> {
+                throw new ApiException(501, what + " is not served by Vessel's Engine API yet"
+                        + (vesselVerb == null ? "" : ": use 'vessel " + vesselVerb + " " + r.variable("id") + "'"));
+            });
+        }
+    }
+
+    private ApiResponse list(ApiRequest r) throws ApiException, IOException {
+        Filters f = Filters.parse(r, LIST_FILTERS);
+        for (String s : f.get("status")) {
+            if (!STATES.contains(s)) {
+                throw ApiException.badRequest("invalid filter 'status=" + s + "'");
+            }
+        }
+        int limit = r.intParam("limit", -1);
+        // A status filter looks at every container, as it would find none running otherwise.
+        boolean all = r.flag("all") || f.has("status") || limit > 0;
+        ArrayNode out = EngineApi.JSON.createArrayNode();
+        for (ContainerSummary s : containers.list(all)) {
+            if (limit > 0 && out.size() >= limit) {
+                break;
+            }
+            ContainerDetails d;
+            try {
+                d = containers.inspect(s.id());
+            } catch (ContainerException e) {
+                continue; // removed since the list was read
+            }
+            if (matches(f, s, d)) {
+                out.add(summary(s, d));
+            }
+        }
+        return ApiResponse.ok(out);
+    }
+
+    private boolean matches(Filters f, ContainerSummary s, ContainerDetails d) {
+        if (f.has("label")) {
+            return false; // Vessel's containers have no labels yet
+        }
+        return f.any("id", v -> s.id().startsWith(v))
+                && f.any("name", v -> nameMatches(v, s.name()))
+                && f.any("status", v -> v.equals(d.state().status()))
+                && f.any("ancestor", v -> v.equals(s.image()) || sameImage(v, s) || s.imageId().equals(images.idOf(v)));
+    }
+
+    /** docker's name filter: a regular expression found in the name with its leading slash. */
+    private static boolean nameMatches(String pattern, String name) {
+        try {
+            return Pattern.compile(pattern).matcher("/" + name).find();
+        } catch (PatternSyntaxException e) {
+            return false;
+        }
+    }
+
+    private static boolean sameImage(String filter, ContainerSummary s) {
+        return Reference.isValid(filter) && Reference.isValid(s.image())
+                && safeParse(filter).equals(safeParse(s.image()));
+    }
+
+    private static Reference safeParse(String s) {
+        try {
+            return Reference.parse(s);
+        } catch (dev.vessel.image.InvalidReferenceException e) {
+            return null;
+        }
+    }
+
+    /** One entry of dockerd's container list. */
+    private static ObjectNode summary(ContainerSummary s, ContainerDetails d) {
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        o.put("Id", s.id());
+        o.putArray("Names").add("/" + s.name());
+        o.put("Image", s.image());
+        o.put("ImageID", s.imageId());
+        o.put("Command", String.join(" ", s.command()));
+        o.put("Created", epochSeconds(s.created()));
+        ArrayNode ports = o.putArray("Ports");
+        if (s.running()) {
+            for (PortBinding b : s.state().ports()) {
+                ObjectNode p = ports.addObject();
+                p.put("IP", b.hostIp());
+                p.put("PrivatePort", b.containerPort());
+                p.put("PublicPort", b.hostPort());
+                p.put("Type", b.protocol());
+            }
+        }
+        o.putObject("Labels");
+        o.put("State", d.state().status());
+        o.put("Status", s.status());
+        o.putObject("HostConfig").put("NetworkMode", d.config().networking().mode());
+        ObjectNode nets = o.putObject("NetworkSettings").putObject("Networks");
+        for (Network n : d.networks()) {
+            Endpoint e = n.endpoints().get(s.id());
+            if (e == null) {
+                continue;
+            }
+            ObjectNode en = nets.putObject(n.name());
+            en.put("NetworkID", n.id());
+            en.put("EndpointID", e.id());
+            en.put("Gateway", n.gateway().toString());
+            en.put("IPAddress", e.address().toString());
+            en.put("IPPrefixLen", n.subnet().prefix());
+            en.put("MacAddress", e.macAddress());
+        }
+        o.putArray("Mounts");
+        return o;
+    }
+
+    private static long epochSeconds(String rfc3339) {
+        try {
+            return Instant.parse(rfc3339).getEpochSecond();
+        } catch (DateTimeParseException e) {
+            return 0;
+        }
+    }
+
+    private ApiResponse create(ApiRequest r) throws ApiException, IOException {
+        var request = ContainerCreateBody.parse(r);
+        ContainerStore.Container c;
+        try {
+            c = containers.create(request);
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        o.put("Id", c.config().id());
+        o.putArray("Warnings");
+        return new ApiResponse.Json(201, o);
+    }
+
+    private ApiResponse inspect(ApiRequest r) throws ApiException, IOException {
+        try {
+            return ApiResponse.ok(ContainerInspect.of(containers.inspect(r.variable("id"))));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+    }
+
+    /**
+     * {@code docker logs}: the container's output as dockerd sends it, raw for a container with a
+     * terminal, else in frames of an 8-byte header (stream 1 or 2, the length) and the bytes;
+     * with {@code follow}, streamed on until the container is not running.
+     */
+    private ApiResponse logs(ApiRequest r) throws ApiException, IOException {
+        boolean stdout = r.flag("stdout");
+        boolean stderr = r.flag("stderr");
+        if (!stdout && !stderr) {
+            throw ApiException.badRequest("Bad parameters: you must choose at least one stream");
+        }
+        for (String time : new String[] {"since", "until"}) {
+            String v = r.param(time);
+            if (v != null && !v.isEmpty() && !v.equals("0")) {
+                throw ApiException.badRequest("logs --" + time + " is not supported by Vessel yet");
+            }
+        }
+        String tailText = r.param("tail");
+        int tail;
+        try {
+            tail = tailText == null || tailText.isEmpty() || tailText.equals("all") ? -1 : Math.max(-1, Integer.parseInt(tailText));
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("invalid value for tail: " + tailText);
+        }
+        boolean tty;
+        LogReader logs;
+        try {
+            tty = containers.require(r.variable("id")).config().tty();
+            logs = containers.logs(r.variable("id"));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        boolean timestamps = r.flag("timestamps");
+        boolean follow = r.flag("follow");
+        return new ApiResponse.Stream(200, tty ? RAW_STREAM : MULTIPLEXED_STREAM, body -> {
+            LogReader.Sink sink = e -> {
+                boolean err = e.stream().equals("stderr");
+                if (err ? stderr : stdout) {
+                    writeFrame(body, tty, err, timestamps ? e.time() + " " : "", e.data());
+                }
+            };
+            ContainerLog.Chunk now = logs.readAll(0);
+            for (ContainerLog.Entry e : ContainerLog.tail(now.entries(), tail)) {
+                sink.accept(e);
+            }
+            body.flush();
+            if (follow) {
+                try {
+                    logs.follow(now.next(), e -> {
+                        sink.accept(e);
+                        body.flush();
+                    });
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+    }
+
+    static final String RAW_STREAM = "application/vnd.docker.raw-stream";
+    static final String MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream";
+
+    /** One piece of output: as it is with a terminal, else behind docker's 8-byte frame header. */
+    static void writeFrame(OutputStream out, boolean raw, boolean stderr, String prefix, byte[] data) throws IOException {
+        byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
+        if (!raw) {
+            int length = p.length + data.length;
+            out.write(new byte[] {(byte) (stderr ? 2 : 1), 0, 0, 0,
+                    (byte) (length >>> 24), (byte) (length >>> 16), (byte) (length >>> 8), (byte) length});
+        }
+        out.write(p);
+        out.write(data);
+    }
+
+    private ApiResponse remove(ApiRequest r) throws ApiException, IOException {
+        if (r.flag("link")) {
+            throw ApiException.badRequest("links are not supported by Vessel");
+        }
+        try {
+            containers.remove(r.variable("id"), r.flag("force"));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Empty(204);
+    }
+}

@@ -1,0 +1,136 @@
+package dev.vessel.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vessel.network.CreateRequest;
+import dev.vessel.network.Network;
+import dev.vessel.network.NetworkException;
+import dev.vessel.network.NetworkInspect;
+import dev.vessel.network.NetworkService;
+
+import java.io.IOException;
+import java.util.Set;
+
+/** The network endpoints over {@link NetworkService}: list, inspect, create, remove, prune. */
+final class NetworkEndpoints {
+    private static final Set<String> CREATE_FIELDS = Set.of("Name", "Driver", "Internal", "Labels", "Options", "IPAM",
+            "CheckDuplicate", "Scope");
+    private static final Set<String> LIST_FILTERS = Set.of("name", "id", "driver");
+
+    private final NetworkService networks;
+
+    NetworkEndpoints(NetworkService networks) {
+        this.networks = networks;
+    }
+
+    void register(Router router) {
+        router.add("GET", "/networks", this::list)
+                .add("POST", "/networks/create", this::create)
+                .add("POST", "/networks/prune", this::prune)
+                .add("GET", "/networks/{id}", this::inspect)
+                .add("DELETE", "/networks/{id}", this::remove);
+    }
+
+    private ApiResponse list(ApiRequest r) throws ApiException, IOException {
+        Filters f = Filters.parse(r, LIST_FILTERS);
+        ArrayNode out = EngineApi.JSON.createArrayNode();
+        try {
+            for (Network n : networks.list()) {
+                if (f.any("name", v -> n.name().contains(v)) && f.any("id", v -> n.id().startsWith(v))
+                        && f.any("driver", v -> v.equals(n.driver()))) {
+                    out.add(NetworkInspect.of(n));
+                }
+            }
+        } catch (NetworkException e) {
+            throw ApiException.of(e);
+        }
+        return ApiResponse.ok(out);
+    }
+
+    private ApiResponse inspect(ApiRequest r) throws ApiException, IOException {
+        try {
+            return ApiResponse.ok(NetworkInspect.of(networks.inspect(r.variable("id"))));
+        } catch (NetworkException e) {
+            throw ApiException.of(e);
+        }
+    }
+
+    /** dockerd's {@code network.CreateRequest}; the store checks names, subnets and options. */
+    private ApiResponse create(ApiRequest r) throws ApiException, IOException {
+        JsonBody body = JsonBody.parse(r, "network.CreateRequest");
+        String name = body.string("Name");
+        if (name == null || name.isEmpty()) {
+            throw ApiException.badRequest("network name cannot be empty");
+        }
+        String scope = body.string("Scope");
+        if (scope != null && !scope.isEmpty() && !scope.equals("local")) {
+            throw ApiException.badRequest("scope " + scope + " is not supported by Vessel: its networks are local");
+        }
+        String subnet = null;
+        String gateway = null;
+        JsonBody ipam = body.object("IPAM", "network.IPAM");
+        if (ipam != null) {
+            String driver = ipam.string("Driver");
+            if (driver != null && !driver.isEmpty() && !driver.equals("default")) {
+                throw ApiException.badRequest("IPAM driver " + driver + " is not supported by Vessel");
+            }
+            JsonNode configs = ipam.array("Config", "[]network.IPAMConfig");
+            if (configs.size() > 1) {
+                throw ApiException.badRequest("a Vessel network has one IPv4 subnet: IPAM.Config has " + configs.size());
+            }
+            for (JsonNode c : configs) {
+                JsonBody config = ipam.entry("Config", c, "network.IPAMConfig");
+                if (config != null) {
+                    subnet = emptyToNull(config.string("Subnet"));
+                    gateway = emptyToNull(config.string("Gateway"));
+                    config.rejectOthers(Set.of("Subnet", "Gateway"), "IPAM.Config.");
+                }
+            }
+            ipam.rejectOthers(Set.of("Driver", "Config"), "IPAM.");
+        }
+        CreateRequest request = new CreateRequest(name, emptyToNull(body.string("Driver")), subnet, gateway,
+                body.stringMap("Labels"), body.stringMap("Options"), body.bool("Internal"));
+        body.rejectOthers(CREATE_FIELDS, "");
+        Network n;
+        try {
+            n = networks.create(request);
+        } catch (NetworkException e) {
+            throw ApiException.of(e);
+        }
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        o.put("Id", n.id());
+        o.put("Warning", "");
+        return new ApiResponse.Json(201, o);
+    }
+
+    private ApiResponse remove(ApiRequest r) throws ApiException, IOException {
+        try {
+            networks.remove(r.variable("id"));
+        } catch (NetworkException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Empty(204);
+    }
+
+    private ApiResponse prune(ApiRequest r) throws ApiException, IOException {
+        Filters.parse(r, Set.of()); // dockerd's until and label filters: not yet
+        NetworkService.PruneResult result;
+        try {
+            result = networks.prune();
+        } catch (NetworkException e) {
+            throw ApiException.of(e);
+        }
+        if (!result.failures().isEmpty()) {
+            throw ApiException.of(result.failures().getFirst());
+        }
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        ArrayNode deleted = o.putArray("NetworksDeleted");
+        result.removed().forEach(n -> deleted.add(n.name()));
+        return ApiResponse.ok(o);
+    }
+
+    private static String emptyToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+}

@@ -1,0 +1,77 @@
+package dev.vessel.cli;
+
+import dev.vessel.api.ApiServer;
+import dev.vessel.api.ApiVersion;
+import dev.vessel.api.EngineApi;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+/** `vessel system`: the Engine API service. */
+@Command(name = "system", mixinStandardHelpOptions = true, description = "Manage Vessel itself.",
+        subcommands = {SystemCommand.Service.class})
+final class SystemCommand {
+    @ParentCommand
+    Main main;
+
+    @Command(name = "service", mixinStandardHelpOptions = true,
+            description = {"Serve the Docker Engine API on a Unix socket, so that the docker CLI drives Vessel:",
+                    "  DOCKER_HOST=unix://PATH docker ps",
+                    "Serves containers (list, create, inspect, logs, rm), images (pull, list, inspect, tag, rm), networks and "
+                            + "system information; starting containers and their streams are not served yet."},
+            footer = {"", "Exit status: 0 when stopped (SIGINT, SIGTERM) or idle for --time; 125 when the socket cannot be served."})
+    static final class Service implements Callable<Integer> {
+        static final Path DEFAULT_SOCKET = Path.of("/run/vessel/docker.sock");
+
+        @ParentCommand
+        SystemCommand parent;
+
+        @Option(names = "--socket", paramLabel = "PATH",
+                description = "The Unix socket to listen on, mode 0660 (default: /run/vessel/docker.sock; its folder is created).")
+        Path socket = DEFAULT_SOCKET;
+
+        @Option(names = {"-t", "--time"}, paramLabel = "SECONDS",
+                description = "Exit after this many seconds without a request in flight; 0 (the default) serves until stopped.")
+        long time;
+
+        @Override
+        public Integer call() throws Exception {
+            if (time < 0) {
+                throw new UserError("--time must be 0 or more seconds");
+            }
+            Path dir = socket.toAbsolutePath().getParent();
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new UserError("cannot create the socket's folder " + dir + ": " + e.getMessage()
+                        + " (choose another with --socket PATH)", 125);
+            }
+            Main main = parent.main;
+            EngineApi api = new EngineApi(ContainerSupport.service(main), ImagesCommand.open(main),
+                    main.stateRoot().path());
+            ApiServer server;
+            try {
+                server = ApiServer.start(socket, api);
+            } catch (IOException e) {
+                throw new UserError(e.getMessage(), 125);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(server::close, "api-shutdown"));
+            System.out.println("Serving the Docker Engine API " + ApiVersion.CURRENT + " (clients down to "
+                    + ApiVersion.MINIMUM + ") on unix://" + server.socket());
+            System.out.flush();
+            if (time == 0) {
+                server.awaitClose();
+            } else if (server.awaitIdle(Duration.ofSeconds(time))) {
+                System.out.println("No request for " + time + " s: stopping");
+                server.close();
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,309 @@
+package dev.vessel.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vessel.container.ContainerLog;
+import dev.vessel.image.Tars;
+import dev.vessel.registry.FakeRegistry;
+import dev.vessel.registry.TestImage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The real docker CLI against the Engine API served in this JVM: every command here is what a
+ * user types, and its output and exit status are docker's.
+ */
+class ApiDockerCliTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+    ApiFixture fixture;
+    DockerCli docker;
+
+    @BeforeEach
+    void serve() throws Exception {
+        fixture = new ApiFixture(dir);
+        docker = new DockerCli(fixture.socket(), dir.resolve("docker-config"));
+    }
+
+    @AfterEach
+    void stop() {
+        fixture.close();
+    }
+
+    private DockerCli.Result ok(String... args) throws Exception {
+        DockerCli.Result r = docker.run(args);
+        assertEquals(0, r.exit(), () -> "docker " + String.join(" ", args) + ": " + r);
+        return r;
+    }
+
+    @Test
+    void versionShowsTheClientAndVesselAsTheServer() throws Exception {
+        DockerCli.Result r = ok("version");
+        assertTrue(r.out().contains("Client:"), r.out());
+        assertTrue(r.out().contains("Server: Vessel"), r.out());
+        assertTrue(r.out().contains("API version:      1.51 (minimum version 1.24)"), r.out());
+        assertTrue(r.out().contains("OS/Arch:          linux/amd64"), r.out());
+        assertEquals("", r.err());
+    }
+
+    @Test
+    void infoCountsContainersAndImages() throws Exception {
+        ok("create", "--name", "counted", ApiFixture.IMAGE);
+        DockerCli.Result r = ok("info");
+        assertTrue(r.out().contains(" Containers: 1\n"), r.out());
+        assertTrue(r.out().contains("  Stopped: 0\n"), r.out());
+        assertTrue(r.out().contains(" Images: 1\n"), r.out());
+        assertTrue(r.out().contains(" Storage Driver: vessel-microvm\n"), r.out());
+        assertTrue(r.out().contains(" Docker Root Dir: " + fixture.root.path() + "\n"), r.out());
+    }
+
+    @Test
+    void createdContainerIsListedInspectedAndRemoved() throws Exception {
+        String header = "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n";
+        assertEquals(header, ok("ps", "-a").out(), "nothing yet");
+
+        String id = ok("create", "--name", "web", "-e", "A=1", "-w", "/srv", ApiFixture.IMAGE, "echo", "hi").out().strip();
+        assertTrue(id.matches("[0-9a-f]{64}"), id);
+
+        String ps = ok("ps", "-a").out();
+        String row = ps.lines().filter(l -> l.endsWith(" web")).findFirst().orElseThrow(() -> new AssertionError(ps));
+        assertTrue(row.startsWith(id.substring(0, 12)), row);
+        assertTrue(row.contains("\"echo hi\"") && row.contains("Created"), row);
+        assertEquals(header, ok("ps").out(), "a created container is not running");
+        assertEquals("web\n", ok("ps", "-a", "--filter", "status=created", "--filter", "name=^/we", "--format", "{{.Names}}").out());
+        assertEquals("", ok("ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}").out());
+
+        JsonNode inspect = JSON.readTree(ok("inspect", "web").out()).get(0);
+        assertEquals(id, inspect.get("Id").asText());
+        assertEquals("/web", inspect.get("Name").asText());
+        assertEquals("[\"echo\",\"hi\"]", inspect.at("/Config/Cmd").toString());
+        assertEquals("/srv", inspect.at("/Config/WorkingDir").asText());
+        assertTrue(inspect.at("/Config/Env").toString().contains("\"A=1\""), inspect.toString());
+        assertEquals("created", inspect.at("/State/Status").asText());
+        assertEquals("bridge", inspect.at("/HostConfig/NetworkMode").asText());
+
+        assertEquals("web\n", ok("rm", "web").out());
+        assertEquals(header, ok("ps", "-a").out());
+    }
+
+    @Test
+    void createTakesPortsNetworksAndRefusesANameInUse() throws Exception {
+        ok("network", "create", "--subnet", "10.66.0.0/24", "back");
+        String id = ok("create", "--name", "p", "-p", "127.0.0.1:8080:80", "-p", "53/udp", "--network", "back",
+                "--network-alias", "api", "--ip", "10.66.0.7", "-h", "box", "-t", "-i", ApiFixture.IMAGE).out().strip();
+        JsonNode c = JSON.readTree(ok("inspect", "p").out()).get(0);
+        // The CLI sends the bindings in Go's order (sorted keys); no host port is one the host picks at start.
+        assertEquals("{\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}",
+                c.at("/HostConfig/PortBindings").toString());
+        assertEquals("10.66.0.7", c.at("/NetworkSettings/Networks/back/IPAddress").asText());
+        assertEquals("[\"api\"]", c.at("/NetworkSettings/Networks/back/Aliases").toString());
+        assertEquals("box", c.at("/Config/Hostname").asText());
+        assertTrue(c.at("/Config/Tty").asBoolean() && c.at("/Config/OpenStdin").asBoolean(), c.toString());
+
+        DockerCli.Result again = docker.run("create", "--name", "p", ApiFixture.IMAGE);
+        assertEquals(1, again.exit(), again.toString());
+        assertEquals("Error response from daemon: Conflict. The container name \"/p\" is already in use by container \"" + id
+                + "\". You have to remove (or rename) that container to be able to reuse that name.\n", again.err());
+
+        DockerCli.Result inUse = docker.run("network", "rm", "back");
+        assertEquals(1, inUse.exit(), inUse.toString());
+        assertTrue(inUse.err().contains("has active endpoints"), inUse.err());
+        ok("rm", "p");
+        assertEquals("Deleted Networks:\nback\n\n", ok("network", "prune", "-f").out());
+    }
+
+    @Test
+    void logsShowWhatTheContainerWroteOnEachStream() throws Exception {
+        ok("create", "--name", "talker", ApiFixture.IMAGE);
+        try (ContainerLog log = ContainerLog.append(fixture.containers.require("talker").log())) {
+            write(log, "stdout", "one\n");
+            write(log, "stderr", "oops\n");
+            write(log, "stdout", "two\n");
+        }
+        DockerCli.Result all = ok("logs", "talker");
+        assertEquals("one\ntwo\n", all.out());
+        assertEquals("oops\n", all.err());
+        assertEquals("two\n", ok("logs", "--tail", "1", "talker").out());
+        assertEquals("one\ntwo\n", ok("logs", "-f", "talker").out(), "following a container that does not run ends at once");
+        String stamped = ok("logs", "-t", "talker").out();
+        assertTrue(stamped.matches("\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z one\n\\d{4}-\\S+ two\n"), stamped);
+
+        ok("create", "-t", "--name", "tty", ApiFixture.IMAGE);
+        try (ContainerLog log = ContainerLog.append(fixture.containers.require("tty").log())) {
+            write(log, "stdout", "raw\r\n");
+        }
+        assertEquals("raw\r\n", ok("logs", "tty").out(), "a terminal's output is not framed");
+
+        DockerCli.Result none = docker.run("logs", "nosuch");
+        assertEquals(1, none.exit(), none.toString());
+        assertEquals("Error response from daemon: No such container: nosuch\n", none.err());
+    }
+
+    @Test
+    void logsFollowARunningContainerChunkByChunkUntilItStops() throws Exception {
+        ok("create", "--name", "live", ApiFixture.IMAGE);
+        var c = fixture.containers.require("live");
+        // This JVM stands in for the container's supervisor: the container runs while it does.
+        long start = ProcessHandle.current().info().startInstant().orElseThrow().toEpochMilli();
+        c.writeState(c.state().running(ProcessHandle.current().pid(), start, false));
+        try (ContainerLog log = ContainerLog.append(c.log())) {
+            write(log, "stdout", "before\n");
+            Process follow = docker.start("logs", "-f", "live");
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(follow.getInputStream(), StandardCharsets.UTF_8))) {
+                assertEquals("before", lines.readLine());
+                write(log, "stdout", "during\n"); // reaches the CLI while the answer is still open
+                assertEquals("during", lines.readLine());
+                c.writeState(c.state().exited(0, ""));
+                assertEquals(null, lines.readLine(), "the answer ends once the container stopped");
+                assertTrue(follow.waitFor(60, TimeUnit.SECONDS));
+                assertEquals(0, follow.exitValue());
+            } finally {
+                follow.destroyForcibly();
+            }
+        }
+    }
+
+    private static void write(ContainerLog log, String stream, String text) throws IOException {
+        byte[] b = text.getBytes(StandardCharsets.UTF_8);
+        log.write(stream, b, 0, b.length);
+    }
+
+    @Test
+    void severalContainersAreRemovedAtOnce() throws Exception {
+        // docker rm sends its removals in parallel: the stores' locks must hold between the server's threads.
+        for (String name : new String[] {"a1", "a2", "a3", "a4"}) {
+            ok("create", "--name", name, ApiFixture.IMAGE);
+        }
+        assertEquals(List.of("a1", "a2", "a3", "a4"), ok("rm", "a1", "a2", "a3", "a4").out().lines().sorted().toList());
+        assertEquals("", ok("ps", "-aq").out());
+    }
+
+    @Test
+    void startingIsNotServedYetAndSaysWhatDoesIt() throws Exception {
+        ok("create", "--name", "later", ApiFixture.IMAGE);
+        DockerCli.Result start = docker.run("start", "later");
+        assertEquals(1, start.exit(), start.toString());
+        assertEquals("Error response from daemon: POST /containers/{id}/start is not served by Vessel's Engine API yet: "
+                + "use 'vessel start later'\nError: failed to start containers: later\n", start.err());
+    }
+
+    @Test
+    void removingAnUnknownContainerSaysWhatDockerSays() throws Exception {
+        DockerCli.Result r = docker.run("rm", "nosuch");
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals("Error response from daemon: No such container: nosuch\n", r.err());
+    }
+
+    @Test
+    void inspectOfNothingKnownIsNoSuchObject() throws Exception {
+        DockerCli.Result r = docker.run("inspect", "nosuch");
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals("Error: No such object: nosuch\n", r.err());
+    }
+
+    @Test
+    void createRefusesWhatVesselCannotDoAndMakesNothing() throws Exception {
+        DockerCli.Result bind = docker.run("create", "-v", "/a:/b", ApiFixture.IMAGE);
+        assertEquals(1, bind.exit(), bind.toString()); // docker create's status for a daemon's refusal (run's is 125)
+        assertTrue(bind.err().contains("Error response from daemon: HostConfig.Binds is not supported by Vessel"), bind.err());
+
+        // No registry listens on port 1: the pull that follows "No such image" fails at once.
+        DockerCli.Result missing = docker.run("create", "127.0.0.1:1/nosuch/image:1");
+        assertEquals(1, missing.exit(), missing.toString());
+        assertEquals("Unable to find image '127.0.0.1:1/nosuch/image:1' locally\n"
+                + "Error response from daemon: cannot connect to registry 127.0.0.1:1: connection refused\n", missing.err());
+
+        assertEquals("", ok("ps", "-aq").out());
+    }
+
+    @Test
+    void pullFetchesFromARegistryAndCreatePullsWhatItLacks() throws Exception {
+        try (FakeRegistry registry = new FakeRegistry()) {
+            registry.put("team/app", "1", TestImage.oci(Tars.tar().file("hello", "hi").bytes()));
+            registry.put("team/other", "2", TestImage.oci(Tars.tar().file("other", "x").bytes()));
+            String ref = registry.host() + "/team/app:1";
+            DockerCli.Result pull = ok("pull", ref);
+            List<String> lines = pull.out().lines().toList();
+            assertEquals("1: Pulling from team/app", lines.getFirst(), pull.out());
+            assertTrue(lines.stream().anyMatch(l -> l.endsWith(": Pull complete")), pull.out());
+            assertEquals("Status: Downloaded newer image for " + ref, lines.get(lines.size() - 2), pull.out());
+            assertEquals(ref, lines.getLast(), "the CLI's own last line");
+
+            // create of an image the store lacks: 404 "No such image", the CLI pulls, then creates again.
+            String other = registry.host() + "/team/other:2";
+            DockerCli.Result create = ok("create", "--name", "pulled", other, "/other");
+            assertTrue(create.out().strip().matches("[0-9a-f]{64}"), create.toString());
+            assertTrue(create.err().startsWith("Unable to find image '" + other + "' locally\n2: Pulling from team/other\n"),
+                    create.err());
+            assertEquals(List.of(ref, other, ApiFixture.IMAGE),
+                    ok("images", "--format", "{{.Repository}}:{{.Tag}}").out().lines().sorted().toList());
+
+            DockerCli.Result missing = docker.run("pull", registry.host() + "/team/app:9");
+            assertEquals(1, missing.exit(), missing.toString());
+            assertEquals("Error response from daemon: manifest for " + registry.host() + "/team/app:9 not found: "
+                    + "manifest unknown: manifest unknown\n", missing.err());
+        }
+    }
+
+    @Test
+    void imagesAreListedTaggedInspectedAndRemoved() throws Exception {
+        String images = ok("images").out();
+        assertTrue(images.startsWith("REPOSITORY"), images);
+        assertTrue(images.lines().anyMatch(l -> l.startsWith("vessel-test/tiny   1 ")), images);
+
+        ok("tag", ApiFixture.IMAGE, "other/name:2");
+        assertEquals("other/name:2\nvessel-test/tiny:1\n",
+                ok("images", "--format", "{{.Repository}}:{{.Tag}}").out().lines().sorted().map(l -> l + "\n")
+                        .reduce("", String::concat));
+
+        JsonNode image = JSON.readTree(ok("image", "inspect", "other/name:2").out()).get(0);
+        assertEquals("[\"/bin/echo\",\"hello\"]", image.at("/Config/Cmd").toString());
+        assertEquals(2, image.get("RepoTags").size(), image.toString());
+
+        assertEquals("Untagged: other/name:2\n", ok("rmi", "other/name:2").out());
+        DockerCli.Result gone = docker.run("image", "inspect", "other/name:2");
+        assertEquals(1, gone.exit(), gone.toString());
+        assertTrue(gone.err().contains("No such image: other/name:2"), gone.err());
+    }
+
+    @Test
+    void networksAreCreatedListedInspectedAndRemoved() throws Exception {
+        String id = ok("network", "create", "--subnet", "10.77.0.0/24", "--label", "team=a", "front").out().strip();
+        assertTrue(id.matches("[0-9a-f]{64}"), id);
+        String ls = ok("network", "ls").out();
+        assertTrue(ls.lines().anyMatch(l -> l.startsWith(id.substring(0, 12)) && l.contains(" front ")), ls);
+        assertTrue(ls.lines().anyMatch(l -> l.contains(" bridge ")), ls);
+
+        JsonNode net = JSON.readTree(ok("network", "inspect", "front").out()).get(0);
+        assertEquals(id, net.get("Id").asText());
+        assertEquals("10.77.0.0/24", net.at("/IPAM/Config/0/Subnet").asText());
+        assertEquals("a", net.at("/Labels/team").asText());
+
+        DockerCli.Result dup = docker.run("network", "create", "front");
+        assertEquals(1, dup.exit(), dup.toString());
+        assertTrue(dup.err().startsWith("Error response from daemon: "), dup.err());
+
+        assertEquals("front\n", ok("network", "rm", "front").out());
+        assertFalse(ok("network", "ls").out().contains(" front "));
+        assertTrue(fixture.networkHost.calls.stream().anyMatch(c -> c.startsWith("remove ")), fixture.networkHost.calls.toString());
+
+        DockerCli.Result defaultNet = docker.run("network", "rm", "bridge");
+        assertEquals(1, defaultNet.exit(), defaultNet.toString());
+    }
+}

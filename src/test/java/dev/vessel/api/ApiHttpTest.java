@@ -1,0 +1,297 @@
+package dev.vessel.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Engine API byte for byte over its socket: versions, headers, routes, and how every kind of
+ * bad input is refused with dockerd's status and message while nothing changes.
+ */
+class ApiHttpTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+    ApiFixture fixture;
+    UnixHttp http;
+
+    @BeforeEach
+    void serve() throws Exception {
+        fixture = new ApiFixture(dir);
+        http = new UnixHttp(fixture.socket());
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        http.close();
+        fixture.close();
+    }
+
+    private static void assertError(int status, String message, UnixHttp.Response r) throws IOException {
+        assertEquals(status, r.status(), r.body());
+        assertEquals("application/json", r.header("Content-Type"));
+        assertEquals(message, JSON.readTree(r.body()).get("message").asText());
+    }
+
+    private static JsonNode json(UnixHttp.Response r) throws IOException {
+        return JSON.readTree(r.body());
+    }
+
+    private static String filters(String json) {
+        return URLEncoder.encode(json, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void pingAnswersWithDockerdsHeadersWithAndWithoutAVersion() throws Exception {
+        for (String path : new String[] {"/_ping", "/v1.44/_ping", "/v1.51/_ping"}) {
+            UnixHttp.Response r = http.get(path);
+            assertEquals(200, r.status());
+            assertEquals("OK", r.body());
+            assertEquals("1.51", r.header("Api-Version"));
+            assertEquals("linux", r.header("Ostype"));
+            assertEquals("false", r.header("Docker-Experimental"));
+            assertTrue(r.header("Server").matches("Vessel/\\S+ \\(linux\\)"), r.header("Server"));
+        }
+        UnixHttp.Response head = http.send("HEAD", "/_ping", null, null);
+        assertEquals(200, head.status());
+        assertEquals("1.51", head.header("Api-Version"));
+        assertEquals("0", head.header("Content-Length"));
+    }
+
+    @Test
+    void versionsOutsideTheServedRangeAreRefusedAsDockerdRefusesThem() throws Exception {
+        assertError(400, "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your "
+                + "client to a newer version", http.get("/v1.12/version"));
+        assertError(400, "client version 1.52 is too new. Maximum supported API version is 1.51", http.get("/v1.52/info"));
+        JsonNode v = json(http.get("/v1.24/version"));
+        assertEquals("1.51", v.get("ApiVersion").asText());
+        assertEquals("1.24", v.get("MinAPIVersion").asText());
+        assertEquals("linux", v.get("Os").asText());
+        assertEquals("Engine", v.at("/Components/0/Name").asText());
+    }
+
+    @Test
+    void unknownPathsAreNotFoundAndOtherMethodsNotAllowed() throws Exception {
+        assertError(404, "page not found", http.get("/nothing"));
+        assertError(404, "page not found", http.get("/v1.51/containers/abc/nothing"));
+        assertError(404, "page not found", http.get("/v1.x/_ping"));
+        assertError(405, "method POST not allowed on /containers/json", http.postJson("/containers/json", "{}"));
+        assertError(405, "method DELETE not allowed on /_ping", http.send("DELETE", "/_ping", null, null));
+    }
+
+    @Test
+    void verbsThatNeedTheContainersVmSayTheyAreNotServedYet() throws Exception {
+        String id = json(http.postJson("/containers/create?name=later", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}")).get("Id").asText();
+        assertError(501, "POST /containers/{id}/start is not served by Vessel's Engine API yet: use 'vessel start later'",
+                http.postJson("/v1.50/containers/later/start", null));
+        assertError(501, "POST /containers/{id}/wait is not served by Vessel's Engine API yet: use 'vessel wait " + id + "'",
+                http.postJson("/containers/" + id + "/wait?condition=next-exit", null));
+        assertError(400, "Bad parameters: you must choose at least one stream", http.get("/containers/" + id + "/logs"));
+        assertError(400, "logs --since is not supported by Vessel yet", http.get("/containers/" + id + "/logs?stdout=1&since=5"));
+        assertError(501, "POST /containers/{id}/rename is not served by Vessel's Engine API yet",
+                http.postJson("/containers/later/rename?name=x", null));
+        assertEquals("created", json(http.get("/containers/later/json")).at("/State/Status").asText(), "nothing changed");
+    }
+
+    @Test
+    void malformedHttpIsABadRequestAndEndsTheConnection() throws Exception {
+        http.write("NOT-HTTP\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        UnixHttp.Response r = http.read(false);
+        assertError(400, "malformed HTTP request", r);
+        assertTrue(http.closedByServer());
+    }
+
+    @Test
+    void createRefusesMalformedJsonAndMakesNothing() throws Exception {
+        assertTrue(json(http.postJson("/containers/create", "{\"Image\":")).get("message").asText().startsWith("invalid JSON: "));
+        assertError(400, "invalid JSON: got EOF while reading request body", http.postJson("/containers/create", ""));
+        assertError(400, "invalid JSON: json: cannot unmarshal array into Go value of type container.CreateRequest",
+                http.postJson("/containers/create", "[]"));
+        assertError(400, "unsupported Content-Type header (text/plain): must be 'application/json'",
+                http.send("POST", "/containers/create", "text/plain", "{\"Image\":\"x\"}"));
+        assertEquals("[]", http.get("/containers/json?all=1").body());
+    }
+
+    @Test
+    void createRefusesFieldsOfTheWrongTypeInGosWords() throws Exception {
+        String image = "\"Image\":\"" + ApiFixture.IMAGE + "\"";
+        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field CreateRequest.Tty of type bool",
+                http.postJson("/containers/create", "{" + image + ",\"Tty\":\"yes\"}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Cmd of type strslice.StrSlice",
+                http.postJson("/containers/create", "{" + image + ",\"Cmd\":5}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Env of type string",
+                http.postJson("/containers/create", "{" + image + ",\"Env\":[1]}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field CreateRequest.HostConfig of type container.HostConfig",
+                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":\"x\"}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field HostConfig.AutoRemove of type bool",
+                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"AutoRemove\":1}}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field HostConfig.PortBindings of type []nat.PortBinding",
+                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":\"8080\"}}}"));
+        assertEquals("[]", http.get("/containers/json?all=1").body());
+    }
+
+    @Test
+    void createRefusesWhatVesselDoesNotDoAndBadValues() throws Exception {
+        String image = "\"Image\":\"" + ApiFixture.IMAGE + "\"";
+        assertError(400, "HostConfig.Privileged is not supported by Vessel (yet): true",
+                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"Privileged\":true}}"));
+        assertError(400, "Config.Labels is not supported by Vessel (yet): {\"a\":\"b\"}",
+                http.postJson("/containers/create", "{" + image + ",\"Labels\":{\"a\":\"b\"}}"));
+        assertError(400, "HostConfig.RestartPolicy always is not supported by Vessel (yet)",
+                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"always\"}}}"));
+        assertEquals(400, http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"NanoCpus\":1500000000}}").status());
+        assertError(400, "Invalid container name (-bad), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                http.postJson("/containers/create?name=-bad", "{" + image + "}"));
+        assertError(400, "network host is not supported: every Vessel container is a VM with a kernel and network stack "
+                + "of its own (publish ports with -p instead)",
+                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"NetworkMode\":\"host\"}}"));
+        assertError(404, "No such image: nosuch:latest", http.postJson("/containers/create", "{\"Image\":\"nosuch\"}"));
+        assertEquals("[]", http.get("/containers/json?all=1").body());
+    }
+
+    @Test
+    void createMapsConfigHostConfigAndNetworkingOntoTheContainer() throws Exception {
+        UnixHttp.Response net = http.postJson("/v1.50/networks/create",
+                "{\"Name\":\"front\",\"IPAM\":{\"Driver\":\"default\",\"Config\":[{\"Subnet\":\"10.88.0.0/24\"}]}}");
+        assertEquals(201, net.status(), net.body());
+        String body = """
+                {"Image":"%s","Cmd":["-c","true"],"Entrypoint":"sh","Env":["A=1"],"WorkingDir":"/srv","User":"1:2",
+                 "Hostname":"box","Tty":true,"OpenStdin":true,"AttachStdout":true,"Labels":{},
+                 "HostConfig":{"AutoRemove":true,"NetworkMode":"front","Memory":134217728,"NanoCpus":2000000000,
+                   "PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]},"RestartPolicy":{"Name":"no"},
+                   "MemorySwappiness":-1,"ConsoleSize":[0,0],"Binds":null},
+                 "NetworkingConfig":{"EndpointsConfig":{"front":{"Aliases":["db"],"IPAMConfig":{"IPv4Address":"10.88.0.9"}}}}}
+                """.formatted(ApiFixture.IMAGE);
+        UnixHttp.Response created = http.postJson("/v1.50/containers/create?name=db", body);
+        assertEquals(201, created.status(), created.body());
+        String id = json(created).get("Id").asText();
+        assertEquals("[]", json(created).get("Warnings").toString());
+
+        JsonNode c = json(http.get("/v1.50/containers/db/json"));
+        assertEquals(id, c.get("Id").asText());
+        assertEquals("sh", c.get("Path").asText());
+        assertEquals("[\"-c\",\"true\"]", c.get("Args").toString());
+        assertEquals("/srv", c.at("/Config/WorkingDir").asText());
+        assertEquals("1:2", c.at("/Config/User").asText());
+        assertEquals("box", c.at("/Config/Hostname").asText());
+        assertTrue(c.at("/Config/Tty").asBoolean() && c.at("/Config/OpenStdin").asBoolean());
+        assertTrue(c.at("/HostConfig/AutoRemove").asBoolean());
+        assertEquals(134217728, c.at("/HostConfig/Memory").asLong());
+        assertEquals(2000000000L, c.at("/HostConfig/NanoCpus").asLong());
+        assertEquals("front", c.at("/HostConfig/NetworkMode").asText());
+        assertEquals("{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}", c.at("/HostConfig/PortBindings").toString());
+        assertEquals("10.88.0.9", c.at("/NetworkSettings/Networks/front/IPAddress").asText());
+        assertEquals("[\"db\"]", c.at("/NetworkSettings/Networks/front/Aliases").toString());
+
+        assertError(409, "Conflict. The container name \"/db\" is already in use by container \"" + id
+                + "\". You have to remove (or rename) that container to be able to reuse that name.",
+                http.postJson("/containers/create?name=db", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}"));
+        assertError(400, "a Vessel container is created on one network: connect it to b with network connect",
+                http.postJson("/containers/create", "{\"Image\":\"" + ApiFixture.IMAGE + "\",\"NetworkingConfig\":"
+                        + "{\"EndpointsConfig\":{\"front\":{},\"b\":{}}}}"));
+        assertEquals(1, json(http.get("/containers/json?all=1")).size());
+    }
+
+    @Test
+    void containerListFiltersAsDockerdDoes() throws Exception {
+        String image = "{\"Image\":\"" + ApiFixture.IMAGE + "\"}";
+        assertEquals(201, http.postJson("/containers/create?name=alpha", image).status());
+        String beta = json(http.postJson("/containers/create?name=beta", image)).get("Id").asText();
+
+        assertEquals("[]", http.get("/containers/json").body(), "none is running");
+        assertEquals(2, json(http.get("/containers/json?all=1")).size());
+        JsonNode byName = json(http.get("/containers/json?all=1&filters=" + filters("{\"name\":{\"bet\":true}}")));
+        assertEquals(1, byName.size());
+        assertEquals("/beta", byName.at("/0/Names/0").asText());
+        assertEquals(beta, byName.at("/0/Id").asText());
+        assertEquals("created", byName.at("/0/State").asText());
+        assertEquals(ApiFixture.IMAGE, byName.at("/0/Image").asText());
+        assertEquals(1, json(http.get("/containers/json?all=1&filters=" + filters("{\"id\":[\"" + beta.substring(0, 8) + "\"]}"))).size(),
+                "the older list form of a filter");
+        assertEquals(2, json(http.get("/containers/json?filters=" + filters("{\"status\":{\"created\":true}}"))).size(),
+                "a status filter looks at every container");
+        assertEquals(2, json(http.get("/containers/json?all=1&filters=" + filters("{\"ancestor\":{\"" + ApiFixture.IMAGE + "\":true}}"))).size());
+        assertEquals(0, json(http.get("/containers/json?all=1&filters=" + filters("{\"label\":{\"a=b\":true}}"))).size());
+        assertEquals(1, json(http.get("/containers/json?all=1&limit=1")).size());
+
+        assertError(400, "invalid filter 'foo'", http.get("/containers/json?filters=" + filters("{\"foo\":{\"x\":true}}")));
+        assertError(400, "invalid filter 'status=bogus'", http.get("/containers/json?filters=" + filters("{\"status\":[\"bogus\"]}")));
+        assertError(400, "invalid filter: {", http.get("/containers/json?filters=" + filters("{")));
+    }
+
+    @Test
+    void removeAContainerOrSayThereIsNone() throws Exception {
+        assertError(404, "No such container: nosuch", http.send("DELETE", "/containers/nosuch", null, null));
+        String id = json(http.postJson("/containers/create", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}")).get("Id").asText();
+        assertEquals(204, http.send("DELETE", "/v1.47/containers/" + id.substring(0, 10) + "?force=1", null, null).status());
+        assertError(404, "No such container: " + id, http.get("/containers/" + id + "/json"));
+    }
+
+    @Test
+    void imagesAreTaggedInspectedAndRemovedByNamesWithSlashes() throws Exception {
+        assertEquals(201, http.postJson("/images/vessel-test/tiny:1/tag?repo=reg.example:5000/a/b&tag=2", null).status());
+        JsonNode img = json(http.get("/images/reg.example:5000/a/b:2/json"));
+        assertTrue(img.get("RepoTags").toString().contains("reg.example:5000/a/b:2"), img.toString());
+        assertError(404, "No such image: nosuch:latest", http.postJson("/images/nosuch/tag?repo=x", null));
+        assertError(400, "repository name must have at least one component", http.postJson("/images/" + ApiFixture.IMAGE + "/tag", null));
+        JsonNode list = json(http.get("/images/json"));
+        assertEquals(1, list.size(), "one image with two names");
+        assertEquals(2, list.at("/0/RepoTags").size());
+        assertEquals("[{\"Untagged\":\"reg.example:5000/a/b:2\"}]", http.send("DELETE", "/images/reg.example:5000/a/b:2", null, null).body());
+        assertError(404, "No such image: reg.example:5000/a/b:2", http.get("/images/reg.example:5000/a/b:2/json"));
+    }
+
+    @Test
+    void networkCreateChecksItsBodyAndPruneRemovesUnused() throws Exception {
+        assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Name of type string",
+                http.postJson("/networks/create", "{\"Name\":5}"));
+        assertError(400, "EnableIPv6 is not supported by Vessel (yet): true",
+                http.postJson("/networks/create", "{\"Name\":\"n\",\"EnableIPv6\":true}"));
+        assertError(400, "a Vessel network has one IPv4 subnet: IPAM.Config has 2",
+                http.postJson("/networks/create", "{\"Name\":\"n\",\"IPAM\":{\"Config\":[{\"Subnet\":\"10.1.0.0/24\"},{\"Subnet\":\"10.2.0.0/24\"}]}}"));
+        assertError(404, "network nosuch not found", http.get("/networks/nosuch"));
+        assertEquals(1, json(http.get("/networks")).size(), "only the default network");
+
+        assertEquals(201, http.postJson("/networks/create", "{\"Name\":\"spare\"}").status());
+        assertEquals("spare", json(http.get("/networks?filters=" + filters("{\"name\":{\"spa\":true}}"))).at("/0/Name").asText());
+        assertEquals("{\"NetworksDeleted\":[\"spare\"]}", http.postJson("/networks/prune", null).body());
+        assertError(403, "bridge is a pre-defined network and cannot be removed", http.send("DELETE", "/networks/bridge", null, null));
+    }
+
+    @Test
+    void theSocketIsForItsOwnerAndGroupAndOnlyAStaleOneIsReplaced() throws Exception {
+        assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(fixture.socket())));
+        IOException live = assertThrows(IOException.class, () -> ApiServer.start(fixture.socket(), null));
+        assertEquals("a server listens on " + fixture.socket() + " already", live.getMessage());
+
+        Path notASocket = Files.writeString(dir.resolve("file.sock"), "x");
+        IOException file = assertThrows(IOException.class, () -> ApiServer.start(notASocket, null));
+        assertEquals(notASocket + " exists and is not a socket", file.getMessage());
+        assertEquals("x", Files.readString(notASocket), "left as it was");
+    }
+
+    @Test
+    void theServerIsIdleOnceNoRequestIsInFlight() throws Exception {
+        assertEquals(200, http.get("/_ping").status());
+        assertTrue(fixture.server.awaitIdle(Duration.ofMillis(50)));
+        fixture.server.close();
+        assertTrue(Files.notExists(fixture.socket()), "the socket file goes with the server");
+        assertEquals(false, fixture.server.awaitIdle(Duration.ofSeconds(60)), "a closed server is not waited for");
+    }
+}

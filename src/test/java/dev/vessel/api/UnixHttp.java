@@ -1,0 +1,122 @@
+package dev.vessel.api;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A minimal HTTP/1.1 client on a Unix socket, to send the server exactly the bytes a test means
+ * (malformed bodies, odd paths) and read its answers whole. One connection, kept alive.
+ */
+final class UnixHttp implements AutoCloseable {
+    /** An answer: status, headers by lower-case name, body as text. */
+    record Response(int status, Map<String, String> headers, String body) {
+        String header(String name) {
+            return headers.get(name.toLowerCase(Locale.ROOT));
+        }
+    }
+
+    private final SocketChannel channel;
+    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+
+    UnixHttp(Path socket) throws IOException {
+        channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+        channel.connect(UnixDomainSocketAddress.of(socket));
+    }
+
+    Response get(String path) throws IOException {
+        return send("GET", path, null, null);
+    }
+
+    Response postJson(String path, String json) throws IOException {
+        return send("POST", path, "application/json", json);
+    }
+
+    Response send(String method, String path, String contentType, String body) throws IOException {
+        byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        StringBuilder head = new StringBuilder(method + " " + path + " HTTP/1.1\r\nHost: api\r\n");
+        if (contentType != null) {
+            head.append("Content-Type: ").append(contentType).append("\r\n");
+        }
+        if (body != null) {
+            head.append("Content-Length: ").append(bytes.length).append("\r\n");
+        }
+        head.append("\r\n");
+        write(head.toString().getBytes(StandardCharsets.US_ASCII));
+        write(bytes);
+        return read(method.equals("HEAD"));
+    }
+
+    /** Sends raw bytes, for requests no well-behaved client would make. */
+    void write(byte[] bytes) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        while (b.hasRemaining()) {
+            channel.write(b);
+        }
+    }
+
+    Response read(boolean head) throws IOException {
+        int end;
+        while ((end = indexOf(pending.toByteArray(), "\r\n\r\n".getBytes(StandardCharsets.US_ASCII))) < 0) {
+            fill();
+        }
+        byte[] all = pending.toByteArray();
+        String[] lines = new String(all, 0, end, StandardCharsets.ISO_8859_1).split("\r\n");
+        int status = Integer.parseInt(lines[0].split(" ")[1]);
+        Map<String, String> headers = new LinkedHashMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(':');
+            headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
+        }
+        String length = headers.get("content-length");
+        int n = head || length == null ? 0 : Integer.parseInt(length);
+        while (pending.size() < end + 4 + n) {
+            fill();
+        }
+        all = pending.toByteArray();
+        String body = new String(all, end + 4, n, StandardCharsets.UTF_8);
+        pending.reset();
+        pending.write(all, end + 4 + n, all.length - end - 4 - n);
+        return new Response(status, headers, body);
+    }
+
+    /** True once the server closed the connection (all it sent was read). */
+    boolean closedByServer() throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(1);
+        return channel.read(b) < 0;
+    }
+
+    private void fill() throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(8192);
+        if (channel.read(b) < 0) {
+            throw new IOException("the server closed the connection");
+        }
+        pending.write(b.array(), 0, b.position());
+    }
+
+    private static int indexOf(byte[] data, byte[] what) {
+        outer:
+        for (int i = 0; i + what.length <= data.length; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (data[i + j] != what[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}

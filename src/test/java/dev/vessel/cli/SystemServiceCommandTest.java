@@ -1,0 +1,73 @@
+package dev.vessel.cli;
+
+import dev.vessel.api.DockerCli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code vessel system service}: serves the docker CLI on the socket it is given, and ends when idle. */
+class SystemServiceCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void servesTheDockerCliUntilIdleThenRemovesItsSocket() throws Exception {
+        Path sockets = Files.createDirectories(dir.resolve("run"));
+        Path socket = sockets.resolve("docker.sock");
+        try (WatchService watch = FileSystems.getDefault().newWatchService()) {
+            sockets.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+            CompletableFuture<Integer> service = CompletableFuture.supplyAsync(
+                    () -> Main.run("--root", dir.resolve("root").toString(), "system", "service", "--socket", socket.toString(),
+                            "--time", "2"),
+                    r -> Thread.ofPlatform().daemon().start(r));
+            WatchKey created = watch.poll(60, TimeUnit.SECONDS);
+            assertNotNull(created, "the socket did not appear");
+
+            DockerCli.Result ps = new DockerCli(socket, dir.resolve("docker-config")).run("ps", "-a");
+            assertEquals(0, ps.exit(), ps.toString());
+            assertTrue(ps.out().startsWith("CONTAINER ID"), ps.out());
+
+            assertEquals(0, service.get(60, TimeUnit.SECONDS), "the service ends once idle for --time");
+            assertTrue(Files.notExists(socket), "and takes its socket with it");
+        }
+    }
+
+    @Test
+    void aNegativeTimeIsRefusedAndHelpSaysWhatItDoes() {
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(2, Main.run("--root", dir.toString(), "system", "service", "--time", "-1"));
+        } finally {
+            System.setErr(err);
+        }
+        assertTrue(captured.toString(StandardCharsets.UTF_8).contains("--time must be 0 or more seconds"), captured.toString());
+
+        PrintStream out = System.out;
+        ByteArrayOutputStream help = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(help, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(0, Main.run("system", "service", "--help"));
+        } finally {
+            System.setOut(out);
+        }
+        String text = help.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains("--socket=PATH") && text.contains("--time=SECONDS") && text.contains("/run/vessel/docker.sock"), text);
+    }
+}
