@@ -116,6 +116,15 @@ class MachineDeathRetryIT {
     @Test
     void aTestWhoseMachineDiedRunsOnceMoreOnAFreshMachine() throws Exception {
         Outcome o = launch(KillsItsMachineOnce.class);
+        if (diedBeforeThePlannedCrash(crash)) {
+            // The machine died on its own before the planned crash could reach it: this run shows
+            // nothing about the retry of a planned one. The scenario once more, on a fresh machine.
+            System.err.println("vessel-it: the helper machine stopped answering before the planned crash ("
+                    + crash.stderr().strip() + "); running the scenario once more on a fresh machine");
+            VesselCli.Result stop = VesselCli.run(Duration.ofMinutes(3), null, "machine", "stop");
+            assertEquals(0, stop.status(), stop.toString());
+            o = launch(KillsItsMachineOnce.class);
+        }
         assertEquals(1, o.results().size(), o.toString());
         assertEquals(TestExecutionResult.Status.SUCCESSFUL, o.results().getFirst().getStatus(), o.toString());
         assertEquals(2, ATTEMPTS.size(), "attempts on machines " + ATTEMPTS);
@@ -133,6 +142,12 @@ class MachineDeathRetryIT {
         assertTrue(m.matches(), o.reportEntries().getFirst());
         String kept = Files.readString(Path.of(m.group(1)));
         assertTrue(kept.contains("sysrq: Trigger a crash"), "the kept console is not the dead machine's: " + m.group(1));
+    }
+
+    /** The crash command never reached the machine's agent: the machine was gone already. */
+    static boolean diedBeforeThePlannedCrash(VesselCli.Result crash) {
+        return crash != null && !crash.stderr().contains("sysrq triggered crash")
+                && crash.stderr().contains("lost the connection to the helper machine: vessel-agent did not answer the hello");
     }
 
     @Test

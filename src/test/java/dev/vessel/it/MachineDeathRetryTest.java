@@ -2,6 +2,8 @@ package dev.vessel.it;
 
 import dev.vessel.machine.HelperMachine;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -53,5 +55,17 @@ class MachineDeathRetryTest {
                 Files.readAttributes(m.consoleLog(), BasicFileAttributes.class).fileKey(), 0,
                 "the machine the test began on\n".getBytes());
         assertEquals(Optional.empty(), MachineDeathRetry.markedConsole(m, sameKey));
+    }
+
+    @Test
+    void aCrashCommandThatNeverReachedTheMachineMeansItWasGoneAlready() {
+        assertTrue(MachineDeathRetryIT.diedBeforeThePlannedCrash(new VesselCli.Result(1, "",
+                "vessel: lost the connection to the helper machine: vessel-agent did not answer the hello within PT30S\n")));
+        assertFalse(MachineDeathRetryIT.diedBeforeThePlannedCrash(new VesselCli.Result(1, "",
+                "vessel: the helper machine died under this command (its kernel: [    8.8] Kernel panic - not syncing: "
+                        + "sysrq triggered crash); its console is ...\n")), "the planned crash itself");
+        assertFalse(MachineDeathRetryIT.diedBeforeThePlannedCrash(new VesselCli.Result(0, "", "")),
+                "a crash command that returned: Vessel did not tell the death, which the test must report");
+        assertFalse(MachineDeathRetryIT.diedBeforeThePlannedCrash(null));
     }
 }
