@@ -362,29 +362,7 @@ public final class Libc {
      * (EAGAIN). Retries on EINTR. The caller vouches that every iovec names memory it may read.
      */
     public static long writev(int fd, MemorySegment iov, int count) throws ErrnoException {
-        if (count < 0 || count * IOVEC_SIZE > iov.byteSize()) {
-            throw new IndexOutOfBoundsException(count + " iovecs in " + iov.byteSize() + " bytes");
-        }
-        try {
-            MemorySegment err = errnoBuffer();
-            while (true) {
-                long n = (long) Writev.H.invokeExact(err, fd, iov, count);
-                if (n >= 0) {
-                    return n;
-                }
-                int e = errno(err);
-                if (e == EAGAIN) {
-                    return -1;
-                }
-                if (e != EINTR) {
-                    throw new ErrnoException("writev", e);
-                }
-            }
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
+        return vectored("writev", Writev.H, fd, iov, count);
     }
 
     /**
@@ -393,13 +371,19 @@ public final class Libc {
      * Retries on EINTR. The caller vouches that every iovec names memory it may write.
      */
     public static long readv(int fd, MemorySegment iov, int count) throws ErrnoException {
+        return vectored("readv", Readv.H, fd, iov, count);
+    }
+
+    /** readv or writev ({@code call}): EINTR retried, EAGAIN as -1. */
+    private static long vectored(String name, MethodHandle call, int fd, MemorySegment iov, int count)
+            throws ErrnoException {
         if (count < 0 || count * IOVEC_SIZE > iov.byteSize()) {
             throw new IndexOutOfBoundsException(count + " iovecs in " + iov.byteSize() + " bytes");
         }
         try {
             MemorySegment err = errnoBuffer();
             while (true) {
-                long n = (long) Readv.H.invokeExact(err, fd, iov, count);
+                long n = (long) call.invokeExact(err, fd, iov, count);
                 if (n >= 0) {
                     return n;
                 }
@@ -408,7 +392,7 @@ public final class Libc {
                     return -1;
                 }
                 if (e != EINTR) {
-                    throw new ErrnoException("readv", e);
+                    throw new ErrnoException(name, e);
                 }
             }
         } catch (ErrnoException e) {

@@ -403,8 +403,9 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
                     if (heldRx.isEmpty() && !takeRxBuffer(q, ctx)) {
                         return; // no buffer: frames wait in the TAP until the guest posts some (its kick resumes)
                     }
-                    if (mergeable && holdForDirectRead(q, ctx)) {
-                        long n = readTapDirect();
+                    MemorySegment header = mergeable ? holdForDirectRead(q, ctx) : null;
+                    if (header != null) {
+                        long n = readTap(true);
                         if (n == -1) {
                             rxWantsTap = true;
                             return;
@@ -413,12 +414,12 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
                             return;
                         }
                         frames++;
-                        if (!deliverDirect((int) n, q)) {
+                        if (!deliverDirect((int) n, header, q)) {
                             rxDropped.incrementAndGet(); // the buffers stay held for the next frame
                         }
                         continue;
                     }
-                    long n = readTap();
+                    long n = readTap(false);
                     if (n == -1) {
                         rxWantsTap = true;
                         return;
@@ -442,11 +443,14 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
         }
     }
 
-    /** One frame from the TAP into {@link #rxFrame}: its length; -1 when there is none now; -2 when the TAP failed. */
-    private long readTap() {
+    /**
+     * One frame from the TAP, into {@link #rxFrame}, or with {@code direct} straight into the held
+     * buffers ({@link #rxIov}): its length; -1 when there is none now; -2 when the TAP failed.
+     */
+    private long readTap(boolean direct) {
         long n;
         try {
-            n = Libc.readNonBlocking(backend.fd(), rxFrame, RX_BUFFER);
+            n = direct ? Libc.readv(backend.fd(), rxIov, rxIovCount) : Libc.readNonBlocking(backend.fd(), rxFrame, RX_BUFFER);
         } catch (ErrnoException e) {
             tapFailed("read: " + e.getMessage());
             return -2;
@@ -460,38 +464,22 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
 
     /**
      * Holds receive buffers for the largest frame, so that the TAP reads straight into guest
-     * memory; false when the ring has too few now (the frame then goes through {@link #rxFrame}
-     * and waits there for buffers), when their segments do not fit {@link #rxIov}, or when the
-     * first one cannot take a whole header.
+     * memory: the first buffer's header bytes, where the frame's header will land. Null when the
+     * ring has too few now (the frame then goes through {@link #rxFrame} and waits there for
+     * buffers), when their segments do not fit {@link #rxIov}, or when the first one cannot take a
+     * whole header in one piece.
      */
-    private boolean holdForDirectRead(Virtqueue q, VirtioContext ctx) throws VirtqueueException {
+    private MemorySegment holdForDirectRead(Virtqueue q, VirtioContext ctx) throws VirtqueueException {
         while (heldCapacity < RX_BUFFER) {
             if (rxIovFull || heldRx.size() >= q.size() || !takeRxBuffer(q, ctx)) {
-                return false;
+                return null;
             }
         }
-        return !rxIovFull && headerOfFirstHeld().byteSize() == NetHeader.SIZE;
-    }
-
-    /** The first held buffer's first bytes, up to a header's worth (fewer if its first segment is shorter). */
-    private MemorySegment headerOfFirstHeld() throws VirtqueueException {
-        return heldRx.getFirst().writer().nextSegment(NetHeader.SIZE);
-    }
-
-    /** One frame from the TAP straight into the held buffers: its length; -1 when there is none now; -2 when the TAP failed. */
-    private long readTapDirect() {
-        long n;
-        try {
-            n = Libc.readv(backend.fd(), rxIov, rxIovCount);
-        } catch (ErrnoException e) {
-            tapFailed("read: " + e.getMessage());
-            return -2;
+        if (rxIovFull) {
+            return null;
         }
-        if (n == 0) {
-            tapFailed("end of file");
-            return -2;
-        }
-        return n;
+        MemorySegment header = heldRx.getFirst().writer().nextSegment(NetHeader.SIZE);
+        return header.byteSize() == NetHeader.SIZE ? header : null;
     }
 
     /**
@@ -501,11 +489,10 @@ public final class VirtioNet extends AbstractVirtioDevice implements AutoCloseab
      * the buffers stay held. The guest may change its buffers meanwhile: that changes only what
      * it receives itself, since nothing here depends on them but the flags it is given back.
      */
-    private boolean deliverDirect(int n, Virtqueue q) throws VirtqueueException {
+    private boolean deliverDirect(int n, MemorySegment header, Virtqueue q) throws VirtqueueException {
         if (n < NetHeader.SIZE + MIN_FRAME || n >= RX_BUFFER) {
             return false;
         }
-        MemorySegment header = headerOfFirstHeld();
         int flags = NetHeader.flagsForDriver(header.get(ValueLayout.JAVA_BYTE, NetHeader.FLAGS) & 0xFF,
                 header.get(ValueLayout.JAVA_BYTE, NetHeader.GSO_TYPE) & 0xFF, features);
         if (flags < 0) {
