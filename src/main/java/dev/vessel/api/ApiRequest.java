@@ -15,22 +15,39 @@ import java.util.Map;
  * @param query decoded query parameters, each with every value given
  * @param contentType the Content-Type header, or null
  * @param body the body's bytes (empty when none)
+ * @param headers the request's headers, by lower-case name (the last value of each)
  * @param variables the route's path variables, filled in by {@link Router}
  */
 public record ApiRequest(String method, String path, ApiVersion version, Map<String, List<String>> query,
-                         String contentType, byte[] body, Map<String, String> variables) {
+                         String contentType, byte[] body, Map<String, String> headers,
+                         Map<String, String> variables) {
     public ApiRequest {
         query = Map.copyOf(query);
+        headers = Map.copyOf(headers);
         variables = Map.copyOf(variables);
     }
 
     ApiRequest withVariables(Map<String, String> v) {
-        return new ApiRequest(method, path, version, query, contentType, body, v);
+        return new ApiRequest(method, path, version, query, contentType, body, headers, v);
     }
 
     /** A path variable of the route. */
     public String variable(String name) {
         return variables.get(name);
+    }
+
+    /** A header's value, or null. */
+    public String header(String name) {
+        return headers.get(name.toLowerCase(Locale.ROOT));
+    }
+
+    /**
+     * Whether the client asked to take the connection over ({@code Connection: Upgrade} and an
+     * {@code Upgrade} header), as the docker CLI does for attach and exec.
+     */
+    public boolean wantsUpgrade() {
+        String connection = header("connection");
+        return connection != null && connection.toLowerCase(Locale.ROOT).contains("upgrade") && header("upgrade") != null;
     }
 
     /** The query parameter's first value, or null. */

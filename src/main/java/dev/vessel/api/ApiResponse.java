@@ -2,10 +2,14 @@ package dev.vessel.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.concurrent.CompletableFuture;
+
 /**
- * What an endpoint answers; {@link ApiServer} writes each kind. A whole body, or a {@link Stream}
- * written as it is produced. The {@code 101 UPGRADED} hijack of attach and exec will be a further
- * kind here, for which the server hands the connection over.
+ * What an endpoint answers; {@link ApiServer} writes each kind. A whole body, a {@link Stream}
+ * written as it is produced, or an {@link Upgrade}: the connection handed over to attach and exec.
  */
 public sealed interface ApiResponse {
     int status();
@@ -35,6 +39,41 @@ public sealed interface ApiResponse {
     @FunctionalInterface
     interface BodyWriter {
         void write(java.io.OutputStream body) throws java.io.IOException, ApiException;
+    }
+
+    /**
+     * Attach and exec: after the head the connection carries raw bytes both ways, handed to
+     * {@code session}, and closes when the session returns. The head is {@code 101 UPGRADED} when
+     * the client asked to upgrade (the docker CLI), else {@code 200} with no length (docker-java
+     * without stdin), as dockerd answers both.
+     *
+     * @param contentType {@code application/vnd.docker.raw-stream} or {@code ...multiplexed-stream}
+     */
+    record Upgrade(String contentType, Session session) implements ApiResponse {
+        @Override
+        public int status() {
+            return 101;
+        }
+    }
+
+    /** What runs on a taken-over connection. */
+    @FunctionalInterface
+    interface Session {
+        void run(Connection connection) throws IOException;
+    }
+
+    /**
+     * A taken-over connection. Its input ends (-1) when the client half-closes or goes away (the
+     * two look alike on a socket); its output sends on each flush and fails once the client went
+     * away.
+     */
+    interface Connection {
+        InputStream input();
+
+        OutputStream output();
+
+        /** Completes when the connection is closed: by the server, or after a write the client was gone for. */
+        CompletableFuture<Void> closed();
     }
 
     static ApiResponse ok(JsonNode body) {

@@ -8,10 +8,16 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
@@ -45,6 +51,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
@@ -56,7 +65,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * The Engine API's transport: HTTP/1.1 on a Unix socket through Netty's epoll channels. Each
  * request is read whole, then answered by {@link EngineApi} on a virtual thread of its own (the
  * services block on files, locks and programs, which the event loop must not); a connection reads
- * its next request only once the previous one is answered, so answers keep their order.
+ * its next request only once the previous one is answered, so answers keep their order. Attach and
+ * exec take their connection over: the HTTP codecs leave its pipeline and the endpoint's session
+ * reads and writes raw bytes ({@link HijackedChannel}).
  *
  * <p>The socket is mode 0660, as dockerd's (its group may use it); a stale socket file from a
  * server that died is replaced, a live one is not.
@@ -71,31 +82,52 @@ public final class ApiServer implements AutoCloseable {
     private final EventLoopGroup loop;
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
     private final Channel listener;
+    /** The open connections, closed with the server (sessions waiting on them end). */
+    private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private int inFlight;
     private long lastActivity = System.nanoTime();
     private boolean closed;
+    /** Whether this server made its socket file (and so removes it); not when systemd passed the socket. */
+    private final boolean ownsSocketFile;
 
-    private ApiServer(Path socket, EngineApi api) throws IOException {
+    /**
+     * @param socket the socket file to bind, or (with {@code inheritedFd} at 0 or more) the one
+     *     the listening descriptor was made for, shown in messages
+     * @param inheritedFd a listening socket passed by systemd, or -1
+     */
+    private ApiServer(Path socket, int inheritedFd, EngineApi api) throws IOException {
         this.socket = socket;
         this.api = api;
+        this.ownsSocketFile = inheritedFd < 0;
         Epoll.ensureAvailability();
-        removeStaleSocket(socket);
+        if (ownsSocketFile) {
+            removeStaleSocket(socket);
+        }
         loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         try {
-            listener = new ServerBootstrap()
+            ServerBootstrap bootstrap = new ServerBootstrap()
                     .group(loop)
-                    .channel(EpollServerDomainSocketChannel.class)
+                    // A client that half-closes (stdin's end in attach and exec) still reads the answer.
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childHandler(new ChannelInitializer<DomainSocketChannel>() {
                         @Override
                         protected void initChannel(DomainSocketChannel ch) {
+                            connections.add(ch);
                             ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY), new Handler());
                         }
-                    })
-                    .bind(new DomainSocketAddress(socket.toFile())).sync().channel();
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+                    });
+            if (ownsSocketFile) {
+                listener = bootstrap.channel(EpollServerDomainSocketChannel.class)
+                        .bind(new DomainSocketAddress(socket.toFile())).sync().channel();
+                Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
+            } else {
+                // Already bound and listening: registering it is enough (systemd keeps the file).
+                listener = bootstrap.channelFactory(() -> new EpollServerDomainSocketChannel(inheritedFd, true))
+                        .register().sync().channel();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
@@ -108,7 +140,15 @@ public final class ApiServer implements AutoCloseable {
 
     /** Listens on {@code socket} (its folder must exist) and answers with {@code api}. */
     public static ApiServer start(Path socket, EngineApi api) throws IOException {
-        return new ApiServer(socket.toAbsolutePath(), api);
+        return new ApiServer(socket.toAbsolutePath(), -1, api);
+    }
+
+    /**
+     * Answers on a listening socket this process was given (systemd's socket activation passes it
+     * as descriptor 3); the socket file stays when the server ends, as it is systemd's.
+     */
+    public static ApiServer inherit(int fd, EngineApi api) throws IOException {
+        return new ApiServer(Path.of("/proc/self/fd/" + fd), fd, api);
     }
 
     public Path socket() {
@@ -151,7 +191,10 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /** Stops listening, lets the requests in flight finish, and removes the socket file. */
+    /**
+     * Stops listening, closes the connections (a streamed answer or an attach in flight ends; the
+     * containers run on), and removes the socket file.
+     */
     @Override
     public void close() {
         lock.lock();
@@ -165,10 +208,20 @@ public final class ApiServer implements AutoCloseable {
             lock.unlock();
         }
         listener.close().syncUninterruptibly();
-        workers.close();
+        connections.close().awaitUninterruptibly();
+        workers.shutdownNow();
+        try {
+            if (!workers.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "some requests did not end within 10 s of the server's close");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         try {
-            Files.deleteIfExists(socket);
+            if (ownsSocketFile) {
+                Files.deleteIfExists(socket);
+            }
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot remove " + socket + ": " + e.getMessage());
         }
@@ -210,6 +263,22 @@ public final class ApiServer implements AutoCloseable {
 
     /** One connection's requests. */
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        /** A request of this connection is being answered (touched on the event loop only). */
+        private boolean answering;
+        /** The client half-closed: the connection closes once the answer in flight is written. */
+        private boolean inputShut;
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                inputShut = true;
+                if (!answering) {
+                    ctx.close();
+                }
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             Channel ch = ctx.channel();
@@ -219,6 +288,7 @@ public final class ApiServer implements AutoCloseable {
                 return;
             }
             ch.config().setAutoRead(false);
+            answering = true;
             activity(+1);
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             boolean head = req.method().equals(HttpMethod.HEAD);
@@ -226,8 +296,10 @@ public final class ApiServer implements AutoCloseable {
             String contentType = req.headers().get(HttpHeaderNames.CONTENT_TYPE);
             byte[] body = ByteBufUtil.getBytes(req.content());
             String method = req.method().name();
+            Map<String, String> headers = new HashMap<>();
+            req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
             try {
-                workers.execute(() -> answer(ch, method, uri, contentType, body, keepAlive, head));
+                workers.execute(() -> answer(ch, method, uri, contentType, body, headers, keepAlive, head));
             } catch (RejectedExecutionException closing) {
                 activity(-1);
                 ch.writeAndFlush(render(api.error(new ApiException(503, "the server is stopping")), head))
@@ -235,18 +307,19 @@ public final class ApiServer implements AutoCloseable {
             }
         }
 
-        /**
-         * Answers on a worker thread, then lets the connection read its next request. (An upgraded
-         * answer, attach and exec's {@code 101}, will instead take the HTTP codecs out of this
-         * connection's pipeline here and hand its bytes to the stream.)
-         */
+        /** Answers on a worker thread, then lets the connection read its next request. */
         private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
-                            boolean keepAlive, boolean head) {
+                            Map<String, String> headers, boolean keepAlive, boolean head) {
             ApiResponse response;
             try {
-                response = api.handle(method, uri.path(), uri.parameters(), contentType, body);
+                response = api.handle(method, uri.path(), uri.parameters(), contentType, body, headers);
             } catch (RuntimeException | Error e) {
                 response = api.error(e);
+            }
+            if (response instanceof ApiResponse.Upgrade upgrade && !head) {
+                String connection = headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT);
+                hijack(ch, upgrade, connection.contains("upgrade") && headers.containsKey("upgrade"));
+                return;
             }
             if (response instanceof ApiResponse.Stream stream && !head) {
                 stream(ch, stream, keepAlive);
@@ -285,6 +358,43 @@ public final class ApiServer implements AutoCloseable {
             ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
         }
 
+        /**
+         * Takes the connection over: the HTTP handlers leave the pipeline (bytes the client sent
+         * after its request go to the session), the head goes out, and the session runs on this
+         * thread; the connection closes when it returns.
+         */
+        private void hijack(Channel ch, ApiResponse.Upgrade upgrade, boolean upgradeAsked) {
+            StringBuilder head = new StringBuilder(upgradeAsked
+                    ? "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                    : "HTTP/1.1 200 OK\r\n");
+            head.append("Content-Type: ").append(upgrade.contentType()).append("\r\n");
+            api.headers().forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+            head.append("\r\n");
+            HijackedChannel connection = new HijackedChannel(ch);
+            Handler self = this;
+            try {
+                ChannelFuture headSent = ch.eventLoop().submit(() -> {
+                    ChannelPipeline p = ch.pipeline();
+                    p.remove(HttpObjectAggregator.class);
+                    p.replace(self, "hijacked", connection.inbound());
+                    p.remove(HttpServerCodec.class);
+                    ChannelFuture sent = ch.writeAndFlush(Unpooled.copiedBuffer(head, StandardCharsets.US_ASCII));
+                    ch.config().setAutoRead(true);
+                    return sent;
+                }).syncUninterruptibly().getNow();
+                if (!headSent.awaitUninterruptibly().isSuccess()) {
+                    return;
+                }
+                upgrade.session().run(connection);
+                connection.output().flush();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, () -> "an attached stream ended: " + e.getMessage());
+            } finally {
+                activity(-1);
+                ch.close();
+            }
+        }
+
         /** A stream that fails once its head is sent: all that is left is to end it, and the connection with it. */
         private void endEarly(Channel ch, Exception e) {
             LOG.log(System.Logger.Level.WARNING, "a streamed answer ended early: " + e.getMessage());
@@ -294,11 +404,14 @@ public final class ApiServer implements AutoCloseable {
         /** The answer is written: the connection reads its next request, or closes. */
         private void finished(Channel ch, boolean keepAlive, boolean written) {
             activity(-1);
-            if (!keepAlive || !written) {
-                ch.close();
-            } else {
-                ch.config().setAutoRead(true);
-            }
+            ch.eventLoop().execute(() -> {
+                answering = false;
+                if (!keepAlive || !written || inputShut) {
+                    ch.close();
+                } else {
+                    ch.config().setAutoRead(true);
+                }
+            });
         }
 
         @Override
@@ -338,9 +451,17 @@ public final class ApiServer implements AutoCloseable {
             pending.write(b, off, len);
         }
 
+        /** Sends what was written as a chunk; the first flush sends the head even when nothing was written (wait's head goes at once). */
         @Override
         public void flush() throws IOException {
             if (pending.size() == 0) {
+                if (!started) {
+                    started = true;
+                    ChannelFuture sent = channel.writeAndFlush(head);
+                    if (!sent.awaitUninterruptibly().isSuccess()) {
+                        throw new IOException("the client went away", sent.cause());
+                    }
+                }
                 return;
             }
             if (!started) {
@@ -385,6 +506,10 @@ public final class ApiServer implements AutoCloseable {
             case ApiResponse.Stream st -> { // HEAD: the head alone
                 body = new byte[0];
                 type = st.contentType();
+            }
+            case ApiResponse.Upgrade u -> { // HEAD: the head alone
+                body = new byte[0];
+                type = u.contentType();
             }
         }
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),

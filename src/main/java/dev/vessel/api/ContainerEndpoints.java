@@ -24,7 +24,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
-/** The container endpoints that need no running VM: list, create, inspect, remove. */
+/** The container endpoints that need no running VM: list, create, inspect, logs, remove. */
 final class ContainerEndpoints {
     /** docker's container states, the values of the {@code status} filter. */
     private static final Set<String> STATES = Set.of("created", "restarting", "running", "removing", "paused", "exited", "dead");
@@ -39,9 +39,12 @@ final class ContainerEndpoints {
         String idOf(String nameOrId);
     }
 
-    ContainerEndpoints(ContainerService containers, ImageLookup images) {
+    private final ContainerRuns runs;
+
+    ContainerEndpoints(ContainerService containers, ImageLookup images, ContainerRuns runs) {
         this.containers = containers;
         this.images = images;
+        this.runs = runs;
     }
 
     void register(Router router) {
@@ -50,20 +53,14 @@ final class ContainerEndpoints {
                 .add("GET", "/containers/{id}/json", this::inspect)
                 .add("DELETE", "/containers/{id}", this::remove)
                 .add("GET", "/containers/{id}/logs", this::logs);
-        // What needs the container's VM is not served yet: said so, with the vessel command that does it
-        // (on the same state root, so a container created here can be started there).
-        String[][] notYet = {
-                {"POST", "start", "start"}, {"POST", "stop", "stop"}, {"POST", "restart", "restart"}, {"POST", "kill", "kill"},
-                {"POST", "wait", "wait"}, {"POST", "attach", "attach"}, {"POST", "exec", "exec"},
-                {"POST", "resize", null}, {"POST", "pause", null}, {"POST", "unpause", null}, {"POST", "update", null},
-                {"POST", "rename", null}, {"GET", "top", null}, {"GET", "stats", null}, {"GET", "export", null},
-                {"GET", "archive", null}, {"HEAD", "archive", null}, {"PUT", "archive", null}, {"GET", "changes", null}};
+        // Not served yet: said so, rather than a 404 that reads as "no such container".
+        String[][] notYet = {{"POST", "pause"}, {"POST", "unpause"}, {"POST", "update"}, {"POST", "rename"},
+                {"GET", "top"}, {"GET", "stats"}, {"GET", "export"}, {"GET", "archive"}, {"HEAD", "archive"},
+                {"PUT", "archive"}, {"GET", "changes"}};
         for (String[] route : notYet) {
             String what = route[0] + " /containers/{id}/" + route[1];
-            String vesselVerb = route[2];
             router.add(route[0], "/containers/{id}/" + route[1], r -> {
-                throw new ApiException(501, what + " is not served by Vessel's Engine API yet"
-                        + (vesselVerb == null ? "" : ": use 'vessel " + vesselVerb + " " + r.variable("id") + "'"));
+                throw new ApiException(501, what + " is not served by Vessel's Engine API yet");
             });
         }
     }
@@ -278,7 +275,9 @@ final class ContainerEndpoints {
             throw ApiException.badRequest("links are not supported by Vessel");
         }
         try {
-            containers.remove(r.variable("id"), r.flag("force"));
+            String id = containers.require(r.variable("id")).config().id();
+            containers.remove(id, r.flag("force"));
+            runs.forget(id);
         } catch (ContainerException e) {
             throw ApiException.of(e);
         }

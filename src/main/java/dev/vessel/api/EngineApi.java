@@ -35,7 +35,10 @@ public final class EngineApi {
         system.register(router);
         ImageEndpoints imageEndpoints = new ImageEndpoints(images, containers,
                 (store, ref, progress) -> Puller.standard(store, progress).pull(ref));
-        new ContainerEndpoints(containers, imageEndpoints::idOf).register(router);
+        ContainerRuns runs = new ContainerRuns();
+        new ContainerEndpoints(containers, imageEndpoints::idOf, runs).register(router);
+        new ContainerRunEndpoints(containers, runs).register(router);
+        new ExecEndpoints(containers).register(router);
         imageEndpoints.register(router);
         new NetworkEndpoints(containers.networks()).register(router);
         Map<String, String> h = new LinkedHashMap<>();
@@ -44,6 +47,11 @@ public final class EngineApi {
         h.put("Ostype", "linux");
         h.put("Server", "Vessel/" + SystemEndpoints.version() + " (linux)");
         headers = Map.copyOf(h);
+    }
+
+    /** The routes, for a test that adds one of its own. */
+    Router router() {
+        return router;
     }
 
     /** The headers dockerd sends with every answer. */
@@ -58,6 +66,17 @@ public final class EngineApi {
      * @param path the decoded path, with or without a {@code /vX.Y} prefix
      */
     public ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body) {
+        return handle(method, path, query, contentType, body, Map.of());
+    }
+
+    /**
+     * Answers one request with its headers ({@code Connection: Upgrade} for attach and exec,
+     * {@code X-Registry-Auth} for pulls).
+     *
+     * @param headers by lower-case name
+     */
+    public ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body,
+                              Map<String, String> headers) {
         try {
             ApiVersion.Split split = ApiVersion.split(path);
             if (split.version() != null) {
@@ -65,7 +84,7 @@ public final class EngineApi {
             }
             ApiVersion version = split.version() != null ? split.version() : ApiVersion.CURRENT;
             return router.dispatch(new ApiRequest(method, split.path(), version, query, contentType,
-                    body == null ? new byte[0] : body, Map.of()));
+                    body == null ? new byte[0] : body, headers, Map.of()));
         } catch (ApiException | IOException | RuntimeException e) {
             return error(e);
         }

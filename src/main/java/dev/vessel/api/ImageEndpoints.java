@@ -118,6 +118,14 @@ final class ImageEndpoints {
             out.write(b, off, len);
             count += len;
         }
+
+        /** Nothing is sent before the first byte, so that a failure before it is still an error answer. */
+        @Override
+        public void flush() throws IOException {
+            if (count > 0) {
+                out.flush();
+            }
+        }
     }
 
     /** An image's id, or null when the store has no such image (the {@code ancestor} filter of containers). */

@@ -23,8 +23,10 @@ final class SystemCommand {
     @Command(name = "service", mixinStandardHelpOptions = true,
             description = {"Serve the Docker Engine API on a Unix socket, so that the docker CLI drives Vessel:",
                     "  DOCKER_HOST=unix://PATH docker ps",
-                    "Serves containers (list, create, inspect, logs, rm), images (pull, list, inspect, tag, rm), networks and "
-                            + "system information; starting containers and their streams are not served yet."},
+                    "Serves containers (create, run, start, attach, exec, logs, stop, kill, wait, rm...), images (pull, list, "
+                            + "inspect, tag, rm), networks and system information.",
+                    "Started by systemd with a socket unit (LISTEN_FDS), it serves the socket systemd passes; "
+                            + "see contrib/systemd/."},
             footer = {"", "Exit status: 0 when stopped (SIGINT, SIGTERM) or idle for --time; 125 when the socket cannot be served."})
     static final class Service implements Callable<Integer> {
         static final Path DEFAULT_SOCKET = Path.of("/run/vessel/docker.sock");
@@ -45,25 +47,20 @@ final class SystemCommand {
             if (time < 0) {
                 throw new UserError("--time must be 0 or more seconds");
             }
-            Path dir = socket.toAbsolutePath().getParent();
-            try {
-                Files.createDirectories(dir);
-            } catch (IOException e) {
-                throw new UserError("cannot create the socket's folder " + dir + ": " + e.getMessage()
-                        + " (choose another with --socket PATH)", 125);
-            }
+            int inherited = systemdSocket(System.getenv("LISTEN_PID"), System.getenv("LISTEN_FDS"), ProcessHandle.current().pid());
             Main main = parent.main;
             EngineApi api = new EngineApi(ContainerSupport.service(main), ImagesCommand.open(main),
                     main.stateRoot().path());
             ApiServer server;
             try {
-                server = ApiServer.start(socket, api);
+                server = inherited >= 0 ? ApiServer.inherit(inherited, api) : ApiServer.start(socketFolder(), api);
             } catch (IOException e) {
                 throw new UserError(e.getMessage(), 125);
             }
             Runtime.getRuntime().addShutdownHook(new Thread(server::close, "api-shutdown"));
             System.out.println("Serving the Docker Engine API " + ApiVersion.CURRENT + " (clients down to "
-                    + ApiVersion.MINIMUM + ") on unix://" + server.socket());
+                    + ApiVersion.MINIMUM + ") on " + (inherited >= 0 ? "the socket systemd passed (descriptor " + inherited + ")"
+                    : "unix://" + server.socket()));
             System.out.flush();
             if (time == 0) {
                 server.awaitClose();
@@ -72,6 +69,33 @@ final class SystemCommand {
                 server.close();
             }
             return 0;
+        }
+
+        /** The socket, once its folder exists. */
+        private Path socketFolder() throws UserError {
+            Path dir = socket.toAbsolutePath().getParent();
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new UserError("cannot create the socket's folder " + dir + ": " + e.getMessage()
+                        + " (choose another with --socket PATH)", 125);
+            }
+            return socket;
+        }
+
+        /**
+         * The listening socket systemd passed (sd_listen_fds: descriptors from 3, meant for this
+         * process when LISTEN_PID is its pid), or -1.
+         */
+        static int systemdSocket(String listenPid, String listenFds, long pid) {
+            if (listenPid == null || listenFds == null) {
+                return -1;
+            }
+            try {
+                return Long.parseLong(listenPid.strip()) == pid && Integer.parseInt(listenFds.strip()) >= 1 ? 3 : -1;
+            } catch (NumberFormatException e) {
+                return -1;
+            }
         }
     }
 }

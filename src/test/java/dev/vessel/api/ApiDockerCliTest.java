@@ -195,12 +195,16 @@ class ApiDockerCliTest {
     }
 
     @Test
-    void startingIsNotServedYetAndSaysWhatDoesIt() throws Exception {
+    void stoppingAndKillingAContainerThatDoesNotRunSayWhatDockerSays() throws Exception {
         ok("create", "--name", "later", ApiFixture.IMAGE);
-        DockerCli.Result start = docker.run("start", "later");
-        assertEquals(1, start.exit(), start.toString());
-        assertEquals("Error response from daemon: POST /containers/{id}/start is not served by Vessel's Engine API yet: "
-                + "use 'vessel start later'\nError: failed to start containers: later\n", start.err());
+        assertEquals("later\n", ok("stop", "later").out(), "dockerd's 304: nothing to do, and no error");
+        DockerCli.Result kill = docker.run("kill", "later");
+        assertEquals(1, kill.exit(), kill.toString());
+        assertTrue(kill.err().startsWith("Error response from daemon: Cannot kill container: later: container "), kill.err());
+        DockerCli.Result exec = docker.run("exec", "later", "true");
+        assertEquals(1, exec.exit(), exec.toString());
+        assertTrue(exec.err().contains("is not running"), exec.err());
+        assertEquals("0\n", ok("wait", "later").out());
     }
 
     @Test

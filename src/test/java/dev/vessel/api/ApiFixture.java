@@ -24,6 +24,7 @@ final class ApiFixture implements AutoCloseable {
     final FakeNetworkHost networkHost = new FakeNetworkHost();
     final ContainerService containers;
     final ImageStore images;
+    final EngineApi api;
     final ApiServer server;
 
     ApiFixture(Path dir) throws Exception {
@@ -33,7 +34,8 @@ final class ApiFixture implements AutoCloseable {
         images = ImageStore.open(root);
         byte[] rootfs = Tars.tar().dir("bin").file("bin/echo", "not a real program").bytes();
         images.importRootfs(new ByteArrayInputStream(rootfs), IMAGE, List.of("CMD [\"/bin/echo\", \"hello\"]"), null);
-        server = ApiServer.start(dir.resolve("docker.sock"), new EngineApi(containers, images, root.path()));
+        api = new EngineApi(containers, images, root.path());
+        server = ApiServer.start(dir.resolve("docker.sock"), api);
     }
 
     Path socket() {

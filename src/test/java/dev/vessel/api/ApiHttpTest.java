@@ -96,17 +96,43 @@ class ApiHttpTest {
     }
 
     @Test
-    void verbsThatNeedTheContainersVmSayTheyAreNotServedYet() throws Exception {
+    void lifecycleVerbsOnAContainerThatIsNotRunningAnswerAsDockerd() throws Exception {
         String id = json(http.postJson("/containers/create?name=later", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}")).get("Id").asText();
-        assertError(501, "POST /containers/{id}/start is not served by Vessel's Engine API yet: use 'vessel start later'",
-                http.postJson("/v1.50/containers/later/start", null));
-        assertError(501, "POST /containers/{id}/wait is not served by Vessel's Engine API yet: use 'vessel wait " + id + "'",
-                http.postJson("/containers/" + id + "/wait?condition=next-exit", null));
+        assertEquals(304, http.postJson("/v1.50/containers/later/stop", null).status());
+        assertError(409, "Cannot kill container: later: container " + id + " is not running",
+                http.postJson("/containers/later/kill?signal=TERM", null));
+        assertError(400, "invalid signal: NOPE", http.postJson("/containers/later/kill?signal=NOPE", null));
+        UnixHttp.Response wait = http.postJson("/containers/" + id + "/wait", null);
+        assertEquals(200, wait.status(), wait.body());
+        assertEquals(0, json(wait).get("StatusCode").asInt());
+        assertTrue(json(wait).get("Error").isNull(), wait.body());
+        assertError(400, "invalid condition: \"soon\"", http.postJson("/containers/later/wait?condition=soon", null));
+        assertError(400, "invalid terminal size 0x80", http.postJson("/containers/later/resize?h=0&w=80", null));
+        assertError(409, "container " + id + " is not running",
+                http.postJson("/containers/later/exec", "{\"Cmd\":[\"true\"],\"AttachStdout\":true}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field ExecOptions.Tty of type bool",
+                http.postJson("/containers/later/exec", "{\"Cmd\":[\"true\"],\"Tty\":\"yes\"}"));
+        assertError(404, "No such exec instance: nosuch", http.get("/exec/nosuch/json"));
+        assertError(404, "No such exec instance: nosuch", http.postJson("/exec/nosuch/start", "{}"));
+        assertError(400, "Bad parameters: you must choose at least one stream",
+                http.postJson("/containers/later/attach?stdout=1", null));
+        assertError(404, "No such container: nosuch", http.postJson("/containers/nosuch/start", null));
         assertError(400, "Bad parameters: you must choose at least one stream", http.get("/containers/" + id + "/logs"));
         assertError(400, "logs --since is not supported by Vessel yet", http.get("/containers/" + id + "/logs?stdout=1&since=5"));
         assertError(501, "POST /containers/{id}/rename is not served by Vessel's Engine API yet",
                 http.postJson("/containers/later/rename?name=x", null));
         assertEquals("created", json(http.get("/containers/later/json")).at("/State/Status").asText(), "nothing changed");
+    }
+
+    @Test
+    void waitForTheNextExitAnswersItsHeadAtOnce() throws Exception {
+        // docker run starts the container only once it has this head: it must not wait for the exit.
+        http.postJson("/containers/create?name=later", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}");
+        http.write("POST /containers/later/wait?condition=next-exit HTTP/1.1\r\nHost: api\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        UnixHttp.Response head = http.read(true);
+        assertEquals(200, head.status());
+        assertEquals("chunked", head.header("Transfer-Encoding"));
+        assertEquals("application/json", head.header("Content-Type"));
     }
 
     @Test

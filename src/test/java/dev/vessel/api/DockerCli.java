@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -79,16 +80,36 @@ public final class DockerCli {
     }
 
     public Result run(String... args) throws IOException, InterruptedException {
-        Process p = builder(args).start();
+        return run(null, Duration.ofSeconds(TIMEOUT_SECONDS), args);
+    }
+
+    /**
+     * Runs a command to its end with {@code stdin} as its input (none: /dev/null); a command that
+     * outlives {@code timeout} is killed and fails the test.
+     */
+    public Result run(byte[] stdin, Duration timeout, String... args) throws IOException, InterruptedException {
+        ProcessBuilder pb = builder(args);
+        if (stdin != null) {
+            pb.redirectInput(ProcessBuilder.Redirect.PIPE);
+        }
+        Process p = pb.start();
         // Both streams are drained at once, so that neither fills its pipe and stops the CLI.
         CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()),
                 r -> Thread.ofPlatform().daemon().start(r));
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            fail("docker " + String.join(" ", args) + " did not finish in " + TIMEOUT_SECONDS + " s");
+        CompletableFuture<byte[]> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()),
+                r -> Thread.ofPlatform().daemon().start(r));
+        if (stdin != null) {
+            try (var in = p.getOutputStream()) {
+                in.write(stdin);
+            } catch (IOException e) {
+                // it ended without reading its input: its status tells
+            }
         }
-        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err.join(), StandardCharsets.UTF_8));
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            fail("docker " + String.join(" ", args) + " did not finish in " + timeout.toSeconds() + " s");
+        }
+        return new Result(p.exitValue(), new String(out.join(), StandardCharsets.UTF_8), new String(err.join(), StandardCharsets.UTF_8));
     }
 
     private static byte[] readAll(java.io.InputStream in) {

@@ -76,6 +76,9 @@ final class UnixHttp implements AutoCloseable {
             int colon = lines[i].indexOf(':');
             headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
         }
+        if (!head && "chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
+            return new Response(status, headers, readChunks(end + 4));
+        }
         String length = headers.get("content-length");
         int n = head || length == null ? 0 : Integer.parseInt(length);
         while (pending.size() < end + 4 + n) {
@@ -86,6 +89,57 @@ final class UnixHttp implements AutoCloseable {
         pending.reset();
         pending.write(all, end + 4 + n, all.length - end - 4 - n);
         return new Response(status, headers, body);
+    }
+
+    /** A chunked body that starts at {@code from} of what is pending, to its last chunk. */
+    private String readChunks(int from) throws IOException {
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        int at = from;
+        while (true) {
+            int eol;
+            while ((eol = indexOf(pending.toByteArray(), at, "\r\n".getBytes(StandardCharsets.US_ASCII))) < 0) {
+                fill();
+            }
+            int size = Integer.parseInt(new String(pending.toByteArray(), at, eol - at, StandardCharsets.US_ASCII).strip(), 16);
+            while (pending.size() < eol + 2 + size + 2) {
+                fill();
+            }
+            body.write(pending.toByteArray(), eol + 2, size);
+            at = eol + 2 + size + 2;
+            if (size == 0) {
+                byte[] all = pending.toByteArray();
+                pending.reset();
+                pending.write(all, at, all.length - at);
+                return body.toString(StandardCharsets.UTF_8);
+            }
+        }
+    }
+
+    /** Everything the server sends until it closes the connection (after what {@link #read} left). */
+    byte[] readToEnd() throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(8192);
+        while (channel.read(b.clear()) >= 0) {
+            pending.write(b.array(), 0, b.position());
+        }
+        byte[] all = pending.toByteArray();
+        pending.reset();
+        return all;
+    }
+
+    /** Reads until {@code n} bytes past the last answer are there, and takes them. */
+    byte[] readExactly(int n) throws IOException {
+        while (pending.size() < n) {
+            fill();
+        }
+        byte[] all = pending.toByteArray();
+        pending.reset();
+        pending.write(all, n, all.length - n);
+        return java.util.Arrays.copyOf(all, n);
+    }
+
+    /** Half-closes: the server reads the end of this side's bytes, and may still answer. */
+    void shutdownOutput() throws IOException {
+        channel.shutdownOutput();
     }
 
     /** True once the server closed the connection (all it sent was read). */
@@ -103,8 +157,12 @@ final class UnixHttp implements AutoCloseable {
     }
 
     private static int indexOf(byte[] data, byte[] what) {
+        return indexOf(data, 0, what);
+    }
+
+    private static int indexOf(byte[] data, int from, byte[] what) {
         outer:
-        for (int i = 0; i + what.length <= data.length; i++) {
+        for (int i = from; i + what.length <= data.length; i++) {
             for (int j = 0; j < what.length; j++) {
                 if (data[i + j] != what[j]) {
                     continue outer;

@@ -48,6 +48,52 @@ class SystemServiceCommandTest {
     }
 
     @Test
+    void servesTheSocketSystemdPassesAndLeavesItsFile() throws Exception {
+        Path activate = Path.of("/usr/bin/systemd-socket-activate");
+        assertTrue(Files.isExecutable(activate), "this test runs the service as systemd's socket activation does, with "
+                + activate + " (Debian's systemd package), which is missing");
+        Path sockets = Files.createDirectories(dir.resolve("run"));
+        Path socket = sockets.resolve("activated.sock");
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        try (WatchService watch = FileSystems.getDefault().newWatchService()) {
+            sockets.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+            Process service = new ProcessBuilder(activate.toString(), "-l", socket.toString(), java.toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                    "--root", dir.resolve("root").toString(), "system", "service").redirectErrorStream(true).start();
+            try {
+                CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return new String(service.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    } catch (java.io.IOException e) {
+                        return e.toString();
+                    }
+                }, r -> Thread.ofPlatform().daemon().start(r));
+                assertNotNull(watch.poll(60, TimeUnit.SECONDS), "systemd-socket-activate did not make the socket");
+
+                // The first client makes systemd-socket-activate start the service on the socket it holds.
+                DockerCli.Result ps = new DockerCli(socket, dir.resolve("docker-config")).run("ps", "-a");
+                assertEquals(0, ps.exit(), ps.toString());
+                assertTrue(ps.out().startsWith("CONTAINER ID"), ps.out());
+
+                service.destroy();
+                assertTrue(service.waitFor(30, TimeUnit.SECONDS), "the service ends on SIGTERM");
+                assertTrue(output.get(30, TimeUnit.SECONDS).contains("on the socket systemd passed (descriptor 3)"), output.join());
+            } finally {
+                service.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void onlyTheDescriptorsMeantForThisProcessAreTaken() {
+        assertEquals(3, SystemCommand.Service.systemdSocket("42", "1", 42));
+        assertEquals(-1, SystemCommand.Service.systemdSocket("41", "1", 42), "another process's (a parent's) descriptors");
+        assertEquals(-1, SystemCommand.Service.systemdSocket("42", "0", 42));
+        assertEquals(-1, SystemCommand.Service.systemdSocket(null, "1", 42));
+        assertEquals(-1, SystemCommand.Service.systemdSocket("x", "1", 42));
+    }
+
+    @Test
     void aNegativeTimeIsRefusedAndHelpSaysWhatItDoes() {
         PrintStream err = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
