@@ -28,6 +28,7 @@ vessel_packages_test=(
   skopeo           # pushes the pull tests' images to it
   umoci            # builds the pull tests' images
   procps           # kill(1), which StandbyClientTest signals a process with
+  docker-compose   # ComposeIT brings a project up through the Engine API
 )
 # maven: what ./mvnw needs once, to fetch and unpack the Maven it pins.
 vessel_packages_maven=(

@@ -193,17 +193,17 @@ final class ImageEndpoints {
         return false;
     }
 
-    private Image resolve(String name) throws ApiException, IOException {
+    /**
+     * dockerd's image JSON (the fields Vessel knows). The built-in busybox is made when first asked
+     * for, as {@code run} makes it: a client that inspects before it runs (Testcontainers) finds it.
+     */
+    private ApiResponse inspect(ApiRequest r) throws ApiException, IOException {
+        Image img;
         try {
-            return images.resolve(name);
+            img = images.resolveOrBuiltin(r.variable("name"));
         } catch (ImageException e) {
             throw ApiException.of(e);
         }
-    }
-
-    /** dockerd's image JSON (the fields Vessel knows). */
-    private ApiResponse inspect(ApiRequest r) throws ApiException, IOException {
-        Image img = resolve(r.variable("name"));
         ImageConfig cfg = img.config();
         ImageConfig.Config run = cfg.runConfig();
         ObjectNode o = EngineApi.JSON.createObjectNode();

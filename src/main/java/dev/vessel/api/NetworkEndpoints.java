@@ -14,8 +14,9 @@ import java.util.Set;
 
 /** The network endpoints over {@link NetworkService}: list, inspect, create, remove, prune. */
 final class NetworkEndpoints {
+    /** Attachable (docker-compose sends it) means nothing on a local bridge, which any container may join. */
     private static final Set<String> CREATE_FIELDS = Set.of("Name", "Driver", "Internal", "Labels", "Options", "IPAM",
-            "CheckDuplicate", "Scope");
+            "CheckDuplicate", "Scope", "Attachable");
     private static final Set<String> LIST_FILTERS = Set.of("name", "id", "driver");
 
     private final NetworkService networks;
