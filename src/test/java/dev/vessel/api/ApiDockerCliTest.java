@@ -156,6 +156,19 @@ class ApiDockerCliTest {
         assertEquals(3, ok("ps", "-aq").out().lines().count());
     }
 
+    @Test
+    void networksAreListedAndPrunedByLabelAsComposeDoes() throws Exception {
+        ok("network", "create", "--label", "com.docker.compose.project=demo", "--label", "keep", "demo_default");
+        ok("network", "create", "--label", "com.docker.compose.project=demo", "demo_back");
+        ok("network", "create", "other");
+        assertEquals("demo_back\ndemo_default\n",
+                ok("network", "ls", "--filter", "label=com.docker.compose.project=demo", "--format", "{{.Name}}").out());
+        assertEquals("demo_default\n", ok("network", "ls", "-f", "label=keep", "--format", "{{.Name}}").out());
+        assertEquals("Deleted Networks:\ndemo_back\n\n",
+                ok("network", "prune", "-f", "--filter", "label=com.docker.compose.project", "--filter", "label!=keep").out());
+        assertEquals("bridge\ndemo_default\nother\n", ok("network", "ls", "--format", "{{.Name}}").out());
+    }
+
     /** The names a {@code docker ps} lists, sorted. */
     private List<String> names(String... ps) throws Exception {
         String[] args = Arrays.copyOf(ps, ps.length + 2);

@@ -346,6 +346,35 @@ class ApiHttpTest {
     }
 
     @Test
+    void networksAreListedAndPrunedByLabel() throws Exception {
+        assertEquals(201, http.postJson("/networks/create",
+                "{\"Name\":\"app_default\",\"Labels\":{\"com.docker.compose.project\":\"app\",\"keep\":\"\"}}").status());
+        assertEquals(201, http.postJson("/networks/create",
+                "{\"Name\":\"other\",\"Labels\":{\"com.docker.compose.project\":\"other\"}}").status());
+        assertEquals(201, http.postJson("/networks/create", "{\"Name\":\"bare\"}").status());
+        assertEquals("[app_default]", networks("/networks?filters=" + filters("{\"label\":{\"com.docker.compose.project=app\":true}}")));
+        assertEquals("[app_default, other]", networks("/networks?filters=" + filters("{\"label\":[\"com.docker.compose.project\"]}")));
+        assertEquals("[]", networks("/networks?filters=" + filters("{\"label\":[\"keep\",\"com.docker.compose.project=other\"]}")));
+        assertError(400, "invalid filter 'label!'", http.get("/networks?filters=" + filters("{\"label!\":[\"keep\"]}")));
+
+        assertError(400, "network prune --filter until is not supported by Vessel yet",
+                http.postJson("/networks/prune?filters=" + filters("{\"until\":[\"24h\"]}"), null));
+        assertEquals("{\"NetworksDeleted\":[\"other\"]}", http.postJson("/networks/prune?filters="
+                + filters("{\"label\":[\"com.docker.compose.project\"],\"label!\":[\"keep\"]}"), null).body(),
+                "label! spares what it matches");
+        assertEquals("{\"NetworksDeleted\":[\"app_default\"]}",
+                http.postJson("/networks/prune?filters=" + filters("{\"label\":[\"keep=\"]}"), null).body());
+        assertEquals("[bare, bridge]", networks("/networks"));
+    }
+
+    /** The names of the networks a list answers, sorted. */
+    private String networks(String path) throws IOException {
+        List<String> names = new ArrayList<>();
+        json(http.get(path)).forEach(n -> names.add(n.get("Name").asText()));
+        return names.stream().sorted().toList().toString();
+    }
+
+    @Test
     void theSocketIsForItsOwnerAndGroupAndOnlyAStaleOneIsReplaced() throws Exception {
         assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(fixture.socket())));
         IOException live = assertThrows(IOException.class, () -> ApiServer.start(fixture.socket(), null));
