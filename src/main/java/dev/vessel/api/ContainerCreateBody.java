@@ -12,7 +12,7 @@ import java.util.Set;
 /**
  * {@code POST /containers/create}'s body (docker's {@code container.CreateRequest}: Config,
  * HostConfig, NetworkingConfig) as the container layer's {@link CreateRequest}. What Vessel does
- * not implement is refused when set (volumes, labels, capabilities, restart policies...); the
+ * not implement is refused when set (volumes, capabilities, restart policies...); the
  * container service checks the values themselves, as it does for the CLI.
  */
 final class ContainerCreateBody {
@@ -20,7 +20,7 @@ final class ContainerCreateBody {
 
     /** Config fields taken; the attach flags only say what the client will attach, which is its business. */
     private static final Set<String> CONFIG = Set.of("Hostname", "User", "Tty", "OpenStdin", "Env", "Cmd", "Image",
-            "WorkingDir", "Entrypoint", "ExposedPorts", "HostConfig", "NetworkingConfig",
+            "WorkingDir", "Entrypoint", "ExposedPorts", "Labels", "HostConfig", "NetworkingConfig",
             "AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce");
     private static final Set<String> HOST_CONFIG = Set.of("AutoRemove", "PortBindings", "NetworkMode", "PublishAllPorts",
             "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "Memory", "NanoCpus", "LogConfig", "RestartPolicy",
@@ -44,7 +44,8 @@ final class ContainerCreateBody {
                 .withEnv(config.strings("Env"))
                 .withProcess(emptyToNull(config.string("WorkingDir")), emptyToNull(config.string("User")),
                         emptyToNull(config.string("Hostname")))
-                .withStreams(config.bool("Tty"), config.bool("OpenStdin"));
+                .withStreams(config.bool("Tty"), config.bool("OpenStdin"))
+                .withLabels(config.stringMap("Labels"));
         Map<String, JsonNode> exposed = config.objectMap("ExposedPorts", "nat.PortSet");
         config.rejectOthers(CONFIG, "Config.");
 

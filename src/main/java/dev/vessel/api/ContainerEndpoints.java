@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -94,10 +95,8 @@ final class ContainerEndpoints {
     }
 
     private boolean matches(Filters f, ContainerSummary s, ContainerDetails d) {
-        if (f.has("label")) {
-            return false; // Vessel's containers have no labels yet
-        }
-        return f.any("id", v -> s.id().startsWith(v))
+        return f.labels("label", d.config().labels())
+                && f.any("id", v -> s.id().startsWith(v))
                 && f.any("name", v -> nameMatches(v, s.name()))
                 && f.any("status", v -> v.equals(d.state().status()))
                 && f.any("ancestor", v -> v.equals(s.image()) || sameImage(v, s) || s.imageId().equals(images.idOf(v)));
@@ -144,7 +143,7 @@ final class ContainerEndpoints {
                 p.put("Type", b.protocol());
             }
         }
-        o.putObject("Labels");
+        o.set("Labels", EngineApi.JSON.valueToTree(new TreeMap<>(d.config().labels()))); // Go's map order
         o.put("State", d.state().status());
         o.put("Status", s.status());
         o.putObject("HostConfig").put("NetworkMode", d.config().networking().mode());

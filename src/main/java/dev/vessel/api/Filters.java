@@ -82,6 +82,22 @@ final class Filters {
         return values.getOrDefault(name, List.of());
     }
 
+    /**
+     * dockerd's label filters: true when filter {@code name} was not given, or {@code labels} has
+     * every one of its values, a {@code KEY} by having the label at all, a {@code KEY=VALUE} by
+     * having it with that very value (cut at the first {@code =}, so {@code KEY=} wants an empty one).
+     */
+    boolean labels(String name, Map<String, String> labels) {
+        for (String v : values.getOrDefault(name, List.of())) {
+            int eq = v.indexOf('=');
+            String has = labels.get(eq < 0 ? v : v.substring(0, eq));
+            if (has == null || (eq >= 0 && !has.equals(v.substring(eq + 1)))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** True when filter {@code name} was not given, or one of its values passes {@code test}. */
     boolean any(String name, java.util.function.Predicate<String> test) {
         List<String> v = values.get(name);

@@ -144,7 +144,7 @@ final class JsonBody {
         return strings(field);
     }
 
-    /** A {@code map[string]string}; empty when absent. */
+    /** A {@code map[string]string}; empty when absent, and a null value is "" as Go decodes it. */
     Map<String, String> stringMap(String field) throws ApiException {
         JsonNode v = value(field);
         if (v == null) {
@@ -156,6 +156,10 @@ final class JsonBody {
         Map<String, String> out = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
+            if (e.getValue().isNull()) {
+                out.put(e.getKey(), "");
+                continue;
+            }
             if (!e.getValue().isTextual()) {
                 throw wrongType(field, e.getValue(), "string");
             }

@@ -17,7 +17,8 @@ final class NetworkEndpoints {
     /** Attachable (docker-compose sends it) means nothing on a local bridge, which any container may join. */
     private static final Set<String> CREATE_FIELDS = Set.of("Name", "Driver", "Internal", "Labels", "Options", "IPAM",
             "CheckDuplicate", "Scope", "Attachable");
-    private static final Set<String> LIST_FILTERS = Set.of("name", "id", "driver");
+    private static final Set<String> LIST_FILTERS = Set.of("name", "id", "driver", "label");
+    private static final Set<String> PRUNE_FILTERS = Set.of("label", "label!", "until");
 
     private final NetworkService networks;
 
@@ -39,7 +40,7 @@ final class NetworkEndpoints {
         try {
             for (Network n : networks.list()) {
                 if (f.any("name", v -> n.name().contains(v)) && f.any("id", v -> n.id().startsWith(v))
-                        && f.any("driver", v -> v.equals(n.driver()))) {
+                        && f.any("driver", v -> v.equals(n.driver())) && f.labels("label", n.labels())) {
                     out.add(NetworkInspect.of(n));
                 }
             }
@@ -115,10 +116,15 @@ final class NetworkEndpoints {
     }
 
     private ApiResponse prune(ApiRequest r) throws ApiException, IOException {
-        Filters.parse(r, Set.of()); // dockerd's until and label filters: not yet
+        Filters f = Filters.parse(r, PRUNE_FILTERS);
+        if (f.has("until")) {
+            throw ApiException.badRequest("network prune --filter until is not supported by Vessel yet");
+        }
         NetworkService.PruneResult result;
         try {
-            result = networks.prune();
+            // label! spares a network that matches all of its values, as dockerd's prune does.
+            result = networks.prune(n -> f.labels("label", n.labels())
+                    && !(f.has("label!") && f.labels("label!", n.labels())));
         } catch (NetworkException e) {
             throw ApiException.of(e);
         }

@@ -13,8 +13,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,6 +57,13 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--env-file", paramLabel = "FILE", description = "Read environment variables from a file.")
     List<Path> envFiles = new ArrayList<>();
+
+    @Option(names = {"-l", "--label"}, paramLabel = "KEY=VALUE",
+            description = "Set metadata on the container (KEY alone: an empty value).")
+    List<String> labels = new ArrayList<>();
+
+    @Option(names = "--label-file", paramLabel = "FILE", description = "Read labels from a file of KEY=VALUE lines.")
+    List<Path> labelFiles = new ArrayList<>();
 
     @Option(names = {"-w", "--workdir"}, paramLabel = "DIR", description = "Working directory inside the container.")
     String workdir;
@@ -159,19 +168,22 @@ final class RunCommand implements Callable<Integer> {
         }
         List<String> envs = new ArrayList<>();
         for (Path f : envFiles) {
-            try {
-                for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-                    String l = line.strip();
-                    if (!l.isEmpty() && !l.startsWith("#")) {
-                        ContainerSupport.addHostValue(envs, l, hostEnv);
-                    }
-                }
-            } catch (IOException e) {
-                throw new UserError("open " + f + ": no such file or directory", 125);
+            for (String l : fileLines(f)) {
+                ContainerSupport.addHostValue(envs, l.strip(), hostEnv);
             }
         }
         for (String e : env) {
             ContainerSupport.addHostValue(envs, e, hostEnv);
+        }
+        // docker's order: the files' labels, then the flags' over them.
+        Map<String, String> labelMap = new LinkedHashMap<>();
+        for (Path f : labelFiles) {
+            for (String l : fileLines(f)) {
+                putLabel(labelMap, l, " in " + f);
+            }
+        }
+        for (String l : labels) {
+            putLabel(labelMap, l, "");
         }
         Map<String, String> logOptions = new LinkedHashMap<>();
         for (String o : logOpts) {
@@ -185,8 +197,51 @@ final class RunCommand implements Callable<Integer> {
                 .withEntrypoint(entrypoint == null ? null : List.of(entrypoint))
                 .withEnv(envs).withProcess(workdir, user, hostname)
                 .withStreams(tty, interactive).withAutoRemove(rm)
-                .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions)
+                .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions).withLabels(labelMap)
                 .withNetwork(new NetworkOptions(network, networkAliases, ip, macAddress, dns, dnsSearch, dnsOptions,
                         addHosts, publish, publishAll));
+    }
+
+    /**
+     * The lines of a docker env or label file that count, with their leading blanks gone: not
+     * blank, not a {@code #} comment; a UTF-8 byte order mark before the first is dropped, as
+     * docker drops it.
+     */
+    static List<String> fileLines(Path f) throws UserError {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(f, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new UserError("open " + f + ": no such file or directory", 125);
+        } catch (CharacterCodingException e) {
+            throw new UserError(f + " is not UTF-8 text", 125);
+        } catch (IOException e) {
+            throw new UserError("cannot read " + f + ": " + e.getMessage(), 125);
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            String l = (i == 0 && line.startsWith("\uFEFF") ? line.substring(1) : line).stripLeading();
+            if (!l.isEmpty() && !l.startsWith("#")) {
+                out.add(l);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One {@code KEY=VALUE} label ({@code KEY} alone: an empty value), checked as docker's CLI
+     * checks it: a name, and no blank in it. The value is kept as written, blanks and quotes too.
+     */
+    private static void putLabel(Map<String, String> labels, String given, String where) throws UserError {
+        int eq = given.indexOf('=');
+        String key = (eq < 0 ? given : given.substring(0, eq)).stripLeading();
+        if (key.isEmpty()) {
+            throw new UserError("invalid label '" + given + "'" + where + ": empty name", 125);
+        }
+        if (key.indexOf(' ') >= 0 || key.indexOf('\t') >= 0) {
+            throw new UserError("label '" + key + "'" + where + " contains whitespaces", 125);
+        }
+        labels.put(key, eq < 0 ? "" : given.substring(eq + 1));
     }
 }

@@ -2,7 +2,10 @@ package dev.vessel.container;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How a container was created (docker create/run flags merged with the image's config); fixed
@@ -28,24 +31,27 @@ import java.util.List;
  * @param logLimits how much output is kept ({@code --log-opt}); docker's local driver defaults when
  *     absent (a container created before it was recorded)
  * @param networking its networks and resolver; loopback only when absent (created before Vessel had networks)
+ * @param labels the image's labels overlaid by the user's, in that order; none when absent (a
+ *     container created before Vessel kept labels)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerConfig(String id, String name, String image, String imageId, String created,
                               String path, List<String> args, List<String> env, String workingDir, String user,
                               String hostname, boolean tty, boolean openStdin, boolean autoRemove,
                               long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits,
-                              ContainerNetworking networking) {
+                              ContainerNetworking networking, Map<String, String> labels) {
     public ContainerConfig {
         networking = networking == null ? ContainerNetworking.NONE : networking;
         args = List.copyOf(args);
         env = List.copyOf(env);
         logLimits = logLimits == null ? ContainerLog.Limits.DEFAULT : logLimits;
+        labels = labels == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(labels));
     }
 
     /** The same container on other networks (network connect and disconnect). */
     public ContainerConfig withNetworking(ContainerNetworking n) {
         return new ContainerConfig(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
-                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n);
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels);
     }
 
     public String shortId() {

@@ -69,6 +69,8 @@ public final class ContainerInspect {
         cc.set("Cmd", json.valueToTree(cfg.argv()));
         cc.put("Image", cfg.image());
         cc.put("WorkingDir", cfg.workingDir());
+        // Sorted: dockerd writes Go maps so.
+        cc.set("Labels", json.valueToTree(new java.util.TreeMap<>(cfg.labels())));
         ObjectNode ns = n.putObject("NetworkSettings");
         ns.set("Ports", ports(json, d.running() ? s.ports() : List.of()));
         // Docker fills the top-level address fields from the default network only.

@@ -217,6 +217,13 @@ public final class ContainerService {
         if (r.hostname() != null && (r.hostname().length() > 63 || !HOSTNAME.matcher(r.hostname()).matches())) {
             throw ContainerException.invalid("invalid hostname format: " + r.hostname());
         }
+        for (Map.Entry<String, String> l : r.labels().entrySet()) {
+            // docker's CLI refuses a label without a name in these words; dockerd does not check, but
+            // no docker command can make one, so one that comes through the API is a client's mistake.
+            if (l.getKey().isEmpty()) {
+                throw ContainerException.invalid("invalid label '=" + l.getValue() + "': empty name");
+            }
+        }
         NetworkOptions netOptions = r.network();
         checkNetworkOptions(netOptions);
         ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
@@ -234,6 +241,9 @@ public final class ContainerService {
         }
         List<String> env = new ArrayList<>(img.config().env());
         env.addAll(r.env());
+        // docker's merge: the image's labels, and the request's over them.
+        Map<String, String> labels = new LinkedHashMap<>(img.config().labels());
+        labels.putAll(r.labels());
         List<PortBinding> ports = ports(netOptions, img.config().exposedPorts());
         String id = ContainerStore.newId();
         String name = r.name() != null ? r.name() : generateName();
@@ -247,7 +257,8 @@ public final class ContainerService {
                     r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
                     r.user() != null ? r.user() : nullToEmpty(img.config().user()),
                     r.hostname() != null ? r.hostname() : id.substring(0, 12),
-                    r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking);
+                    r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking,
+                    labels);
             c = store.create(config);
         } catch (IOException | ContainerException | RuntimeException e) {
             releaseNetworks(id, e);

@@ -5,6 +5,7 @@ import dev.vessel.host.StateRoot;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * Docker's network API over the {@linkplain NetworkStore store} and the {@linkplain NetworkHost
@@ -145,10 +146,15 @@ public final class NetworkService {
 
     /** Removes every network but the default one that no container is on. */
     public PruneResult prune() throws IOException, NetworkException {
+        return prune(n -> true);
+    }
+
+    /** Removes every network {@code which} picks (its filters) but the default one that no container is on. */
+    public PruneResult prune(Predicate<Network> which) throws IOException, NetworkException {
         List<Network> removed = new ArrayList<>();
         List<NetworkException> failures = new ArrayList<>();
         for (Network n : store.list()) {
-            if (n.isDefault() || !n.endpoints().isEmpty()) {
+            if (n.isDefault() || !n.endpoints().isEmpty() || !which.test(n)) {
                 continue;
             }
             try {

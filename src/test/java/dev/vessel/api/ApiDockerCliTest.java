@@ -15,7 +15,9 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -126,6 +128,53 @@ class ApiDockerCliTest {
         assertTrue(inUse.err().contains("has active endpoints"), inUse.err());
         ok("rm", "p");
         assertEquals("Deleted Networks:\nback\n\n", ok("network", "prune", "-f").out());
+    }
+
+    @Test
+    void labelsAreSetListedFilteredAndInspected() throws Exception {
+        Path file = Files.writeString(dir.resolve("labels"), "# compose's\ncom.docker.compose.project=demo\n");
+        ok("create", "--name", "web", "--label", "a=b", "--label", "c", "--label-file", file.toString(), ApiFixture.IMAGE);
+        ok("create", "--name", "db", "-l", "a=other", ApiFixture.IMAGE);
+        ok("create", "--name", "plain", ApiFixture.IMAGE);
+
+        // The CLI joins a container's labels in Go's map order, which is random.
+        String labels = ok("ps", "-a", "--filter", "label=a=b", "--format", "{{.Labels}}").out().strip();
+        assertEquals(List.of("a=b", "c=", "com.docker.compose.project=demo"), Arrays.stream(labels.split(",")).sorted().toList());
+        assertEquals(List.of("db", "web"), names("ps", "-a", "--filter", "label=a"));
+        assertEquals(List.of("web"), names("ps", "-a", "--filter", "label=a", "--filter", "label=c"));
+        assertEquals(List.of("web"), names("ps", "-a", "--filter", "label=c="));
+        assertEquals(List.of(), names("ps", "-a", "--filter", "label=a=c"));
+        assertEquals("b\n", ok("ps", "-a", "--filter", "name=web", "--format", "{{.Label \"a\"}}").out());
+
+        assertEquals("{\"a\":\"b\",\"c\":\"\",\"com.docker.compose.project\":\"demo\"}\n",
+                ok("inspect", "-f", "{{json .Config.Labels}}", "web").out());
+        assertEquals("{}\n", ok("inspect", "-f", "{{json .Config.Labels}}", "plain").out());
+
+        DockerCli.Result noName = docker.run("create", "--label", "=x", ApiFixture.IMAGE);
+        assertEquals(125, noName.exit(), noName.toString()); // the CLI's own check; dockerd is never asked
+        assertTrue(noName.err().contains("invalid label '=x': empty name"), noName.err());
+        assertEquals(3, ok("ps", "-aq").out().lines().count());
+    }
+
+    @Test
+    void networksAreListedAndPrunedByLabelAsComposeDoes() throws Exception {
+        ok("network", "create", "--label", "com.docker.compose.project=demo", "--label", "keep", "demo_default");
+        ok("network", "create", "--label", "com.docker.compose.project=demo", "demo_back");
+        ok("network", "create", "other");
+        assertEquals("demo_back\ndemo_default\n",
+                ok("network", "ls", "--filter", "label=com.docker.compose.project=demo", "--format", "{{.Name}}").out());
+        assertEquals("demo_default\n", ok("network", "ls", "-f", "label=keep", "--format", "{{.Name}}").out());
+        assertEquals("Deleted Networks:\ndemo_back\n\n",
+                ok("network", "prune", "-f", "--filter", "label=com.docker.compose.project", "--filter", "label!=keep").out());
+        assertEquals("bridge\ndemo_default\nother\n", ok("network", "ls", "--format", "{{.Name}}").out());
+    }
+
+    /** The names a {@code docker ps} lists, sorted. */
+    private List<String> names(String... ps) throws Exception {
+        String[] args = Arrays.copyOf(ps, ps.length + 2);
+        args[ps.length] = "--format";
+        args[ps.length + 1] = "{{.Names}}";
+        return ok(args).out().lines().sorted().toList();
     }
 
     @Test

@@ -14,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -167,6 +169,10 @@ class ApiHttpTest {
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":\"x\"}"));
         assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field HostConfig.AutoRemove of type bool",
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"AutoRemove\":1}}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Labels of type string",
+                http.postJson("/containers/create", "{" + image + ",\"Labels\":{\"a\":1}}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal array into Go struct field CreateRequest.Labels of type map[string]string",
+                http.postJson("/containers/create", "{" + image + ",\"Labels\":[\"a=b\"]}"));
         assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field HostConfig.PortBindings of type []nat.PortBinding",
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"PortBindings\":{\"80/tcp\":\"8080\"}}}"));
         assertEquals("[]", http.get("/containers/json?all=1").body());
@@ -177,8 +183,10 @@ class ApiHttpTest {
         String image = "\"Image\":\"" + ApiFixture.IMAGE + "\"";
         assertError(400, "HostConfig.Privileged is not supported by Vessel (yet): true",
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"Privileged\":true}}"));
-        assertError(400, "Config.Labels is not supported by Vessel (yet): {\"a\":\"b\"}",
-                http.postJson("/containers/create", "{" + image + ",\"Labels\":{\"a\":\"b\"}}"));
+        assertError(400, "Config.StopSignal is not supported by Vessel (yet): \"SIGINT\"",
+                http.postJson("/containers/create", "{" + image + ",\"StopSignal\":\"SIGINT\"}"));
+        assertError(400, "invalid label '=x': empty name",
+                http.postJson("/containers/create", "{" + image + ",\"Labels\":{\"\":\"x\"}}"));
         assertError(400, "HostConfig.RestartPolicy always is not supported by Vessel (yet)",
                 http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"always\"}}}"));
         assertEquals(400, http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"NanoCpus\":1500000000}}").status());
@@ -253,12 +261,49 @@ class ApiHttpTest {
         assertEquals(2, json(http.get("/containers/json?filters=" + filters("{\"status\":{\"created\":true}}"))).size(),
                 "a status filter looks at every container");
         assertEquals(2, json(http.get("/containers/json?all=1&filters=" + filters("{\"ancestor\":{\"" + ApiFixture.IMAGE + "\":true}}"))).size());
-        assertEquals(0, json(http.get("/containers/json?all=1&filters=" + filters("{\"label\":{\"a=b\":true}}"))).size());
+        assertEquals(0, json(http.get("/containers/json?all=1&filters=" + filters("{\"label\":{\"a=b\":true}}"))).size(),
+                "neither has labels");
         assertEquals(1, json(http.get("/containers/json?all=1&limit=1")).size());
 
         assertError(400, "invalid filter 'foo'", http.get("/containers/json?filters=" + filters("{\"foo\":{\"x\":true}}")));
         assertError(400, "invalid filter 'status=bogus'", http.get("/containers/json?filters=" + filters("{\"status\":[\"bogus\"]}")));
         assertError(400, "invalid filter: {", http.get("/containers/json?filters=" + filters("{")));
+    }
+
+    @Test
+    void labelsAreKeptShownAndFilteredAsDockerdDoes() throws Exception {
+        String image = "\"Image\":\"" + ApiFixture.IMAGE + "\"";
+        assertEquals(201, http.postJson("/containers/create?name=web", "{" + image
+                + ",\"Labels\":{\"role\":\"web\",\"com.docker.compose.project\":\"demo\",\"empty\":\"\"}}").status());
+        assertEquals(201, http.postJson("/containers/create?name=db", "{" + image
+                + ",\"Labels\":{\"com.docker.compose.project\":\"demo\",\"role\":\"db\",\"gone\":null}}").status());
+        assertEquals(201, http.postJson("/containers/create?name=plain", "{" + image + "}").status());
+
+        String web = "{\"com.docker.compose.project\":\"demo\",\"empty\":\"\",\"role\":\"web\"}";
+        assertEquals(web, json(http.get("/containers/web/json")).at("/Config/Labels").toString(), "sorted, as Go writes maps");
+        assertEquals("{\"com.docker.compose.project\":\"demo\",\"gone\":\"\",\"role\":\"db\"}",
+                json(http.get("/containers/db/json")).at("/Config/Labels").toString(), "null is Go's empty string");
+        assertEquals("{}", json(http.get("/containers/plain/json")).at("/Config/Labels").toString());
+        for (JsonNode c : json(http.get("/containers/json?all=1"))) {
+            assertEquals(json(http.get("/containers/" + c.get("Id").asText() + "/json")).at("/Config/Labels"), c.get("Labels"));
+        }
+
+        assertEquals("[/db, /web]", labelled("{\"label\":{\"role\":true}}"), "a key alone: the label is there");
+        assertEquals("[/web]", labelled("{\"label\":{\"role=web\":true}}"));
+        assertEquals("[/web]", labelled("{\"label\":[\"empty=\"]}"), "KEY= wants the empty value");
+        assertEquals("[]", labelled("{\"label\":[\"role=\"]}"));
+        assertEquals("[]", labelled("{\"label\":[\"missing\"]}"));
+        assertEquals("[/db]", labelled("{\"label\":{\"com.docker.compose.project=demo\":true,\"role=db\":true}}"),
+                "every value must hold");
+        assertEquals("[]", labelled("{\"label\":{\"role=web\":true,\"role=db\":true}}"));
+        assertEquals("[/db]", labelled("{\"label\":[\"role\"],\"name\":[\"d\"]}"), "with the other filters");
+    }
+
+    /** The names of the containers a filter lets through, sorted. */
+    private String labelled(String filter) throws IOException {
+        List<String> names = new ArrayList<>();
+        json(http.get("/containers/json?all=1&filters=" + filters(filter))).forEach(c -> names.add(c.at("/Names/0").asText()));
+        return names.stream().sorted().toList().toString();
     }
 
     @Test
@@ -298,6 +343,35 @@ class ApiHttpTest {
         assertEquals("spare", json(http.get("/networks?filters=" + filters("{\"name\":{\"spa\":true}}"))).at("/0/Name").asText());
         assertEquals("{\"NetworksDeleted\":[\"spare\"]}", http.postJson("/networks/prune", null).body());
         assertError(403, "bridge is a pre-defined network and cannot be removed", http.send("DELETE", "/networks/bridge", null, null));
+    }
+
+    @Test
+    void networksAreListedAndPrunedByLabel() throws Exception {
+        assertEquals(201, http.postJson("/networks/create",
+                "{\"Name\":\"app_default\",\"Labels\":{\"com.docker.compose.project\":\"app\",\"keep\":\"\"}}").status());
+        assertEquals(201, http.postJson("/networks/create",
+                "{\"Name\":\"other\",\"Labels\":{\"com.docker.compose.project\":\"other\"}}").status());
+        assertEquals(201, http.postJson("/networks/create", "{\"Name\":\"bare\"}").status());
+        assertEquals("[app_default]", networks("/networks?filters=" + filters("{\"label\":{\"com.docker.compose.project=app\":true}}")));
+        assertEquals("[app_default, other]", networks("/networks?filters=" + filters("{\"label\":[\"com.docker.compose.project\"]}")));
+        assertEquals("[]", networks("/networks?filters=" + filters("{\"label\":[\"keep\",\"com.docker.compose.project=other\"]}")));
+        assertError(400, "invalid filter 'label!'", http.get("/networks?filters=" + filters("{\"label!\":[\"keep\"]}")));
+
+        assertError(400, "network prune --filter until is not supported by Vessel yet",
+                http.postJson("/networks/prune?filters=" + filters("{\"until\":[\"24h\"]}"), null));
+        assertEquals("{\"NetworksDeleted\":[\"other\"]}", http.postJson("/networks/prune?filters="
+                + filters("{\"label\":[\"com.docker.compose.project\"],\"label!\":[\"keep\"]}"), null).body(),
+                "label! spares what it matches");
+        assertEquals("{\"NetworksDeleted\":[\"app_default\"]}",
+                http.postJson("/networks/prune?filters=" + filters("{\"label\":[\"keep=\"]}"), null).body());
+        assertEquals("[bare, bridge]", networks("/networks"));
+    }
+
+    /** The names of the networks a list answers, sorted. */
+    private String networks(String path) throws IOException {
+        List<String> names = new ArrayList<>();
+        json(http.get(path)).forEach(n -> names.add(n.get("Name").asText()));
+        return names.stream().sorted().toList().toString();
     }
 
     @Test

@@ -41,7 +41,7 @@ class RunCommandTest {
         r.diskSize = "1G";
         CreateRequest q = r.request(Map.of());
         assertEquals(new CreateRequest("busybox", "web", List.of("sh", "-c", "true"), null, List.of(), "/srv", "nobody", "h",
-                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null), q);
+                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null, Map.of()), q);
     }
 
     @Test
@@ -101,5 +101,42 @@ class RunCommandTest {
         UserError e = assertThrows(UserError.class, () -> bad.request(Map.of()));
         assertEquals("invalid log option 'max-size': expected KEY=VALUE", e.getMessage());
         assertEquals(125, e.status());
+    }
+
+    @Test
+    void labelFilesThenFlagsAsDockersCliReadsThem() throws Exception {
+        Path file = Files.writeString(dir.resolve("labels"),
+                "\uFEFF# comment\n\n  com.example.team=core\nbare\nquoted=\"a b\" \nover=file\n");
+        RunCommand r = run("busybox");
+        r.labelFiles = List.of(file);
+        r.labels = List.of("over=flag", "a=b=c", "c");
+        Map<String, String> labels = r.request(Map.of()).labels();
+        assertEquals(List.of("com.example.team", "bare", "quoted", "over", "a", "c"), List.copyOf(labels.keySet()));
+        assertEquals(Map.of("com.example.team", "core", "bare", "", "quoted", "\"a b\" ", "over", "flag", "a", "b=c", "c", ""),
+                labels, "values as written; a key alone is an empty value; the flags' over the files'");
+        assertEquals(Map.of(), run("busybox").request(Map.of()).labels());
+    }
+
+    @Test
+    void aLabelNeedsANameWithoutBlanks() throws Exception {
+        assertLabelRefused("invalid label '=x': empty name", List.of("=x"), null);
+        assertLabelRefused("invalid label ' =x': empty name", List.of(" =x"), null);
+        assertLabelRefused("label 'a b' contains whitespaces", List.of("a b=c"), null);
+        Path file = Files.writeString(dir.resolve("labels"), "ok=1\n=x\n");
+        assertLabelRefused("invalid label '=x' in " + file + ": empty name", List.of(), file);
+        Path blank = Files.writeString(dir.resolve("blank"), "a\tb=1\n");
+        assertLabelRefused("label 'a\tb' in " + blank + " contains whitespaces", List.of(), blank);
+        assertLabelRefused("open " + dir.resolve("nope") + ": no such file or directory", List.of(), dir.resolve("nope"));
+        Path binary = Files.write(dir.resolve("binary"), new byte[] {'a', '=', (byte) 0xff, '\n'});
+        assertLabelRefused(binary + " is not UTF-8 text", List.of(), binary);
+    }
+
+    private static void assertLabelRefused(String message, List<String> labels, Path file) {
+        RunCommand r = run("busybox");
+        r.labels = labels;
+        r.labelFiles = file == null ? List.of() : List.of(file);
+        UserError e = assertThrows(UserError.class, () -> r.request(Map.of()));
+        assertEquals(message, e.getMessage());
+        assertEquals(125, e.status(), "docker run's status for a bad flag");
     }
 }

@@ -31,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -49,7 +50,7 @@ class ContainerServiceTest {
     @TempDir
     static Path shared;
     static ImageStore images;
-    /** An imported image: ENTRYPOINT ["/bin/echo", "ep"], CMD ["a"], an env, a workdir and a user. */
+    /** An imported image: ENTRYPOINT ["/bin/echo", "ep"], CMD ["a"], an env, a workdir, a user and labels. */
     static Image withEntrypoint;
 
     @TempDir
@@ -65,7 +66,8 @@ class ContainerServiceTest {
         images = ImageStore.open(shared.resolve("images"), UnpackPolicy.defaults());
         byte[] rootfs = Tars.tar().dir("bin").file("bin/echo", "not a real program").dir("srv").bytes();
         withEntrypoint = images.importRootfs(new ByteArrayInputStream(rootfs), "test/entry:1",
-                List.of("ENTRYPOINT [\"/bin/echo\", \"ep\"]", "CMD [\"a\"]", "ENV IMG=1", "WORKDIR /srv", "USER nobody"),
+                List.of("ENTRYPOINT [\"/bin/echo\", \"ep\"]", "CMD [\"a\"]", "ENV IMG=1", "WORKDIR /srv", "USER nobody",
+                        "LABEL img.only=1 shared=image"),
                 null);
     }
 
@@ -163,6 +165,7 @@ class ContainerServiceTest {
                 absent.withLogOptions(Map.of("max-size", "0")));
         assertInvalid("invalid value for log option max-file: 'none' (a count of files, at least 1)",
                 absent.withLogOptions(Map.of("max-file", "none")));
+        assertInvalid("invalid label '=x': empty name", absent.withLabels(Map.of("", "x")));
         assertTrue(pulls.isEmpty(), "nothing was pulled for a bad request");
         assertTrue(store.list().isEmpty());
     }
@@ -468,6 +471,22 @@ class ContainerServiceTest {
                 .withLogOptions(Map.of("max-size", "512k", "max-file", "2")));
         assertEquals(new ContainerLog.Limits(512L << 10, 2), c.config().logLimits());
         assertEquals(c.config(), service.require("small").config(), "kept in config.json");
+    }
+
+    @Test
+    void labelsAreTheImagesWithTheRequestsOverThem() throws Exception {
+        assertEquals(Map.of("img.only", "1", "shared", "image"), create(entry()).labels());
+        Map<String, String> mine = new LinkedHashMap<>();
+        mine.put("shared", "mine");
+        mine.put("com.docker.compose.project", "");
+        ContainerStore.Container c = service.create(entry().withName("labelled").withLabels(mine));
+        assertEquals(List.of("img.only", "shared", "com.docker.compose.project"), List.copyOf(c.config().labels().keySet()),
+                "the image's first, the request's after them");
+        assertEquals("mine", c.config().labels().get("shared"));
+        assertEquals("", c.config().labels().get("com.docker.compose.project"));
+        assertEquals(c.config(), service.require("labelled").config(), "kept in config.json");
+        assertEquals(Map.of("dev.vessel.builtin", "busybox"), create(CreateRequest.of("busybox").withCmd(List.of("true"))).labels(),
+                "the built-in image's own");
     }
 
     @Test

@@ -5,7 +5,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -18,7 +20,7 @@ class ContainerStoreTest {
 
     static ContainerConfig config(String id, String name, String created) {
         return new ContainerConfig(id, name, "busybox", "sha256:" + "a".repeat(64), created, "sh", List.of("-c", "true"),
-                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null);
+                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null, null);
     }
 
     @Test
@@ -74,6 +76,60 @@ class ContainerStoreTest {
         assertFalse(Files.exists(c.dir()));
         Files.createDirectories(root.resolve("containers").resolve("f".repeat(64))); // no config.json
         assertTrue(store.list().isEmpty());
+    }
+
+    @Test
+    void labelsAreKeptInTheirOrder() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("z.last", "1");
+        labels.put("com.docker.compose.project", "demo");
+        labels.put("empty", "");
+        ContainerConfig base = config("1b" + "6".repeat(62), "labelled", "2026-01-01T00:00:00Z");
+        ContainerConfig withLabels = new ContainerConfig(base.id(), base.name(), base.image(), base.imageId(), base.created(),
+                base.path(), base.args(), base.env(), base.workingDir(), base.user(), base.hostname(), base.tty(),
+                base.openStdin(), base.autoRemove(), base.memoryBytes(), base.cpus(), base.diskBytes(), base.logLimits(),
+                base.networking(), labels);
+        store.create(withLabels);
+        ContainerConfig read = ContainerStore.open(root.resolve("containers")).require("labelled").config();
+        assertEquals(withLabels, read);
+        assertEquals(List.of("z.last", "com.docker.compose.project", "empty"), List.copyOf(read.labels().keySet()));
+        assertEquals(read, read.withNetworking(read.networking()), "other changes keep them");
+    }
+
+    @Test
+    void aConfigWrittenBeforeLabelsLoadsWithNone() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        String id = "2c" + "7".repeat(62);
+        ContainerStore.Container c = store.create(config(id, "old", "2026-01-01T00:00:00Z"));
+        // config.json as the Vessel before labels wrote it.
+        Files.writeString(c.dir().resolve("config.json"), """
+                {
+                  "id" : "%s",
+                  "name" : "old",
+                  "image" : "busybox",
+                  "imageId" : "sha256:%s",
+                  "created" : "2026-01-01T00:00:00Z",
+                  "path" : "sh",
+                  "args" : [ "-c", "true" ],
+                  "env" : [ "A=1" ],
+                  "workingDir" : "",
+                  "user" : "",
+                  "hostname" : "%s",
+                  "tty" : false,
+                  "openStdin" : false,
+                  "autoRemove" : false,
+                  "memoryBytes" : 268435456,
+                  "cpus" : 1,
+                  "diskBytes" : 1073741824,
+                  "logLimits" : { "maxSize" : 20971520, "maxFiles" : 5 },
+                  "networking" : { "mode" : "none", "networks" : [ ], "dns" : [ ], "dnsSearch" : [ ], "dnsOptions" : [ ],
+                    "extraHosts" : [ ], "ports" : [ ] }
+                }
+                """.formatted(id, "a".repeat(64), id.substring(0, 12)));
+        ContainerConfig read = store.require("old").config();
+        assertEquals(Map.of(), read.labels());
+        assertEquals(config(id, "old", "2026-01-01T00:00:00Z"), read, "everything else as it was written");
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -73,5 +74,15 @@ class NetworkServiceTest {
         assertEquals(List.of(), r.failures());
         assertEquals(List.of("b", "bridge"), s.list().stream().map(Network::name).toList());
         assertTrue(s.list().contains(b.withEndpoints(s.store().require("b").endpoints())));
+    }
+
+    @Test
+    void pruneTakesOnlyTheNetworksItsFiltersPick() throws Exception {
+        NetworkService s = service(new FakeNetworkHost());
+        s.create(new CreateRequest("tmp", null, null, null, Map.of("tmp", ""), Map.of(), false));
+        s.create(CreateRequest.named("kept"));
+        NetworkService.PruneResult r = s.prune(n -> n.labels().containsKey("tmp"));
+        assertEquals(List.of("tmp"), r.removed().stream().map(Network::name).toList());
+        assertEquals(List.of("bridge", "kept"), s.list().stream().map(Network::name).toList());
     }
 }
