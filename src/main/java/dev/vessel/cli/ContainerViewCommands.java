@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -43,28 +44,30 @@ final class ContainerViewCommands {
 
         @Override
         public Integer call() throws Exception {
-            PrintStream out = System.out;
-            String fmt = "%-15s %-15s %-24s %-16s %-26s %-7s %s%n";
-            if (!quiet) {
-                out.printf(fmt, "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
+            List<ContainerSummary> containers = ContainerSupport.service(main).list(all);
+            if (quiet) {
+                containers.forEach(c -> System.out.println(noTrunc ? c.id() : c.shortId()));
+            } else {
+                System.out.print(table(containers, noTrunc, Instant.now()));
             }
-            Instant now = Instant.now();
-            for (ContainerSummary c : ContainerSupport.service(main).list(all)) {
-                String id = noTrunc ? c.id() : c.shortId();
-                if (quiet) {
-                    out.println(id);
-                    continue;
-                }
+            return 0;
+        }
+
+        /** Docker's table of the containers, the header first. */
+        static String table(List<ContainerSummary> containers, boolean noTrunc, Instant now) {
+            List<List<String>> rows = new ArrayList<>();
+            rows.add(List.of("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"));
+            for (ContainerSummary c : containers) {
                 String cmd = String.join(" ", c.command());
                 if (!noTrunc && cmd.length() > 20) {
                     cmd = cmd.substring(0, 19) + "…";
                 }
                 String ports = c.state().isRunning()
                         ? String.join(", ", c.state().ports().stream().map(Object::toString).toList()) : "";
-                out.printf(fmt, id, c.image(), "\"" + cmd + "\"", HumanDuration.of(HumanDuration.since(c.created(), now)) + " ago",
-                        c.status(), ports, c.name());
+                rows.add(List.of(noTrunc ? c.id() : c.shortId(), c.image(), "\"" + cmd + "\"",
+                        HumanDuration.of(HumanDuration.since(c.created(), now)) + " ago", c.status(), ports, c.name()));
             }
-            return 0;
+            return Table.format(rows);
         }
     }
 

@@ -53,31 +53,35 @@ final class ImagesCommand implements Callable<Integer> {
                 repo = r.repository();
                 tag = hasTag ? r.tag() : null;
             }
-            List<List<String>> rows = new ArrayList<>();
-            rows.add(List.of("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"));
-            Set<String> ids = new LinkedHashSet<>();
-            Instant now = Instant.now();
+            List<ImageSummary> shown = new ArrayList<>();
             for (ImageSummary s : images) {
-                if (repo != null && (s.reference() == null || !s.reference().repository().equals(repo)
-                        || (tag != null && !tag.equals(s.reference().tag())))) {
-                    continue;
+                if (repo == null || (s.reference() != null && s.reference().repository().equals(repo)
+                        && (tag == null || tag.equals(s.reference().tag())))) {
+                    shown.add(s);
                 }
-                String id = noTrunc ? s.id().toString() : s.id().shortHex();
-                if (quiet) {
-                    ids.add(id);
-                    continue;
-                }
-                rows.add(List.of(s.repository(), s.tag(), id, DockerFormat.createdSince(s.created(), now), DockerFormat.humanSize(s.size())));
             }
             if (quiet) {
+                Set<String> ids = new LinkedHashSet<>();
+                shown.forEach(s -> ids.add(noTrunc ? s.id().toString() : s.id().shortHex()));
                 ids.forEach(System.out::println);
             } else {
-                System.out.print(DockerFormat.table(rows));
+                System.out.print(table(shown, noTrunc, Instant.now()));
             }
             return 0;
         } catch (ImageException | IOException e) {
             return fail(e);
         }
+    }
+
+    /** Docker's table of the images, the header first. */
+    static String table(List<ImageSummary> images, boolean noTrunc, Instant now) {
+        List<List<String>> rows = new ArrayList<>();
+        rows.add(List.of("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"));
+        for (ImageSummary s : images) {
+            rows.add(List.of(s.repository(), s.tag(), noTrunc ? s.id().toString() : s.id().shortHex(),
+                    DockerFormat.createdSince(s.created(), now), DockerFormat.humanSize(s.size())));
+        }
+        return Table.format(rows);
     }
 
     /** The image store of the state root. */

@@ -158,7 +158,7 @@ final class NetworkCommand implements Callable<Integer> {
             return 0;
         }
 
-        /** Docker's table: columns as wide as their widest cell and three spaces apart. */
+        /** Docker's table ({@link Table}), or the ids alone. */
         static String table(List<Network> networks, boolean quiet, boolean noTrunc) {
             StringBuilder out = new StringBuilder();
             if (quiet) {
@@ -167,27 +167,12 @@ final class NetworkCommand implements Callable<Integer> {
                 }
                 return out.toString();
             }
-            List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"NETWORK ID", "NAME", "DRIVER", "SCOPE"});
+            List<List<String>> rows = new ArrayList<>();
+            rows.add(List.of("NETWORK ID", "NAME", "DRIVER", "SCOPE"));
             for (Network n : networks) {
-                rows.add(new String[] {noTrunc ? n.id() : n.shortId(), n.name(), n.driver(), "local"});
+                rows.add(List.of(noTrunc ? n.id() : n.shortId(), n.name(), n.driver(), "local"));
             }
-            int[] width = new int[4];
-            for (String[] r : rows) {
-                for (int i = 0; i < r.length; i++) {
-                    width[i] = Math.max(width[i], r[i].length());
-                }
-            }
-            for (String[] r : rows) {
-                StringBuilder line = new StringBuilder();
-                for (int i = 0; i < r.length; i++) {
-                    line.append(r[i]);
-                    if (i < r.length - 1) {
-                        line.append(" ".repeat(width[i] - r[i].length() + 3));
-                    }
-                }
-                out.append(line).append('\n');
-            }
+            out.append(Table.format(rows));
             return out.toString();
         }
     }

@@ -11,6 +11,17 @@ public final class HostCommand {
 
     /** Runs {@code command} in {@code dir}; returns its stdout. Stderr is captured for the error message. */
     public static String run(Path dir, List<String> command) throws IOException {
+        return runCapturing(dir, command).out();
+    }
+
+    /** What a program that succeeded printed. */
+    public record Output(String out, String err) {}
+
+    /**
+     * {@link #run}, returning stderr too: for programs that report a failed step there and still
+     * exit 0 (debugfs running a command file).
+     */
+    public static Output runCapturing(Path dir, List<String> command) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         if (dir != null) {
             pb.directory(dir.toFile());
@@ -39,7 +50,7 @@ public final class HostCommand {
                 throw new IOException(String.join(" ", command) + " failed (exit " + status + ")"
                         + (msg.isEmpty() ? "" : ": " + (nl >= 0 ? msg.substring(nl + 1) : msg)));
             }
-            return out;
+            return new Output(out, new String(errBytes[0], StandardCharsets.UTF_8));
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();

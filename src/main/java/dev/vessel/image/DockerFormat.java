@@ -5,9 +5,8 @@ import java.math.MathContext;
 import java.math.RoundingMode;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 
-/** How docker's CLI prints sizes, ages and tables, for output that reads the same. */
+/** How docker's CLI prints sizes and ages, for output that reads the same. */
 public final class DockerFormat {
     private DockerFormat() {}
 
@@ -82,31 +81,5 @@ public final class DockerFormat {
             return "N/A";
         }
         return humanDuration(Duration.between(created, now)) + " ago";
-    }
-
-    /**
-     * Rows aligned the way docker's tables are (Go's tabwriter with minimum width 10 and padding 3):
-     * every column but the last padded to its widest cell plus 3, at least 10.
-     */
-    public static String table(List<List<String>> rows) {
-        int cols = rows.stream().mapToInt(List::size).max().orElse(0);
-        int[] width = new int[cols];
-        for (List<String> r : rows) {
-            for (int c = 0; c < r.size() - 1; c++) {
-                width[c] = Math.max(width[c], Math.max(10, r.get(c).length() + 3));
-            }
-        }
-        StringBuilder sb = new StringBuilder();
-        for (List<String> r : rows) {
-            StringBuilder line = new StringBuilder();
-            for (int c = 0; c < r.size(); c++) {
-                line.append(r.get(c));
-                if (c < r.size() - 1) {
-                    line.append(" ".repeat(width[c] - r.get(c).length()));
-                }
-            }
-            sb.append(line).append('\n');
-        }
-        return sb.toString();
     }
 }

@@ -41,9 +41,13 @@ import java.util.Set;
  *       are never made relative) that is not a directory. Symbolic links are created as they
  *       are, whatever they point to: nothing here ever follows one (the guest resolves them in its
  *       own root).</li>
- *   <li>Device nodes are rejected or skipped, setuid/setgid bits kept, stripped or rejected, per
- *       {@link UnpackPolicy}; file bytes and entries are capped over all layers applied by one
+ *   <li>Device nodes are kept, rejected or skipped, setuid/setgid bits kept, stripped or rejected,
+ *       per {@link UnpackPolicy}; file bytes and entries are capped over all layers applied by one
  *       applier (decompression bombs).</li>
+ *   <li>A device node kept is never made on the host: an empty regular file (mode 0) holds its
+ *       place in the tree, so later entries and layers meet it as they would the node (a whiteout
+ *       or a replacement removes it, nothing can be written below it), and the node itself is
+ *       listed by {@link #deviceNodes()} for the image's filesystem to hold ({@link RootfsDisk}).</li>
  *   <li>Modes, numeric uids/gids, mtimes, symlinks, hard links and FIFOs are preserved; user and
  *       group names and extended attributes are not.</li>
  * </ul>
@@ -63,6 +67,27 @@ public final class LayerApplier {
     private long entries;
     /** The checker's symbolic links so far (over all layers), with the layer pass that made each. */
     private final Map<String, Object> symlinks = new java.util.HashMap<>();
+    /** The device nodes in the tree so far, by path, each held by a placeholder file. */
+    private final Map<String, DeviceNode> devices = new LinkedHashMap<>();
+
+    /** Largest device numbers an image can hold: what debugfs's mknod records (major 12 bits). */
+    static final int MAX_DEVICE_MAJOR = 4095;
+    static final int MAX_DEVICE_MINOR = 65535;
+    /** Longest device node path (UTF-8 bytes, quotes doubled) a debugfs command line takes whole. */
+    private static final int MAX_DEVICE_PATH = 8000;
+
+    /**
+     * A device node of the image, at {@code path} (relative to the root) in the tree: an empty
+     * regular file there holds its place.
+     *
+     * @param mode permission bits (07777)
+     * @param mtime modification time, seconds since the epoch
+     */
+    record DeviceNode(String path, boolean block, int major, int minor, int mode, long uid, long gid, long mtime) {
+        DeviceNode at(String other) {
+            return new DeviceNode(other, block, major, minor, mode, uid, gid, mtime);
+        }
+    }
 
     public LayerApplier(Path root, UnpackPolicy policy) {
         this.root = root;
@@ -77,6 +102,14 @@ public final class LayerApplier {
     /** Entries read so far over all layers. */
     public long entries() {
         return entries;
+    }
+
+    /**
+     * The device nodes the layers applied so far leave in the tree (whiteouts and replacements
+     * honoured), in the order they were made; the tree holds an empty regular file at each path.
+     */
+    List<DeviceNode> deviceNodes() {
+        return List.copyOf(devices.values());
     }
 
     /** Applies one layer. {@code layer} names it in errors (its digest). */
@@ -219,11 +252,14 @@ public final class LayerApplier {
             }
             Kind kind = kind(e);
             if (kind == Kind.DEVICE) {
-                if (policy.devices() == UnpackPolicy.Devices.SKIP) {
-                    return;
+                switch (policy.devices()) {
+                    case SKIP -> {
+                        return;
+                    }
+                    case REJECT -> throw fail("device node (" + (e.isCharacterDevice() ? "character" : "block") + " "
+                            + e.getDevMajor() + ":" + e.getDevMinor() + ") not allowed in an image");
+                    case KEEP -> checkDevice(e, rel);
                 }
-                throw fail("device node (" + (e.isCharacterDevice() ? "character" : "block") + " " + e.getDevMajor() + ":"
-                        + e.getDevMinor() + ") not allowed in an image");
             }
             if (kind == Kind.OTHER) {
                 throw fail("unsupported tar entry type '" + printable(e.getLinkFlag()) + "'");
@@ -297,7 +333,27 @@ public final class LayerApplier {
                 replace(path);
                 Files.createSymbolicLink(path, Path.of(e.getLinkName()));
                 metadata(path, e, mode, false);
+            } else if (kind == Kind.DEVICE) {
+                replace(path);
+                placeholder(path);
+                java.nio.file.attribute.FileTime mtime = e.getLastModifiedTime();
+                devices.put(rel, new DeviceNode(rel, e.isBlockDevice(), e.getDevMajor(), e.getDevMinor(), mode, uid, gid,
+                        mtime == null ? 0 : mtime.toInstant().getEpochSecond()));
             } else if (kind == Kind.HARDLINK) {
+                DeviceNode node = devices.get(linkRel);
+                if (node != null) {
+                    // A placeholder of its own rather than a link to the target's: the image gets a
+                    // second node of the same device.
+                    if (!linkRel.equals(rel)) {
+                        replace(path);
+                        if (!devices.containsKey(linkRel)) {
+                            throw fail("hard link target \"" + e.getLinkName() + "\" is not in the image");
+                        }
+                        placeholder(path);
+                        devices.put(rel, node.at(rel));
+                    }
+                    return;
+                }
                 int ls = linkRel.lastIndexOf('/');
                 Path targetParent = parent(ls < 0 ? "" : linkRel.substring(0, ls), false);
                 Path target = targetParent == null ? null : targetParent.resolve(linkRel.substring(ls + 1));
@@ -318,6 +374,32 @@ public final class LayerApplier {
                 NativeFs.mkfifo(path, 0600);
                 metadata(path, e, mode, false);
             }
+        }
+
+        /**
+         * Refuses a device node the image's filesystem cannot hold as it is: device numbers out of
+         * range, or a name a debugfs command line cannot carry.
+         */
+        private void checkDevice(TarArchiveEntry e, String rel) throws LayerException {
+            int major = e.getDevMajor();
+            int minor = e.getDevMinor();
+            if (major < 0 || major > MAX_DEVICE_MAJOR || minor < 0 || minor > MAX_DEVICE_MINOR) {
+                throw fail("device number " + major + ":" + minor + " cannot be recorded in an image (major up to "
+                        + MAX_DEVICE_MAJOR + ", minor up to " + MAX_DEVICE_MINOR + ")");
+            }
+            if (rel.indexOf('\n') >= 0 || rel.indexOf('\r') >= 0) {
+                throw fail("a device node whose name holds a line break cannot be recorded in an image");
+            }
+            long quotes = rel.chars().filter(c -> c == '"').count();
+            if (rel.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + quotes + 1 > MAX_DEVICE_PATH) {
+                throw fail("device node name too long to be recorded in an image");
+            }
+        }
+
+        /** An empty regular file holding a device node's place: nobody's to read or write. */
+        private void placeholder(Path path) throws IOException {
+            Files.newByteChannel(path, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)).close();
+            Files.setAttribute(path, "unix:mode", 0);
         }
 
         /**
@@ -468,6 +550,7 @@ public final class LayerApplier {
                 return true;
             }
             Files.delete(p);
+            devices.remove(rel);
             return false;
         }
 
@@ -480,6 +563,8 @@ public final class LayerApplier {
 
         private void remove(Path path) throws IOException {
             AtomicFiles.deleteTree(path);
+            String rel = root.relativize(path).toString();
+            devices.keySet().removeIf(d -> d.equals(rel) || d.startsWith(rel + "/"));
             // This layer's directories under it went too, and so do their deferred times: setting
             // them at the end would fail, or follow a symbolic link a later entry put on the way.
             dirTimes.keySet().removeIf(d -> d.startsWith(path));

@@ -20,8 +20,10 @@ import java.util.List;
 /**
  * Builds an image's root filesystem disk: its layers applied into a private temporary tree, then
  * {@code mkfs.ext4 -d} makes a read-only ext4 of it (no journal, no lost+found, root directory
- * with the tree's owner and mode; mkfs copies every file's mode, numeric owner, mtime, symlinks
- * and hard links when run as root). It is renamed into {@code disks/ID.ext4} when complete, under
+ * with the tree's owner and mode; mkfs copies every file's mode, numeric owner, mtime, symlinks,
+ * hard links and FIFOs when run as root). Device nodes are never made on the host: the tree holds
+ * an empty file in each one's place, and debugfs then puts the node there in the image (see
+ * {@link #deviceCommands}). It is renamed into {@code disks/ID.ext4} when complete, under
  * a per-image lock, so concurrent builders build it once and a killed one leaves nothing there.
  */
 final class RootfsDisk {
@@ -44,17 +46,20 @@ final class RootfsDisk {
             Path rootfs = work.path.resolve("rootfs");
             Files.createDirectory(rootfs);
             Files.setAttribute(rootfs, "unix:mode", 0755);
-            unpack(store, image, rootfs);
+            List<LayerApplier.DeviceNode> devices = unpack(store, image, rootfs);
             Path img = work.path.resolve("disk.ext4");
-            build(rootfs, img, "vessel-" + image.id().hex().substring(0, 9));
+            build(rootfs, devices, img, "vessel-" + image.id().hex().substring(0, 9));
             Files.setAttribute(img, "unix:mode", 0400); // read-only, and its owner's alone
             AtomicFiles.move(img, disk);
             return disk;
         }
     }
 
-    /** Applies the image's layers, lowest first, into {@code rootfs}, re-checking each diff_id. */
-    static void unpack(ImageStore store, Image image, Path rootfs) throws IOException, ImageException {
+    /**
+     * Applies the image's layers, lowest first, into {@code rootfs}, re-checking each diff_id.
+     * Returns the device nodes the tree holds placeholders for.
+     */
+    static List<LayerApplier.DeviceNode> unpack(ImageStore store, Image image, Path rootfs) throws IOException, ImageException {
         LayerApplier applier = new LayerApplier(rootfs, store.policy());
         List<Digest> diffIds = image.diffIds();
         for (int i = 0; i < image.layers().size(); i++) {
@@ -76,6 +81,7 @@ final class RootfsDisk {
                 throw new DigestMismatchException("layer " + layer.digest() + " uncompressed (rootfs.diff_ids)", diffIds.get(i), actual);
             }
         }
+        return applier.deviceNodes();
     }
 
     /** Sizes of a tree, for the filesystem that holds it. */
@@ -107,8 +113,12 @@ final class RootfsDisk {
         return new Usage(blocks[0], inodes[0]);
     }
 
-    /** Runs mkfs.ext4 on the tree; grows the filesystem and retries when the estimate was short. */
-    static void build(Path rootfs, Path img, String label) throws IOException, InvalidImageException {
+    /**
+     * Runs mkfs.ext4 on the tree (grows the filesystem and retries when the estimate was short),
+     * then debugfs on the image: the mkfs-made lost+found goes, the root gets the tree's mode, and
+     * each of {@code devices} replaces its placeholder.
+     */
+    static void build(Path rootfs, List<LayerApplier.DeviceNode> devices, Path img, String label) throws IOException, InvalidImageException {
         Usage u = usage(rootfs);
         long inodes = u.inodes() + 64 + u.inodes() / 16;
         long bytes = u.blocks() * BLOCK + u.blocks() * BLOCK / 8 + inodes * INODE_SIZE + (16L << 20);
@@ -137,10 +147,60 @@ final class RootfsDisk {
         if (last != null) {
             throw new IOException("building the image's root filesystem failed: " + last.getMessage(), last);
         }
+        StringBuilder cmds = new StringBuilder();
+        if (!Files.exists(rootfs.resolve("lost+found"), LinkOption.NOFOLLOW_LINKS)) {
+            cmds.append("rmdir /lost+found\n"); // mkfs's own; an image's lost+found stays
+        }
+        cmds.append("sif / mode 0").append(Integer.toOctalString(040000 | mode)).append('\n');
+        cmds.append(deviceCommands(rootfs, devices));
         Path script = img.resolveSibling("debugfs.cmds");
-        PrivateFiles.writeString(script, "rmdir /lost+found\nsif / mode 0" + Integer.toOctalString(040000 | mode) + "\n");
-        HostCommand.run(null, List.of(program("debugfs"), "-w", "-f", script.toString(), img.toString()));
+        PrivateFiles.writeString(script, cmds.toString());
+        HostCommand.Output out = HostCommand.runCapturing(null, List.of(program("debugfs"), "-w", "-f", script.toString(), img.toString()));
         Files.delete(script);
+        // debugfs exits 0 whatever its commands did; a failed one says so on stderr, after the banner.
+        for (String line : out.err().split("\n")) {
+            if (!line.isBlank() && !line.matches("debugfs \\S+ \\(.*\\)")) {
+                throw new IOException("writing the image's root filesystem with debugfs failed: " + line.strip());
+            }
+        }
+    }
+
+    /**
+     * The debugfs commands that turn each placeholder into its device node: remove the file mkfs
+     * copied, make the node in its directory (debugfs's mknod takes the name as it is, in the
+     * current directory), then set its mode, owner and times. Names are double-quoted (a quote
+     * doubled); the applier refused names debugfs cannot read (line breaks, too long).
+     */
+    static String deviceCommands(Path rootfs, List<LayerApplier.DeviceNode> devices) throws IOException {
+        StringBuilder cmds = new StringBuilder();
+        for (LayerApplier.DeviceNode d : devices) {
+            BasicFileAttributes a = Files.readAttributes(rootfs.resolve(d.path()), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!a.isRegularFile() || a.size() != 0) {
+                throw new IOException("the placeholder of device node /" + d.path() + " is not in the tree");
+            }
+            int slash = d.path().lastIndexOf('/');
+            String dir = slash < 0 ? "/" : "/" + d.path().substring(0, slash);
+            String name = d.path().substring(slash + 1);
+            String path = quote("/" + d.path());
+            cmds.append("cd ").append(quote(dir)).append('\n');
+            cmds.append("rm ").append(path).append('\n');
+            cmds.append("mknod ").append(quote(name)).append(d.block() ? " b " : " c ").append(d.major()).append(' ').append(d.minor())
+                    .append('\n');
+            cmds.append("sif ").append(path).append(" mode 0").append(Integer.toOctalString((d.block() ? 060000 : 020000) | d.mode()))
+                    .append('\n');
+            cmds.append("sif ").append(path).append(" uid ").append(d.uid()).append('\n');
+            cmds.append("sif ").append(path).append(" gid ").append(d.gid()).append('\n');
+            cmds.append("sif ").append(path).append(" atime @").append(d.mtime()).append('\n');
+            cmds.append("sif ").append(path).append(" mtime @").append(d.mtime()).append('\n');
+        }
+        if (!devices.isEmpty()) {
+            cmds.append("cd /\n");
+        }
+        return cmds.toString();
+    }
+
+    private static String quote(String s) {
+        return "\"" + s.replace("\"", "\"\"") + "\"";
     }
 
     /** A program of e2fsprogs: on PATH, else in /sbin or /usr/sbin (not on a normal user's PATH). */

@@ -6,11 +6,12 @@ package dev.vessel.image;
  *
  * @param maxBytes   total bytes of regular file content an image may unpack to
  * @param maxEntries total tar entries over all layers of an image
- * @param devices    device nodes (character and block): rejected (the layer fails) or skipped
+ * @param devices    device nodes (character and block): kept in the image (never made on the host),
+ *                   rejected (the layer fails) or skipped
  * @param setuid     setuid/setgid bits: kept, stripped, or rejected (the layer fails)
  */
 public record UnpackPolicy(long maxBytes, long maxEntries, Devices devices, Setuid setuid) {
-    public enum Devices { REJECT, SKIP }
+    public enum Devices { KEEP, REJECT, SKIP }
 
     public enum Setuid { KEEP, STRIP, REJECT }
 
@@ -24,13 +25,15 @@ public record UnpackPolicy(long maxBytes, long maxEntries, Devices devices, Setu
     }
 
     /**
-     * The defaults: 32 GiB and one million entries, device nodes rejected (a container's /dev is
-     * the guest kernel's devtmpfs; a device node in an image is hostile or useless), setuid bits
-     * kept (images need su, ping, passwd; they only matter inside the guest, and the store's
-     * directories are root-only, so no host user can run an unpacked setuid file).
+     * The defaults: 32 GiB and one million entries, device nodes kept (root filesystems made by
+     * debootstrap or mmdebstrap hold /dev/null and the like, and docker takes them; they belong to
+     * the guest, whose kernel decides what they open, and are written into the image's filesystem
+     * only, never made on the host), setuid bits kept (images need su, ping, passwd; they only
+     * matter inside the guest, and the store's directories are root-only, so no host user can run
+     * an unpacked setuid file).
      */
     public static UnpackPolicy defaults() {
-        return new UnpackPolicy(32L << 30, 1_000_000, Devices.REJECT, Setuid.KEEP);
+        return new UnpackPolicy(32L << 30, 1_000_000, Devices.KEEP, Setuid.KEEP);
     }
 
     public UnpackPolicy withMaxBytes(long n) {

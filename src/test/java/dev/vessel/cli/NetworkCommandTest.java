@@ -57,9 +57,9 @@ class NetworkCommandTest {
     void lsIsDockersTable() {
         List<Network> ns = List.of(network("a".repeat(64), "bridge"), network("b".repeat(64), "a-longer-name"));
         assertEquals("""
-                NETWORK ID     NAME            DRIVER   SCOPE
-                aaaaaaaaaaaa   bridge          bridge   local
-                bbbbbbbbbbbb   a-longer-name   bridge   local
+                NETWORK ID     NAME            DRIVER    SCOPE
+                aaaaaaaaaaaa   bridge          bridge    local
+                bbbbbbbbbbbb   a-longer-name   bridge    local
                 """, NetworkCommand.Ls.table(ns, false, false));
         assertEquals("a".repeat(64) + "\n" + "b".repeat(64) + "\n", NetworkCommand.Ls.table(ns, true, true));
     }
@@ -68,8 +68,8 @@ class NetworkCommandTest {
     void theDefaultNetworkIsListedAndInspectedFromTheStart() {
         Run ls = vessel("network", "ls");
         assertEquals(0, ls.status(), ls.toString());
-        assertTrue(ls.out().startsWith("NETWORK ID     NAME     DRIVER   SCOPE\n"), ls.out());
-        assertTrue(ls.out().matches("(?s).*\n[0-9a-f]{12}   bridge   bridge   local\n"), ls.out());
+        assertTrue(ls.out().startsWith("NETWORK ID     NAME      DRIVER    SCOPE\n"), ls.out());
+        assertTrue(ls.out().matches("(?s).*\n[0-9a-f]{12}   bridge    bridge    local\n"), ls.out());
         Run inspect = vessel("network", "inspect", "bridge");
         assertEquals(0, inspect.status(), inspect.toString());
         assertTrue(inspect.out().contains("\"com.docker.network.bridge.name\" : \"vessel0\""), inspect.out());

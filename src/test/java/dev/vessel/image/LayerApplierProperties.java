@@ -117,10 +117,13 @@ class LayerApplierProperties {
                 if (refused) {
                     break; // the tree is half applied: callers discard it
                 }
+                for (LayerApplier.DeviceNode d : applier.deviceNodes()) {
+                    Path p = s.tree().resolve(d.path());
+                    assertTrue(Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) && Files.size(p) == 0,
+                            "after layer " + i + ", device node " + d.path() + " is listed but its placeholder is gone");
+                }
             }
-            if (policy.devices() == UnpackPolicy.Devices.SKIP) {
-                assertNoDevices(s.tree());
-            }
+            assertNoDevices(s.tree()); // kept ones have placeholders: never a node on the host
         }
     }
 
@@ -148,7 +151,8 @@ class LayerApplierProperties {
         return -1;
     }
 
-    private static void assertNoDevices(Path tree) throws IOException {
+    /** Fails when a character or block device node is anywhere under {@code tree}. */
+    static void assertNoDevices(Path tree) throws IOException {
         try (var all = Files.walk(tree)) {
             for (Path p : all.toList()) {
                 int fmt = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0170000;
@@ -218,6 +222,7 @@ class LayerApplierProperties {
     Arbitrary<UnpackPolicy> policies() {
         return Arbitraries.of(UnpackPolicy.defaults(), UnpackPolicy.defaults().withMaxBytes(4096),
                 UnpackPolicy.defaults().withMaxEntries(6), UnpackPolicy.defaults().withDevices(UnpackPolicy.Devices.SKIP),
+                UnpackPolicy.defaults().withDevices(UnpackPolicy.Devices.REJECT),
                 UnpackPolicy.defaults().withSetuid(UnpackPolicy.Setuid.REJECT),
                 UnpackPolicy.defaults().withSetuid(UnpackPolicy.Setuid.STRIP));
     }

@@ -70,6 +70,21 @@ public final class Tars {
         return add(e, null);
     }
 
+    public Tars blockDevice(String name, int major, int minor) {
+        return device(name, true, major, minor, 0660, 0, 6);
+    }
+
+    /** A character or block device node with the given permission bits and owner. */
+    public Tars device(String name, boolean block, int major, int minor, int mode, int uid, int gid) {
+        TarArchiveEntry e = new TarArchiveEntry(name, block ? TarConstants.LF_BLK : TarConstants.LF_CHR, true);
+        e.setDevMajor(major);
+        e.setDevMinor(minor);
+        e.setMode((block ? 060000 : 020000) | mode);
+        e.setUserId(uid);
+        e.setGroupId(gid);
+        return add(e, null);
+    }
+
     public Tars fifo(String name) {
         TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_FIFO, true);
         e.setMode(010644);

@@ -4,6 +4,8 @@ import com.sun.net.httpserver.HttpExchange;
 import dev.vessel.image.Compression;
 import dev.vessel.image.Digest;
 import dev.vessel.image.DigestMismatchException;
+import dev.vessel.image.Ext4Inspect;
+import dev.vessel.image.Image;
 import dev.vessel.image.ImageStore;
 import dev.vessel.image.InvalidImageException;
 import dev.vessel.image.Json;
@@ -454,8 +456,29 @@ class FakeRegistryPullTest {
     }
 
     @Test
-    void hostileDeviceNode() throws Exception {
-        assertHostile(Tars.tar().charDevice("dev/mem", 1, 1).bytes(), "dev/mem", null);
+    void deviceNodesArePulledIntoTheImageAndLaterWhiteoutsDeleteThem() throws Exception {
+        TestImage img = TestImage.oci(Tars.tar().dir("dev").charDevice("dev/null", 1, 3).charDevice("dev/zero", 1, 5)
+                .blockDevice("dev/sda", 8, 0).fifo("dev/fifo").bytes(), Tars.tar().whiteout("dev/zero").bytes());
+        registry.put("repo/devices", "t", img);
+        Image image = pull("repo/devices:t").image();
+        Path disk = store.ensureDisk(image);
+        Ext4Inspect.Inode devNull = Ext4Inspect.stat(disk, "/dev/null");
+        assertEquals(List.of("character special", 0666, 1, 3), List.of(devNull.type(), devNull.mode(), devNull.major(), devNull.minor()));
+        Ext4Inspect.Inode sda = Ext4Inspect.stat(disk, "/dev/sda");
+        assertEquals(List.of("block special", 0660, 6L, 8, 0), List.of(sda.type(), sda.mode(), sda.gid(), sda.major(), sda.minor()));
+        assertEquals("FIFO", Ext4Inspect.stat(disk, "/dev/fifo").type());
+        assertNull(Ext4Inspect.stat(disk, "/dev/zero"));
+    }
+
+    @Test
+    void hostileDeviceNodeWhereRejected() throws Exception {
+        assertHostile(Tars.tar().charDevice("dev/mem", 1, 1).bytes(), "dev/mem",
+                UnpackPolicy.defaults().withDevices(UnpackPolicy.Devices.REJECT));
+    }
+
+    @Test
+    void hostileDeviceNodeThroughASymlinkedParent() throws Exception {
+        assertHostile(Tars.tar().symlink("dev", "/dev").charDevice("dev/null", 1, 3).bytes(), "dev/null", null);
     }
 
     @Test
