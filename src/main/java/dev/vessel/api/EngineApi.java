@@ -40,7 +40,7 @@ public final class EngineApi {
         new ContainerRunEndpoints(containers, runs).register(router);
         new ExecEndpoints(containers).register(router);
         imageEndpoints.register(router);
-        new NetworkEndpoints(containers.networks()).register(router);
+        new NetworkEndpoints(containers).register(router);
         Map<String, String> h = new LinkedHashMap<>();
         h.put("Api-Version", ApiVersion.CURRENT.toString());
         h.put("Docker-Experimental", "false");

@@ -18,7 +18,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * {@code docker exec}: an exec instance is created, then started on a connection the client takes
@@ -28,9 +27,6 @@ import java.util.Set;
 final class ExecEndpoints {
     static final int KEPT = 256;
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Set<String> CREATE_FIELDS = Set.of("User", "Privileged", "Tty", "ConsoleSize", "AttachStdin",
-            "AttachStderr", "AttachStdout", "Detach", "DetachKeys", "Env", "WorkingDir", "Cmd");
-    private static final Set<String> START_FIELDS = Set.of("Detach", "Tty", "ConsoleSize");
 
     /** One exec instance; its run state is written by the thread that runs it. */
     private static final class Instance {
@@ -96,7 +92,8 @@ final class ExecEndpoints {
         String workdir = body.string("WorkingDir");
         boolean tty = body.bool("Tty");
         int[] size = consoleSize(body);
-        body.rejectOthers(CREATE_FIELDS, "");
+        // Every field dockerd knows is read above; others are ignored, as dockerd ignores them
+        // (docker-py and docker-java send the container's id in the body too).
         if (workdir != null && !workdir.isEmpty() && !workdir.startsWith("/")) {
             throw ApiException.badRequest("the working directory '" + workdir + "' is invalid, it needs to be an absolute path");
         }
@@ -165,7 +162,6 @@ final class ExecEndpoints {
             JsonBody body = JsonBody.parse(r, "container.ExecStartOptions");
             detach = body.bool("Detach");
             size = consoleSize(body);
-            body.rejectOthers(START_FIELDS, "");
         }
         synchronized (instances) {
             if (instance.started) {

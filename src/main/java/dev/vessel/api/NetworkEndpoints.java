@@ -3,6 +3,8 @@ package dev.vessel.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vessel.container.ContainerException;
+import dev.vessel.container.ContainerService;
 import dev.vessel.network.CreateRequest;
 import dev.vessel.network.Network;
 import dev.vessel.network.NetworkException;
@@ -12,7 +14,7 @@ import dev.vessel.network.NetworkService;
 import java.io.IOException;
 import java.util.Set;
 
-/** The network endpoints over {@link NetworkService}: list, inspect, create, remove, prune. */
+/** The network endpoints over {@link NetworkService}: list, inspect, create, remove, prune, connect, disconnect. */
 final class NetworkEndpoints {
     /** Attachable (docker-compose sends it) means nothing on a local bridge, which any container may join. */
     private static final Set<String> CREATE_FIELDS = Set.of("Name", "Driver", "Internal", "Labels", "Options", "IPAM",
@@ -22,8 +24,11 @@ final class NetworkEndpoints {
 
     private final NetworkService networks;
 
-    NetworkEndpoints(NetworkService networks) {
-        this.networks = networks;
+    private final ContainerService containers;
+
+    NetworkEndpoints(ContainerService containers) {
+        this.containers = containers;
+        this.networks = containers.networks();
     }
 
     void register(Router router) {
@@ -31,7 +36,58 @@ final class NetworkEndpoints {
                 .add("POST", "/networks/create", this::create)
                 .add("POST", "/networks/prune", this::prune)
                 .add("GET", "/networks/{id}", this::inspect)
-                .add("DELETE", "/networks/{id}", this::remove);
+                .add("DELETE", "/networks/{id}", this::remove)
+                .add("POST", "/networks/{id}/connect", this::connect)
+                .add("POST", "/networks/{id}/disconnect", this::disconnect);
+    }
+
+    /**
+     * {@code network connect} (docker-compose connects each service's container to the project's
+     * network with its aliases before it starts it): aliases, an IPv4 address and a MAC address.
+     */
+    private ApiResponse connect(ApiRequest r) throws ApiException, IOException {
+        JsonBody body = JsonBody.parse(r, "network.ConnectOptions");
+        String container = body.string("Container");
+        if (container == null || container.isEmpty()) {
+            throw ApiException.badRequest("no container given to connect");
+        }
+        java.util.List<String> aliases = java.util.List.of();
+        String ipv4 = null;
+        String mac = null;
+        JsonBody endpoint = body.object("EndpointConfig", "network.EndpointSettings");
+        if (endpoint != null) {
+            aliases = endpoint.strSlice("Aliases");
+            mac = emptyToNull(endpoint.string("MacAddress"));
+            JsonBody ipam = endpoint.object("IPAMConfig", "network.EndpointIPAMConfig");
+            if (ipam != null) {
+                ipv4 = emptyToNull(ipam.string("IPv4Address"));
+                ipam.rejectOthers(Set.of("IPv4Address"), "EndpointConfig.IPAMConfig.");
+            }
+            endpoint.rejectOthers(Set.of("Aliases", "MacAddress", "IPAMConfig"), "EndpointConfig.");
+        }
+        body.rejectOthers(Set.of("Container", "EndpointConfig"), "");
+        try {
+            containers.connect(container, r.variable("id"), aliases, ipv4, mac);
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Empty(200);
+    }
+
+    private ApiResponse disconnect(ApiRequest r) throws ApiException, IOException {
+        JsonBody body = JsonBody.parse(r, "network.DisconnectOptions");
+        String container = body.string("Container");
+        if (container == null || container.isEmpty()) {
+            throw ApiException.badRequest("no container given to disconnect");
+        }
+        boolean force = body.bool("Force");
+        body.rejectOthers(Set.of("Container", "Force"), "");
+        try {
+            containers.disconnect(container, r.variable("id"), force);
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Empty(200);
     }
 
     private ApiResponse list(ApiRequest r) throws ApiException, IOException {

@@ -234,6 +234,21 @@ class ApiDockerCliTest {
     }
 
     @Test
+    void aCreatedContainerIsConnectedToANetworkAndDisconnected() throws Exception {
+        // docker-compose connects each service's container to the project's network this way before starting it.
+        ok("network", "create", "shop");
+        ok("create", "--name", "web", ApiFixture.IMAGE);
+        ok("network", "connect", "--alias", "www", "shop", "web");
+        String networks = ok("inspect", "-f", "{{json .NetworkSettings.Networks}}", "web").out();
+        assertTrue(networks.contains("\"shop\"") && networks.contains("\"www\""), networks);
+        DockerCli.Result unknown = docker.run("network", "connect", "shop", "nosuch");
+        assertEquals(1, unknown.exit(), unknown.toString());
+        assertEquals("Error response from daemon: No such container: nosuch\n", unknown.err());
+        ok("network", "disconnect", "shop", "web");
+        assertFalse(ok("inspect", "-f", "{{json .NetworkSettings.Networks}}", "web").out().contains("\"shop\""));
+    }
+
+    @Test
     void severalContainersAreRemovedAtOnce() throws Exception {
         // docker rm sends its removals in parallel: the stores' locks must hold between the server's threads.
         for (String name : new String[] {"a1", "a2", "a3", "a4"}) {

@@ -112,6 +112,9 @@ class ApiHttpTest {
         assertError(400, "invalid terminal size 0x80", http.postJson("/containers/later/resize?h=0&w=80", null));
         assertError(409, "container " + id + " is not running",
                 http.postJson("/containers/later/exec", "{\"Cmd\":[\"true\"],\"AttachStdout\":true}"));
+        // Fields dockerd does not know are ignored as dockerd ignores them (docker-py sends the container's id).
+        assertError(409, "container " + id + " is not running",
+                http.postJson("/containers/later/exec", "{\"Cmd\":[\"true\"],\"Container\":\"" + id + "\"}"));
         assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field ExecOptions.Tty of type bool",
                 http.postJson("/containers/later/exec", "{\"Cmd\":[\"true\"],\"Tty\":\"yes\"}"));
         assertError(404, "No such exec instance: nosuch", http.get("/exec/nosuch/json"));

@@ -70,7 +70,7 @@ class ComposeIT {
         if (!Files.isExecutable(binary)) {
             fail("this test runs Debian's docker-compose (package docker-compose, in scripts/packages.sh), which is missing");
         }
-        List<String> argv = new ArrayList<>(List.of(binary.toString(), "--no-ansi"));
+        List<String> argv = new ArrayList<>(List.of(binary.toString(), "--ansi", "never"));
         argv.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(argv).directory(project.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
@@ -88,6 +88,26 @@ class ComposeIT {
                 new String(err.join(), StandardCharsets.UTF_8));
     }
 
+    /** Follows a container's log until {@code line} appears in it. */
+    private static void awaitLog(String container, String line) throws Exception {
+        Process logs = new DockerCli(socket, dir.resolve("docker-config")).start("logs", "-f", container);
+        try {
+            CompletableFuture<Boolean> seen = Background.run("compose-logs", () -> {
+                BufferedReader r = new BufferedReader(new InputStreamReader(logs.getInputStream(), StandardCharsets.UTF_8));
+                String l;
+                while ((l = r.readLine()) != null) {
+                    if (l.contains(line)) {
+                        return true;
+                    }
+                }
+                return false;
+            });
+            assertTrue(seen.get(T.toSeconds(), TimeUnit.SECONDS), container + "'s log ended without " + line);
+        } finally {
+            logs.destroy();
+        }
+    }
+
     private static int freePort() throws Exception {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
@@ -103,13 +123,14 @@ class ComposeIT {
                 services:
                   web:
                     image: busybox
-                    command: sh -c "mkdir /www && echo hello-compose > /www/index.html && echo web-started && exec httpd -f -p 80 -h /www"
+                    command: sh -c "mkdir /www && echo hello-compose > /www/index.html && httpd -p 80 -h /www && echo web-started && exec sleep 3600"
                     ports:
                       - "127.0.0.1:%d:80"
                   client:
                     image: busybox
                     command: sh -c "echo client-started && exec sleep 3600"
                 """.formatted(port));
+        compose(project, "down"); // what a first attempt on a machine that died left
         try {
             DockerCli.Result up = compose(project, "up", "-d");
             assertEquals(0, up.exit(), up.toString());
@@ -119,6 +140,8 @@ class ComposeIT {
             assertTrue(ps.out().contains("shop_web_1") && ps.out().contains("shop_client_1"), ps.toString());
             assertTrue(ps.out().lines().filter(l -> l.startsWith("shop_")).allMatch(l -> l.contains(" Up ")), ps.toString());
 
+            // httpd without -f goes to the background once it listens: its "web-started" means it does.
+            awaitLog("shop_web_1", "web-started");
             try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(30)).build()) {
                 HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/index.html"))
                         .timeout(Duration.ofMinutes(1)).build(), HttpResponse.BodyHandlers.ofString());

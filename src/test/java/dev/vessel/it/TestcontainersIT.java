@@ -61,8 +61,9 @@ class TestcontainersIT {
     @Test
     void aGenericContainerServesOnItsMappedPortRunsCommandsAndLogs() throws Exception {
         try (GenericContainer<?> web = new GenericContainer<>(DockerImageName.parse("busybox:latest"))
+                // httpd without -f goes to the background once it listens: "serving" means it does.
                 .withCommand("sh", "-c", "mkdir /www && echo hello-from-vessel > /www/index.html"
-                        + " && echo serving && exec httpd -f -p 8080 -h /www")
+                        + " && httpd -p 8080 -h /www && echo serving && exec sleep 3600")
                 .withExposedPorts(8080)
                 .waitingFor(Wait.forLogMessage(".*serving.*\\n", 1))
                 .withStartupTimeout(Duration.ofMinutes(4))) {
