@@ -74,7 +74,11 @@ final class ContainerRunEndpoints {
         try {
             containers.start(id, true);
         } catch (ContainerException e) {
+            runs.startFailed(id, e);
             throw ApiException.of(e);
+        } catch (IOException | RuntimeException e) {
+            runs.startFailed(id, e);
+            throw e;
         }
         ContainerStore.Container c;
         try {
@@ -204,8 +208,11 @@ final class ContainerRunEndpoints {
                 run = waiter.started().get();
             }
             status = run != null ? run.exit().get() : containers.awaitExit(id);
-            if (condition.equals("removed") && run != null && run.supervisor().isPresent()) {
-                // An AutoRemove container is gone once its supervisor ended.
+            // The supervisor removes an AutoRemove container before it reports the exit, so it is
+            // gone by now; its process goes on a while (network names, the JVM's end), which the
+            // client need not wait for. Only a removal still under way is waited for.
+            if (condition.equals("removed") && c.config().autoRemove() && containers.find(id).isPresent()
+                    && run != null && run.supervisor().isPresent()) {
                 run.supervisor().get().onExit().get();
             }
         } catch (InterruptedException e) {
@@ -283,8 +290,8 @@ final class ContainerRunEndpoints {
                           boolean tty, DetachKeys keys, OutputStream out, OutputStream err) throws IOException {
         if (waiter != null) {
             CompletableFuture.anyOf(waiter.started(), connection.closed()).exceptionally(t -> null).join();
-            if (!waiter.started().isDone() || waiter.started().isCancelled()) {
-                return; // the client went away before the container started
+            if (!waiter.started().isDone() || waiter.started().isCancelled() || waiter.started().isCompletedExceptionally()) {
+                return; // the client went away before the container started, or its start failed (the start says why)
             }
         }
         int[] size = runs.size(id);

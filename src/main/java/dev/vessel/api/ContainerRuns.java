@@ -73,6 +73,17 @@ final class ContainerRuns {
         }
     }
 
+    /** The start failed: its waiters end with {@code failure} (a client's attach and wait must not wait on). */
+    void startFailed(String id, Throwable failure) {
+        List<Waiter> woken;
+        synchronized (this) {
+            woken = waiting.remove(id);
+        }
+        if (woken != null) {
+            woken.forEach(w -> w.started().completeExceptionally(failure));
+        }
+    }
+
     /** The run the API started last for {@code id}, or null. */
     synchronized Run current(String id) {
         return current.get(id);

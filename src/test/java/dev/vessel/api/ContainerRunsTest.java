@@ -44,6 +44,15 @@ class ContainerRunsTest {
     }
 
     @Test
+    void aFailedStartEndsItsWaiters() {
+        ContainerRuns runs = new ContainerRuns();
+        ContainerRuns.Waiter attach = runs.awaitStart("a", true);
+        runs.startFailed("a", new IllegalStateException("no VM"));
+        assertTrue(attach.started().isCompletedExceptionally());
+        assertFalse(runs.attachWaiting("a"));
+    }
+
+    @Test
     void theLastSizeIsKeptForAttachesStillConnectingAndForgottenWithTheContainer() {
         ContainerRuns runs = new ContainerRuns();
         assertNull(runs.size("a"));
