@@ -72,6 +72,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # so that the EXIT trap stops the service
 
 if ! grep -qwE 'vmx|svm' /proc/cpuinfo && ! vessel machine status >/dev/null 2>&1; then
   say "starting the helper machine in $root"
@@ -106,7 +107,11 @@ batch() {
   local s e ok=0 pids=()
   s=$(ms)
   for i in $(seq "$n"); do "$@" > /dev/null 2>"$work/batch.$i.err" & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
+  local i=0
+  for p in "${pids[@]}"; do
+    i=$((i + 1))
+    if wait "$p"; then ok=$((ok + 1)); else say "batch run $i failed: $(cat "$work/batch.$i.err")"; fi
+  done
   e=$(ms)
   echo "$((e - s)) $ok"
 }
