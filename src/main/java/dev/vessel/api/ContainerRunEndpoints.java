@@ -10,7 +10,6 @@ import dev.vessel.container.ShimProtocol;
 import dev.vessel.container.SignalNames;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
@@ -310,7 +309,8 @@ final class ContainerRunEndpoints {
         connection.closed().thenRun(client::detach); // a client that goes away leaves the container running
         try {
             if (client.stdin()) {
-                Thread.ofVirtual().name("vessel-api-attach-stdin").start(() -> pumpInput(connection.input(), client, tty, keys));
+                // With a terminal the input's end ends the attach, not the process's input (as dockerd).
+                Thread.ofVirtual().name("vessel-api-attach-stdin").start(() -> client.pumpStdin(connection.input(), keys, tty));
             }
             client.copyOutput(out, err);
         } catch (ContainerException e) {
@@ -319,32 +319,6 @@ final class ContainerRunEndpoints {
         } finally {
             runs.detached(id, client);
             client.close();
-        }
-    }
-
-    /** The client's input to the main process, until its end or the detach keys. */
-    private static void pumpInput(InputStream in, AttachClient client, boolean tty, DetachKeys keys) {
-        DetachKeys.Matcher matcher = keys.matcher();
-        byte[] buf = new byte[8192];
-        try {
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                DetachKeys.Scan scan = matcher.scan(buf, 0, n);
-                if (scan.forward().length > 0) {
-                    client.writeStdin(scan.forward(), 0, scan.forward().length);
-                }
-                if (scan.detach()) {
-                    client.detach();
-                    return;
-                }
-            }
-            if (tty) {
-                client.detach(); // with a terminal the input's end ends the attach, not the process's input
-            } else {
-                client.closeStdin();
-            }
-        } catch (IOException e) {
-            // the container ended, or the attach did
         }
     }
 

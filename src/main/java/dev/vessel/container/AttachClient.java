@@ -102,6 +102,14 @@ public final class AttachClient implements AutoCloseable {
      * until {@code keys} are typed (then this client detaches). Blocks; returns whether it detached.
      */
     public boolean pumpStdin(InputStream in, DetachKeys keys) {
+        return pumpStdin(in, keys, false);
+    }
+
+    /**
+     * As {@link #pumpStdin(InputStream, DetachKeys)}; with {@code endDetaches} the input's end
+     * detaches instead of closing the process's stdin (dockerd's attach with a terminal).
+     */
+    public boolean pumpStdin(InputStream in, DetachKeys keys, boolean endDetaches) {
         DetachKeys.Matcher matcher = keys.matcher();
         byte[] buf = new byte[8192];
         try {
@@ -115,6 +123,10 @@ public final class AttachClient implements AutoCloseable {
                     detach();
                     return true;
                 }
+            }
+            if (endDetaches) {
+                detach();
+                return true;
             }
             closeStdin();
         } catch (IOException e) {

@@ -201,6 +201,19 @@ class AttachClientTest {
     }
 
     @Test
+    void withATerminalTheEndOfInputDetachesAndLeavesTheStdinOpen() throws Exception {
+        CompletableFuture<Accepted> incoming = acceptNext();
+        try (AttachClient client = AttachClient.connect(socket, true, true, 0, 0)) {
+            Accepted a = get(incoming);
+            BlockingQueue<AgentProtocol.Frame> in = readAll(a.ch());
+            assertTrue(client.pumpStdin(new ByteArrayInputStream("line\n".getBytes(StandardCharsets.UTF_8)), DetachKeys.NONE, true));
+            assertEquals("line\n", new String(next(in).payload(), StandardCharsets.UTF_8));
+            assertTrue(client.isDetached());
+            a.ch().close();
+        }
+    }
+
+    @Test
     void theEndOfInputClosesTheContainersStdin() throws Exception {
         CompletableFuture<Accepted> incoming = acceptNext();
         try (AttachClient client = AttachClient.connect(socket, true, false, 0, 0)) {
