@@ -43,7 +43,7 @@ class ComposeIT {
     static void serve() throws Exception {
         dir = Files.createTempDirectory("vessel-compose-it");
         socket = dir.resolve("docker.sock");
-        service = VesselCli.start(List.of("system", "service", "--socket", socket.toString(), "--time", "0"));
+        service = VesselCli.start(Duration.ofMinutes(40), List.of("system", "service", "--socket", socket.toString(), "--time", "0"));
         Background.run("compose-service-stderr", () -> service.getErrorStream().transferTo(System.err));
         BufferedReader out = new BufferedReader(new InputStreamReader(service.getInputStream(), StandardCharsets.UTF_8));
         String first = out.readLine();
@@ -77,7 +77,7 @@ class ComposeIT {
         pb.environment().put("DOCKER_HOST", "unix://" + socket);
         pb.environment().put("DOCKER_CONFIG", Files.createDirectories(dir.resolve("docker-config")).toString());
         pb.environment().put("COMPOSE_INTERACTIVE_NO_CLI", "1");
-        Process p = pb.start();
+        Process p = ProcessDeadline.after(ProcessDeadline.DEFAULT, pb.start());
         CompletableFuture<byte[]> err = Background.run("compose-stderr", () -> p.getErrorStream().readAllBytes());
         CompletableFuture<byte[]> out = Background.run("compose-stdout", () -> p.getInputStream().readAllBytes());
         if (!p.waitFor(T.toSeconds(), TimeUnit.SECONDS)) {

@@ -127,6 +127,7 @@ class ContainerIT {
                 "tty; stty size; echo done")).stream().map(a -> "'" + a.replace("'", "'\\''") + "'").toList());
         Process p = new ProcessBuilder("/usr/bin/script", "-qefc", "stty cols 100 rows 30; " + cmd, "/dev/null")
                 .redirectErrorStream(true).start();
+        ProcessDeadline.after(T, p);
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(T.toSeconds(), TimeUnit.SECONDS), out);

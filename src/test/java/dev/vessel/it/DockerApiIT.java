@@ -36,7 +36,7 @@ class DockerApiIT {
     static void serve() throws Exception {
         dir = Files.createTempDirectory("vessel-api-it");
         Path socket = dir.resolve("docker.sock");
-        service = VesselCli.start(List.of("system", "service", "--socket", socket.toString(), "--time", "0"));
+        service = VesselCli.start(Duration.ofMinutes(40), List.of("system", "service", "--socket", socket.toString(), "--time", "0"));
         Background.run("api-service-stderr", () -> service.getErrorStream().transferTo(System.err));
         BufferedReader out = new BufferedReader(new InputStreamReader(service.getInputStream(), StandardCharsets.UTF_8));
         String first = out.readLine();

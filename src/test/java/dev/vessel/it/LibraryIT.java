@@ -57,7 +57,7 @@ class LibraryIT {
                     "--enable-native-access=ALL-UNNAMED", "-cp", jar + ":" + VesselCli.jar(), "HelloVm");
             ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.environment().put("VESSEL_ROOT", VesselCli.root().toString());
-            r = VesselCli.finish(pb.start(), Duration.ofMinutes(3), null, "HelloVm");
+            r = VesselCli.finish(ProcessDeadline.after(ProcessDeadline.DEFAULT, pb.start()), Duration.ofMinutes(3), null, "HelloVm");
         } else {
             r = VesselCli.run(Duration.ofMinutes(5), null, "machine", "java", "-cp", jar.toString(), "HelloVm");
         }

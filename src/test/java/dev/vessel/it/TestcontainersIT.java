@@ -42,7 +42,7 @@ class TestcontainersIT {
         assertTrue(host != null && host.startsWith("unix://"), "the build sets DOCKER_HOST to the socket this test serves; got " + host);
         Path socket = Path.of(host.substring("unix://".length()));
         Files.createDirectories(socket.getParent());
-        service = VesselCli.start(List.of("system", "service", "--socket", socket.toString(), "--time", "0"));
+        service = VesselCli.start(Duration.ofMinutes(40), List.of("system", "service", "--socket", socket.toString(), "--time", "0"));
         Background.run("testcontainers-service-stderr", () -> service.getErrorStream().transferTo(System.err));
         BufferedReader out = new BufferedReader(new InputStreamReader(service.getInputStream(), StandardCharsets.UTF_8));
         String first = out.readLine();

@@ -51,8 +51,14 @@ final class VesselCli {
         return cmd;
     }
 
+    /** Starts a command that {@link ProcessDeadline#DEFAULT} ends if nothing else did. */
     static Process start(List<String> args) throws IOException {
-        return new ProcessBuilder(command(args)).start();
+        return start(ProcessDeadline.DEFAULT, args);
+    }
+
+    /** Starts a command that is killed after {@code limit} (a service that lives as long as its test class). */
+    static Process start(Duration limit, List<String> args) throws IOException {
+        return ProcessDeadline.after(limit, new ProcessBuilder(command(args)).start());
     }
 
     static Result run(Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
@@ -67,7 +73,7 @@ final class VesselCli {
     static Process startIn(Path root, java.util.Map<String, String> env, List<String> args) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command(root, args));
         pb.environment().putAll(env);
-        return pb.start();
+        return ProcessDeadline.after(ProcessDeadline.DEFAULT, pb.start());
     }
 
     static Result finish(Process p, Duration timeout, byte[] stdin, String... args) throws IOException, InterruptedException {
@@ -82,15 +88,21 @@ final class VesselCli {
         }
         if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             String machineState = args.length > 0 && args[0].equals("vm") ? machineThreadDumps() : "";
-            p.destroyForcibly().waitFor();
-            o.join();
-            e.join();
+            ProcessDeadline.killTree(p);
+            p.waitFor();
+            ProcessDeadline.join(o, Duration.ofSeconds(10));
+            ProcessDeadline.join(e, Duration.ofSeconds(10));
             throw new AssertionError("vessel " + String.join(" ", args) + " did not finish within " + timeout
                     + "\n" + new Result(-1, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8))
                     + machineState);
         }
-        o.join();
-        e.join();
+        ProcessDeadline.join(o, Duration.ofMinutes(1));
+        ProcessDeadline.join(e, Duration.ofMinutes(1));
+        if (o.isAlive() || e.isAlive()) {
+            throw new AssertionError("vessel " + String.join(" ", args) + " exited " + p.exitValue()
+                    + ", but a process it left behind still holds its output open\n"
+                    + new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)));
+        }
         return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -111,10 +123,18 @@ final class VesselCli {
                             + " case \"$c\" in *' vm run '*|*' vm standby '*) kill -QUIT ${d#/proc/} ;; esac ;; esac; done; sleep 3")))
                     .redirectErrorStream(true).start();
             m.getOutputStream().close();
-            byte[] b = m.getInputStream().readAllBytes();
-            m.waitFor(1, TimeUnit.MINUTES);
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            Thread pump = pump(m.getInputStream(), b);
+            // The machine that made the command hang may not answer this either.
+            if (!m.waitFor(1, TimeUnit.MINUTES)) {
+                ProcessDeadline.killTree(m);
+                m.waitFor();
+                ProcessDeadline.join(pump, Duration.ofSeconds(10));
+                return "\n(the helper machine did not list its processes within a minute: it may be mute)\n" + b;
+            }
+            ProcessDeadline.join(pump, Duration.ofSeconds(10));
             return "\n--- Vessel processes in the helper machine (thread dumps of `vm run` VMMs are in stdout above) ---\n"
-                    + new String(b, StandardCharsets.UTF_8);
+                    + b.toString(StandardCharsets.UTF_8);
         } catch (IOException | InterruptedException e) {
             return "\n(could not read the helper machine's processes: " + e + ")";
         }

@@ -57,7 +57,7 @@ class VmStandbyIT {
     static Process startRun(List<String> args) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(VesselCli.command(args));
         pb.environment().put("VESSEL_TIMING", "1");
-        return pb.start();
+        return ProcessDeadline.after(ProcessDeadline.DEFAULT, pb.start());
     }
 
     static String machine(String script) throws Exception {
@@ -144,10 +144,11 @@ class VmStandbyIT {
         Thread e = VesselCli.pump(p.getErrorStream(), err);
         p.getOutputStream().close();
         if (!p.waitFor(3, TimeUnit.MINUTES)) {
-            p.destroyForcibly().waitFor();
+            ProcessDeadline.killTree(p);
+            p.waitFor();
         }
-        o.join();
-        e.join();
+        ProcessDeadline.join(o, Duration.ofMinutes(1));
+        ProcessDeadline.join(e, Duration.ofMinutes(1));
         return new VesselCli.Result(p.isAlive() ? -1 : p.exitValue(), out.toString(StandardCharsets.UTF_8),
                 err.toString(StandardCharsets.UTF_8));
     }
