@@ -246,23 +246,18 @@ public final class ContainerService {
         labels.putAll(r.labels());
         List<PortBinding> ports = ports(netOptions, img.config().exposedPorts());
         String id = ContainerStore.newId();
-        String name = r.name() != null ? r.name() : generateName();
-        // The address first: a network that is full or an address that is taken fails the create
-        // before anything is made; everything after it gives the address back when it fails.
-        ContainerNetworking networking = joinNetworks(id, name, netOptions, ports);
-        ContainerStore.Container c;
-        try {
-            ContainerConfig config = new ContainerConfig(id, name, r.image(), img.id().toString(), Instant.now().toString(),
-                    argv.getFirst(), argv.subList(1, argv.size()), env,
-                    r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
-                    r.user() != null ? r.user() : nullToEmpty(img.config().user()),
-                    r.hostname() != null ? r.hostname() : id.substring(0, 12),
-                    r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking,
-                    labels);
-            c = store.create(config);
-        } catch (IOException | ContainerException | RuntimeException e) {
-            releaseNetworks(id, e);
-            throw e;
+        ContainerStore.Container c = null;
+        // A generated name is picked outside the store's lock: a concurrent create (another
+        // process, too) can take it first, and then this one picks another.
+        for (int attempt = 1; c == null; attempt++) {
+            String name = r.name() != null ? r.name() : generateName();
+            try {
+                c = store(r, img, id, name, argv, env, labels, netOptions, ports, memoryBytes, cpus, diskBytes, logLimits);
+            } catch (ContainerException e) {
+                if (r.name() != null || e.kind() != ContainerException.Kind.CONFLICT || attempt == GENERATED_NAME_ATTEMPTS) {
+                    throw e;
+                }
+            }
         }
         try {
             // A sparse ext4 disk: the container's writable layer, kept across stop and start. Made
@@ -277,6 +272,34 @@ public final class ContainerService {
             throw failure;
         }
         return c;
+    }
+
+    private static final int GENERATED_NAME_ATTEMPTS = 5;
+
+    /** Picks a name the given names do not hold; tests replace it to lose the race on purpose. */
+    java.util.function.Function<java.util.function.Predicate<String>, String> nameGenerator = ContainerNames::generate;
+
+    /** Joins the networks and writes the container's config under {@code name}; gives the addresses back when that fails. */
+    private ContainerStore.Container store(CreateRequest r, Image img, String id, String name, List<String> argv,
+                                           List<String> env, Map<String, String> labels, NetworkOptions netOptions,
+                                           List<PortBinding> ports, long memoryBytes, int cpus, long diskBytes,
+                                           ContainerLog.Limits logLimits) throws IOException, ContainerException {
+        // The address first: a network that is full or an address that is taken fails the create
+        // before anything is made; everything after it gives the address back when it fails.
+        ContainerNetworking networking = joinNetworks(id, name, netOptions, ports);
+        try {
+            ContainerConfig config = new ContainerConfig(id, name, r.image(), img.id().toString(), Instant.now().toString(),
+                    argv.getFirst(), argv.subList(1, argv.size()), env,
+                    r.workdir() != null ? r.workdir() : nullToEmpty(img.config().workingDir()),
+                    r.user() != null ? r.user() : nullToEmpty(img.config().user()),
+                    r.hostname() != null ? r.hostname() : id.substring(0, 12),
+                    r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking,
+                    labels);
+            return store.create(config);
+        } catch (IOException | ContainerException | RuntimeException e) {
+            releaseNetworks(id, e);
+            throw e;
+        }
     }
 
     /** Docker's hostname rule (RFC 1123 labels); it also keeps the VM's kernel command line whole. */
@@ -456,7 +479,7 @@ public final class ContainerService {
         for (ContainerStore.Container c : store.list()) {
             used.add(c.config().name());
         }
-        return ContainerNames.generate(used::contains);
+        return nameGenerator.apply(used::contains);
     }
 
     private static String nullToEmpty(String s) {

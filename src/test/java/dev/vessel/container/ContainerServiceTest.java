@@ -194,6 +194,27 @@ class ContainerServiceTest {
     }
 
     @Test
+    void aGeneratedNameThatAConcurrentCreateTookFirstIsPickedAgain() throws Exception {
+        service.create(entry().withName("quick_hopper"));
+        // The generator saw the names before the other create stored its own: it offers a taken one first.
+        List<String> offered = new ArrayList<>(List.of("quick_hopper", "quick_hopper", "calm_turing"));
+        service.nameGenerator = inUse -> offered.removeFirst();
+        ContainerStore.Container c = service.create(entry());
+        assertEquals("calm_turing", c.config().name());
+        assertTrue(offered.isEmpty(), "it tried again after each conflict");
+        Network bridge = service.networks().inspect("bridge");
+        assertEquals(2, bridge.endpoints().size(), "the failed attempts gave their addresses back: " + bridge.endpoints());
+        assertEquals("calm_turing", bridge.endpoints().get(c.config().id()).containerName());
+
+        service.nameGenerator = inUse -> "quick_hopper";
+        ContainerException e = assertThrows(ContainerException.class, () -> service.create(entry()));
+        assertEquals(ContainerException.Kind.CONFLICT, e.kind(), "a generator that never finds a free name ends");
+        assertEquals(2, service.networks().inspect("bridge").endpoints().size());
+        ContainerException named = assertThrows(ContainerException.class, () -> service.create(entry().withName("calm_turing")));
+        assertEquals(ContainerException.Kind.CONFLICT, named.kind(), "a name the user gave is never replaced");
+    }
+
+    @Test
     void aUserNetworkWithAddressMacAndAliasesOrNone() throws Exception {
         Network front = service.networks().create(dev.vessel.network.CreateRequest.named("front")
                 .withSubnet("10.30.0.0/24", null));
