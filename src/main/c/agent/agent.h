@@ -47,6 +47,7 @@ struct exec_req {
     uid_t uid;
     gid_t gid;
     const char *user; /* "NAME|UID[:GROUP|GID]", resolved in the process's root; NULL: none */
+    const char *builtin; /* an archive builtin to run instead of argv[0]; NULL: none */
 };
 /* payload must stay alive while req is used. 0 ok, -1 with a message in err. */
 int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, char *err, size_t errlen);
@@ -63,6 +64,10 @@ struct spawned {
 };
 /* 0 ok; -1 with *err (errno) and msg when the process could not be started. */
 int spawn_process(const struct exec_req *req, struct spawned *sp, int *err, char *msg, size_t msglen);
+
+/* ---- archive.c ---- */
+/* Runs the named archive builtin (protocol.h) on stdin/stdout; returns the exit status. */
+int archive_builtin(const char *builtin, char **argv);
 
 /* ---- vmm_client.c ---- */
 /* vessel-agent --vmm-client SOCKET -- ARGS...: returns the exit status (see standby.h). */

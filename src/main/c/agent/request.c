@@ -178,6 +178,14 @@ int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, cha
             if (req->user)
                 FAIL("duplicate key 'user'");
             req->user = v;
+        } else if (KEY("builtin")) {
+            if (req->builtin)
+                FAIL("duplicate key 'builtin'");
+            if (strcmp(v, "archive-stat") != 0 && strcmp(v, "archive-get") != 0 && strcmp(v, "archive-put") != 0) {
+                printable(v, strlen(v), shown, sizeof shown);
+                FAIL("unknown builtin '%s'", shown);
+            }
+            req->builtin = v;
         } else if (KEY("gid")) {
             if (req->has_gid++)
                 FAIL("duplicate key 'gid'");

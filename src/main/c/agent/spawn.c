@@ -201,6 +201,10 @@ __attribute__((noreturn)) static void child_main(const struct exec_req *req, cha
     if (req->cwd && chdir(req->cwd) < 0)
         child_fail(errfd, errno, "chdir");
 
+    if (req->builtin) {
+        close(errfd); /* its EOF tells the agent the process started */
+        _exit(archive_builtin(req->builtin, req->argv));
+    }
     environ = env; /* execvp searches the PATH of the new environment */
     execvp(req->argv[0], req->argv);
     child_fail(errfd, errno, "exec");

@@ -99,6 +99,11 @@ public final class ContainerService {
                 supervisors::start, NetworkService.open(root, networkHost));
     }
 
+    /** docker cp: files in and out of the running containers, through their agents. */
+    public ContainerArchive archive() throws IOException {
+        return new ContainerArchive(this::require, c -> GuestAgent.connect(c.vsockSocket()), store.spoolDirectory());
+    }
+
     /** The networks containers join. */
     public NetworkService networks() {
         return networks;

@@ -102,6 +102,13 @@ public final class ContainerStore {
         }
     }
 
+    /** Where a client's files wait on their way into a container (docker cp); private, as the store. */
+    public Path spoolDirectory() throws IOException {
+        Path d = dir.resolve(".spool");
+        PrivateFiles.createDirectories(d);
+        return d;
+    }
+
     /** Generates a fresh 64-hex id. */
     public static String newId() {
         byte[] b = new byte[32];

@@ -58,6 +58,10 @@ import java.util.OptionalLong;
  *                                       default: the agent's. With gid the
  *                                       supplementary groups become [gid];
  *                                       with uid alone they are dropped.
+ *                      builtin=NAME     run the agent's builtin NAME with argv as
+ *                                       its arguments instead of executing argv[0]
+ *                                       (archive-stat, archive-get, archive-put:
+ *                                       see protocol.h and ArchiveRecord)
  *                    Every key except arg/env at most once; unknown keys, a
  *                    missing '=', empty strings or bad numbers make the agent
  *                    answer 'F' (EINVAL) and close.
@@ -317,6 +321,9 @@ public final class AgentProtocol {
         if (r.user() != null) {
             entry(out, "user", r.user());
         }
+        if (r.builtin() != null) {
+            entry(out, "builtin", r.builtin());
+        }
         if (out.size() > MAX_PAYLOAD) {
             throw new IllegalArgumentException("exec request of " + out.size() + " bytes exceeds " + MAX_PAYLOAD);
         }
@@ -348,6 +355,7 @@ public final class AgentProtocol {
         Long uid = null;
         Long gid = null;
         String user = null;
+        String builtin = null;
         int start = 0;
         for (int i = 0; i < payload.length; i++) {
             if (payload[i] != 0) {
@@ -383,6 +391,7 @@ public final class AgentProtocol {
                 case "uid" -> uid = once(key, uid, number(key, v, 4294967294L));
                 case "gid" -> gid = once(key, gid, number(key, v, 4294967294L));
                 case "user" -> user = once(key, user, v);
+                case "builtin" -> builtin = once(key, builtin, v);
                 default -> throw new AgentProtocolException("unknown key '" + key + "' in exec request");
             }
         }
@@ -394,7 +403,7 @@ public final class AgentProtocol {
                     rows == null ? DEFAULT_ROWS : rows, cols == null ? DEFAULT_COLS : cols,
                     uid == null ? OptionalLong.empty() : OptionalLong.of(uid),
                     gid == null ? OptionalLong.empty() : OptionalLong.of(gid),
-                    inherit != null && inherit, user);
+                    inherit != null && inherit, user, builtin);
         } catch (IllegalArgumentException e) {
             throw new AgentProtocolException(e.getMessage());
         }

@@ -21,6 +21,8 @@ import java.util.OptionalLong;
  * @param inheritEnv start from the agent's environment, overridden by {@code env}
  * @param user docker's {@code --user}: {@code NAME|UID[:GROUP|GID]}, resolved by the agent against the
  *     process root's /etc/passwd and /etc/group; null for none (exclusive with uid/gid)
+ * @param builtin one of the agent's {@link #BUILTINS} to run instead of argv[0] (argv are its
+ *     arguments), or null to execute argv[0]
  */
 public record ExecRequest(
         List<String> argv,
@@ -32,9 +34,13 @@ public record ExecRequest(
         OptionalLong uid,
         OptionalLong gid,
         boolean inheritEnv,
-        String user) {
+        String user,
+        String builtin) {
 
     private static final long MAX_ID = 4294967294L;
+
+    /** The agent's builtins: {@code docker cp}'s three (protocol.h, {@link ArchiveRecord}). */
+    public static final java.util.Set<String> BUILTINS = java.util.Set.of("archive-stat", "archive-get", "archive-put");
 
     public ExecRequest {
         argv = List.copyOf(argv);
@@ -72,6 +78,9 @@ public record ExecRequest(
         gid = gid == null ? OptionalLong.empty() : gid;
         checkId("uid", uid);
         checkId("gid", gid);
+        if (builtin != null && !BUILTINS.contains(builtin)) {
+            throw new IllegalArgumentException("vessel-agent has no builtin " + builtin);
+        }
         if (user != null) {
             if (user.isEmpty() || user.length() > 256) {
                 throw new IllegalArgumentException("user must be 1..256 characters");
@@ -102,41 +111,46 @@ public record ExecRequest(
 
     public static ExecRequest of(List<String> argv) {
         return new ExecRequest(argv, Map.of(), null, false, AgentProtocol.DEFAULT_ROWS, AgentProtocol.DEFAULT_COLS,
-                OptionalLong.empty(), OptionalLong.empty(), false, null);
+                OptionalLong.empty(), OptionalLong.empty(), false, null, null);
     }
 
     public ExecRequest withEnv(Map<String, String> newEnv) {
-        return new ExecRequest(argv, newEnv, cwd, tty, rows, cols, uid, gid, inheritEnv, user);
+        return new ExecRequest(argv, newEnv, cwd, tty, rows, cols, uid, gid, inheritEnv, user, builtin);
     }
 
     public ExecRequest withCwd(String newCwd) {
-        return new ExecRequest(argv, env, newCwd, tty, rows, cols, uid, gid, inheritEnv, user);
+        return new ExecRequest(argv, env, newCwd, tty, rows, cols, uid, gid, inheritEnv, user, builtin);
     }
 
     /** Runs on a pseudo-terminal of the given size. */
     public ExecRequest withTty(int newRows, int newCols) {
-        return new ExecRequest(argv, env, cwd, true, newRows, newCols, uid, gid, inheritEnv, user);
+        return new ExecRequest(argv, env, cwd, true, newRows, newCols, uid, gid, inheritEnv, user, builtin);
     }
 
     public ExecRequest withoutTty() {
-        return new ExecRequest(argv, env, cwd, false, rows, cols, uid, gid, inheritEnv, user);
+        return new ExecRequest(argv, env, cwd, false, rows, cols, uid, gid, inheritEnv, user, builtin);
     }
 
     public ExecRequest withUser(long newUid, long newGid) {
         return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), OptionalLong.of(newGid),
-                inheritEnv, user);
+                inheritEnv, user, builtin);
     }
 
     public ExecRequest withUid(long newUid) {
-        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), gid, inheritEnv, user);
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.of(newUid), gid, inheritEnv, user, builtin);
     }
 
     /** Runs as docker's {@code --user} value ({@code NAME|UID[:GROUP|GID]}), resolved in the guest. */
     public ExecRequest withUserSpec(String spec) {
-        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.empty(), OptionalLong.empty(), inheritEnv, spec);
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, OptionalLong.empty(), OptionalLong.empty(), inheritEnv, spec, builtin);
     }
 
     public ExecRequest withInheritEnv(boolean inherit) {
-        return new ExecRequest(argv, env, cwd, tty, rows, cols, uid, gid, inherit, user);
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, uid, gid, inherit, user, builtin);
+    }
+
+    /** Runs the agent's builtin {@code name} with {@code args} instead of a program. */
+    public ExecRequest withBuiltin(String name) {
+        return new ExecRequest(argv, env, cwd, tty, rows, cols, uid, gid, inheritEnv, user, name);
     }
 }

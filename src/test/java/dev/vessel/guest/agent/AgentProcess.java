@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** The real vessel-agent binary (from the classpath), running on 127.0.0.1 on a port it picked. */
-final class AgentProcess implements AutoCloseable {
-    final Process process;
+public final class AgentProcess implements AutoCloseable {
+    public final Process process;
     final int port;
     final Path log;
 
@@ -24,7 +24,7 @@ final class AgentProcess implements AutoCloseable {
         this.log = log;
     }
 
-    static AgentProcess start(Path dir, Map<String, String> extraEnv, String... extraArgs) throws IOException {
+    public static AgentProcess start(Path dir, Map<String, String> extraEnv, String... extraArgs) throws IOException {
         Path bin = dir.resolve(AgentBinary.FILE_NAME);
         if (!Files.isExecutable(bin)) {
             bin = AgentBinary.extractTo(dir);
@@ -45,11 +45,11 @@ final class AgentProcess implements AutoCloseable {
         return new AgentProcess(p, Integer.parseInt(line), log);
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return new InetSocketAddress("127.0.0.1", port);
     }
 
-    String log() {
+    public String log() {
         try {
             return Files.readString(log);
         } catch (IOException e) {

@@ -251,7 +251,9 @@ class StandbyClientTest {
                     UnixSocket.closeAll(Handover.receive(conn, 10_000).fds());
                     conn.send(StandbyRequest.ACCEPTED, new int[0]);
                     // The client may still be between reading the answer and forwarding: repeat until it arrives.
-                    for (int i = 0; i < 100 && hup.getCount() > 0; i++) {
+                    // Bounded by time, not by tries: on a loaded host each `kill` process can take long to start.
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (hup.getCount() > 0 && System.nanoTime() < deadline) {
                         kill("HUP", p.pid());
                         hup.await(100, TimeUnit.MILLISECONDS);
                     }
