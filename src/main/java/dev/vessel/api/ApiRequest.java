@@ -14,13 +14,14 @@ import java.util.Map;
  * @param version the prefix's version, or {@link ApiVersion#CURRENT} when there was none
  * @param query decoded query parameters, each with every value given
  * @param contentType the Content-Type header, or null
- * @param body the body's bytes (empty when none)
+ * @param body the body's bytes (empty when none, and when the body is streamed)
  * @param headers the request's headers, by lower-case name (the last value of each)
  * @param variables the route's path variables, filled in by {@link Router}
+ * @param stream the body as it arrives, for the routes {@link EngineApi#streamsBody} names; else null
  */
 public record ApiRequest(String method, String path, ApiVersion version, Map<String, List<String>> query,
                          String contentType, byte[] body, Map<String, String> headers,
-                         Map<String, String> variables) {
+                         Map<String, String> variables, java.io.InputStream stream) {
     public ApiRequest {
         query = Map.copyOf(query);
         headers = Map.copyOf(headers);
@@ -28,7 +29,12 @@ public record ApiRequest(String method, String path, ApiVersion version, Map<Str
     }
 
     ApiRequest withVariables(Map<String, String> v) {
-        return new ApiRequest(method, path, version, query, contentType, body, headers, v);
+        return new ApiRequest(method, path, version, query, contentType, body, headers, v, stream);
+    }
+
+    /** The body to read: as it arrives when streamed, else the bytes read whole. */
+    public java.io.InputStream bodyInput() {
+        return stream != null ? stream : new java.io.ByteArrayInputStream(body);
     }
 
     /** A path variable of the route. */

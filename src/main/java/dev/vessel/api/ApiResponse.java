@@ -29,11 +29,20 @@ public sealed interface ApiResponse {
 
     /**
      * A body written as it is produced, in HTTP chunks: pull progress and logs now; {@code wait}
-     * and events later. The status and headers go with the first chunk, so a writer that fails before
+     * and events later. The status and headers (dockerd's, and {@code headers}) go with the first chunk, so a writer that fails before
      * it writes anything (an {@link ApiException}) is answered as any other failure; once it has
      * written, a failure can only end the body.
      */
-    record Stream(int status, String contentType, BodyWriter writer) implements ApiResponse {}
+    record Stream(int status, String contentType, BodyWriter writer, java.util.Map<String, String> headers)
+            implements ApiResponse {
+        public Stream {
+            headers = java.util.Map.copyOf(headers);
+        }
+
+        public Stream(int status, String contentType, BodyWriter writer) {
+            this(status, contentType, writer, java.util.Map.of());
+        }
+    }
 
     /** Writes a streamed body; each flush of {@code body} sends what was written as a chunk. */
     @FunctionalInterface

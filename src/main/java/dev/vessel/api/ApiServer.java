@@ -29,7 +29,10 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -116,7 +119,7 @@ public final class ApiServer implements AutoCloseable {
                         @Override
                         protected void initChannel(DomainSocketChannel ch) {
                             connections.add(ch);
-                            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY), new Handler());
+                            ch.pipeline().addLast(new HttpServerCodec(), new SelectiveAggregator(), new Handler());
                         }
                     });
             if (ownsSocketFile) {
@@ -261,8 +264,37 @@ public final class ApiServer implements AutoCloseable {
         throw new IOException("a server listens on " + socket + " already");
     }
 
+    /**
+     * Reads bodies whole (up to {@link #MAX_BODY}), except those {@link EngineApi#streamsBody}
+     * names: their head and chunks pass on as they come.
+     */
+    private static final class SelectiveAggregator extends HttpObjectAggregator {
+        private boolean passing;
+
+        SelectiveAggregator() {
+            super(MAX_BODY);
+        }
+
+        @Override
+        public boolean acceptInboundMessage(Object msg) throws Exception {
+            if (msg instanceof HttpRequest r && !(msg instanceof FullHttpRequest)) {
+                passing = r.decoderResult().isSuccess()
+                        && EngineApi.streamsBody(r.method().name(), new QueryStringDecoder(r.uri()).path());
+            }
+            if (passing) {
+                if (msg instanceof LastHttpContent) {
+                    passing = false;
+                }
+                return false;
+            }
+            return super.acceptInboundMessage(msg);
+        }
+    }
+
     /** One connection's requests. */
-    private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final class Handler extends SimpleChannelInboundHandler<HttpObject> {
+        /** The body of the streamed request being read, or null. */
+        private RequestBody body;
         /** A request of this connection is being answered (touched on the event loop only). */
         private boolean answering;
         /** The client half-closed: the connection closes once the answer in flight is written. */
@@ -280,7 +312,46 @@ public final class ApiServer implements AutoCloseable {
         }
 
         @Override
-        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof FullHttpRequest full) {
+                request(ctx, full, null);
+            } else if (msg instanceof HttpRequest head) {
+                // A streamed body: the endpoint starts now and reads the chunks as they come.
+                Channel ch = ctx.channel();
+                if (HttpUtil.is100ContinueExpected(head)) {
+                    ch.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
+                }
+                RequestBody[] self = new RequestBody[1];
+                // Only while its body is read: after its last chunk the connection waits for the answer.
+                self[0] = new RequestBody(on -> ch.eventLoop().execute(() -> {
+                    if (body == self[0]) {
+                        ch.config().setAutoRead(on);
+                    }
+                }));
+                body = self[0];
+                request(ctx, head, body);
+                ch.config().setAutoRead(true);
+            } else if (msg instanceof HttpContent chunk && body != null) {
+                body.offer(ByteBufUtil.getBytes(chunk.content()));
+                if (chunk instanceof LastHttpContent) {
+                    body.end();
+                    body = null;
+                    // The next request waits for this one's answer, as for any other.
+                    ctx.channel().config().setAutoRead(false);
+                }
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            if (body != null) {
+                body.fail(new IOException("the client went away before the end of its request's body"));
+                body = null;
+            }
+            super.channelInactive(ctx);
+        }
+
+        private void request(ChannelHandlerContext ctx, HttpRequest req, RequestBody stream) {
             Channel ch = ctx.channel();
             if (req.decoderResult().isFailure()) {
                 FullHttpResponse bad = render(api.error(ApiException.badRequest("malformed HTTP request")), false);
@@ -294,12 +365,12 @@ public final class ApiServer implements AutoCloseable {
             boolean head = req.method().equals(HttpMethod.HEAD);
             QueryStringDecoder uri = new QueryStringDecoder(req.uri());
             String contentType = req.headers().get(HttpHeaderNames.CONTENT_TYPE);
-            byte[] body = ByteBufUtil.getBytes(req.content());
+            byte[] body = req instanceof FullHttpRequest full ? ByteBufUtil.getBytes(full.content()) : new byte[0];
             String method = req.method().name();
             Map<String, String> headers = new HashMap<>();
             req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
             try {
-                workers.execute(() -> answer(ch, method, uri, contentType, body, headers, keepAlive, head));
+                workers.execute(() -> answer(ch, method, uri, contentType, body, stream, headers, keepAlive, head));
             } catch (RejectedExecutionException closing) {
                 activity(-1);
                 ch.writeAndFlush(render(api.error(new ApiException(503, "the server is stopping")), head))
@@ -309,31 +380,43 @@ public final class ApiServer implements AutoCloseable {
 
         /** Answers on a worker thread, then lets the connection read its next request. */
         private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
-                            Map<String, String> headers, boolean keepAlive, boolean head) {
+                            RequestBody streamed, Map<String, String> headers, boolean keepAlive, boolean head) {
             ApiResponse response;
             try {
-                response = api.handle(method, uri.path(), uri.parameters(), contentType, body, headers);
+                response = api.handle(method, uri.path(), uri.parameters(), contentType, body, headers, streamed);
+                if (streamed != null && !(response instanceof ApiResponse.Stream)) {
+                    // What the endpoint left unread (it failed early) is read and dropped: a
+                    // client still sending would not read the answer otherwise.
+                    try {
+                        streamed.transferTo(OutputStream.nullOutputStream());
+                    } catch (IOException gone) {
+                        // it will not read the answer either
+                    }
+                }
             } catch (RuntimeException | Error e) {
                 response = api.error(e);
             }
+            // After a streamed body the connection closes: what a streamed answer left unread ends with it.
+            boolean keep = keepAlive && streamed == null;
             if (response instanceof ApiResponse.Upgrade upgrade && !head) {
                 String connection = headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT);
                 hijack(ch, upgrade, connection.contains("upgrade") && headers.containsKey("upgrade"));
                 return;
             }
             if (response instanceof ApiResponse.Stream stream && !head) {
-                stream(ch, stream, keepAlive);
+                stream(ch, stream, keep);
                 return;
             }
             FullHttpResponse full = render(response, head);
-            HttpUtil.setKeepAlive(full, keepAlive);
-            ch.writeAndFlush(full).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
+            HttpUtil.setKeepAlive(full, keep);
+            ch.writeAndFlush(full).addListener(f -> finished(ch, keep, f.isSuccess()));
         }
 
         /** A streamed answer: the head with the first chunk, a chunk per flush of the endpoint's writer, the last chunk. */
         private void stream(Channel ch, ApiResponse.Stream stream, boolean keepAlive) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(stream.status()));
             api.headers().forEach((k, v) -> head.headers().set(k, v));
+            stream.headers().forEach((k, v) -> head.headers().set(k, v));
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, stream.contentType());
             HttpUtil.setTransferEncodingChunked(head, true);
             HttpUtil.setKeepAlive(head, keepAlive);
@@ -517,6 +600,9 @@ public final class ApiServer implements AutoCloseable {
         api.headers().forEach((k, v) -> out.headers().set(k, v));
         if (r instanceof ApiResponse.Text t) {
             t.headers().forEach((k, v) -> out.headers().set(k, v));
+        }
+        if (r instanceof ApiResponse.Stream st) {
+            st.headers().forEach((k, v) -> out.headers().set(k, v));
         }
         if (type != null) {
             out.headers().set(HttpHeaderNames.CONTENT_TYPE, type);

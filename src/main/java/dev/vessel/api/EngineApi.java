@@ -39,6 +39,7 @@ public final class EngineApi {
         new ContainerEndpoints(containers, imageEndpoints::idOf, runs).register(router);
         new ContainerRunEndpoints(containers, runs).register(router);
         new ExecEndpoints(containers).register(router);
+        new ArchiveEndpoints(containers).register(router);
         imageEndpoints.register(router);
         new NetworkEndpoints(containers).register(router);
         Map<String, String> h = new LinkedHashMap<>();
@@ -77,6 +78,26 @@ public final class EngineApi {
      */
     public ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body,
                               Map<String, String> headers) {
+        return handle(method, path, query, contentType, body, headers, null);
+    }
+
+    /**
+     * The requests whose body is read as it arrives, not whole first: a tar into a container and
+     * an image to load can be far larger than any JSON body.
+     *
+     * @param path with or without a version prefix
+     */
+    public static boolean streamsBody(String method, String path) {
+        String p = ApiVersion.split(path).path();
+        return (method.equals("PUT") && STREAMED_PUT.matcher(p).matches())
+                || (method.equals("POST") && p.equals("/images/load"));
+    }
+
+    private static final java.util.regex.Pattern STREAMED_PUT = java.util.regex.Pattern.compile("/containers/[^/]+/archive");
+
+    /** Answers one request whose body is {@code stream} (see {@link #streamsBody}), or {@code body} when that is null. */
+    public ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body,
+                              Map<String, String> headers, java.io.InputStream stream) {
         try {
             ApiVersion.Split split = ApiVersion.split(path);
             if (split.version() != null) {
@@ -84,7 +105,7 @@ public final class EngineApi {
             }
             ApiVersion version = split.version() != null ? split.version() : ApiVersion.CURRENT;
             return router.dispatch(new ApiRequest(method, split.path(), version, query, contentType,
-                    body == null ? new byte[0] : body, headers, Map.of()));
+                    body == null ? new byte[0] : body, headers, Map.of(), stream));
         } catch (ApiException | IOException | RuntimeException e) {
             return error(e);
         }

@@ -41,7 +41,12 @@ final class UnixHttp implements AutoCloseable {
     }
 
     Response send(String method, String path, String contentType, String body) throws IOException {
-        byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        return sendBytes(method, path, contentType, body == null ? null : body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A request with a binary body (a tar), or none when {@code body} is null. */
+    Response sendBytes(String method, String path, String contentType, byte[] body) throws IOException {
+        byte[] bytes = body == null ? new byte[0] : body;
         StringBuilder head = new StringBuilder(method + " " + path + " HTTP/1.1\r\nHost: api\r\n");
         if (contentType != null) {
             head.append("Content-Type: ").append(contentType).append("\r\n");

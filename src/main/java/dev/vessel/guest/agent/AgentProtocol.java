@@ -58,10 +58,10 @@ import java.util.OptionalLong;
  *                                       default: the agent's. With gid the
  *                                       supplementary groups become [gid];
  *                                       with uid alone they are dropped.
- *                      builtin=NAME     run the agent's builtin NAME with argv as
- *                                       its arguments instead of executing argv[0]
- *                                       (archive-stat, archive-get, archive-put:
- *                                       see protocol.h and ArchiveRecord)
+ *                      builtin=NAME     instead of executing argv[0], the
+ *                                       process runs one of the agent's own
+ *                                       builtins with argv as its arguments
+ *                                       (the archive builtins below).
  *                    Every key except arg/env at most once; unknown keys, a
  *                    missing '=', empty strings or bad numbers make the agent
  *                    answer 'F' (EINVAL) and close.
@@ -94,6 +94,26 @@ import java.util.OptionalLong;
  *                    the conversation malformed (EPROTO). Last frame.
  *                    Clients map ENOENT to exit status 127 and any other
  *                    failure to 126, like docker.
+ *
+ * The archive builtins (docker cp), in the process's root and credentials:
+ *   archive-stat PATH NAME
+ *                       stdout: one record, PATH's own (lstat) named NAME
+ *                       (one clean component), no data.
+ *   archive-get PATH NAME
+ *                       stdout: the records of PATH (named NAME) and of all
+ *                       below it (NAME/...), then the end record.
+ *   archive-put DIR [no-overwrite-dir-non-dir]
+ *                       stdin: records, extracted beneath DIR (no symlink
+ *                       leads out of it), until the end record.
+ *   Exit 0; 2 when PATH or DIR does not exist; 1 for any other failure, with
+ *   the reason on stderr. A record (integers big-endian):
+ *     u8 type ('f' file, 'd' directory, 'l' symlink, 'h' hard link, 'c'/'b'
+ *        character/block device, 'p' fifo, 's' socket (stat only), 'Z' end)
+ *     u32 mode (permission bits, 07777), u32 uid, u32 gid, i64 mtime (s),
+ *     u32 device major, u32 device minor, u64 size (of the data that follows:
+ *     files only), u16 name length, u16 link length, name, link (symlink
+ *     target, or a hard link's earlier name). Names are relative, made of
+ *     components other than "", "." and "..", at most ARCHIVE_MAX_NAME.
  *
  * After 'X' or 'F' the agent half-closes, discards what the client still
  * sends and closes once the client closed (or after a few seconds). The

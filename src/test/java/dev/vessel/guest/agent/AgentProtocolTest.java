@@ -247,6 +247,14 @@ class AgentProtocolTest {
                 "VA_FAILURE", AgentProtocol.FAILURE);
         types.forEach((name, value) -> assertTrue(h.contains("#define " + name + " '" + (char) (byte) value + "'"),
                 name));
+        assertTrue(h.contains("#define VA_ARCHIVE_HEADER " + ArchiveRecord.HEADER + "u"));
+        assertTrue(h.contains("#define VA_ARCHIVE_MAX_NAME " + ArchiveRecord.MAX_NAME + "u"));
+        Map<String, Byte> records = Map.of("FILE", ArchiveRecord.FILE, "DIR", ArchiveRecord.DIRECTORY,
+                "SYMLINK", ArchiveRecord.SYMLINK, "HARDLINK", ArchiveRecord.HARD_LINK, "CHAR", ArchiveRecord.CHAR_DEVICE,
+                "BLOCK", ArchiveRecord.BLOCK_DEVICE, "FIFO", ArchiveRecord.FIFO, "SOCKET", ArchiveRecord.SOCKET,
+                "END", ArchiveRecord.END);
+        records.forEach((name, value) -> assertTrue(h.contains("#define VA_ARCHIVE_" + name + " '" + (char) (byte) value + "'"),
+                name));
         // the documentation block is the same text (modulo the C macro prefix)
         String cDoc = h.substring(h.indexOf("Transport:"), h.indexOf("*/")).replaceAll("(?m)^ \\*( |$)", "")
                 .replace("VA_", "").strip();
