@@ -43,6 +43,7 @@ public final class Main {
         COMMANDS.put("kill", ContainerCommands.Kill::new);
         COMMANDS.put("attach", ContainerCommands.Attach::new);
         COMMANDS.put("exec", ExecCommand::new);
+        COMMANDS.put("cp", CopyCommand::new);
         COMMANDS.put("wait", ContainerCommands.Wait::new);
         COMMANDS.put("rm", ContainerCommands.Rm::new);
         COMMANDS.put("ps", ContainerViewCommands.Ps::new);
