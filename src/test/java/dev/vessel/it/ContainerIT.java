@@ -71,6 +71,17 @@ class ContainerIT {
             assertEquals(id.substring(0, 12) + "\n", ex.stdout(), ex.toString());
             assertEquals(5, vessel("exec", name, "sh", "-c", "exit 5").status());
 
+            // vessel cp: a tree in under a new name, then the container's file out.
+            Path local = Files.createTempDirectory("it-cp");
+            Files.createDirectories(local.resolve("tree/sub"));
+            Files.writeString(local.resolve("tree/sub/f.txt"), "host file\n");
+            VesselCli.Result cpIn = vessel("cp", local.resolve("tree").toString(), name + ":/opt/copied");
+            assertEquals(0, cpIn.status(), cpIn.toString());
+            assertEquals("host file\n", vessel("exec", name, "cat", "/opt/copied/sub/f.txt").stdout());
+            VesselCli.Result cpOut = vessel("cp", name + ":/root/mark", local.resolve("mark.txt").toString());
+            assertEquals(0, cpOut.status(), cpOut.toString());
+            assertEquals("kept\n", Files.readString(local.resolve("mark.txt")));
+
             VesselCli.Result rmRunning = vessel("rm", name);
             assertEquals(1, rmRunning.status(), rmRunning.toString());
             assertTrue(rmRunning.stderr().contains("cannot remove a running container"), rmRunning.toString());

@@ -111,6 +111,20 @@ class DockerApiIT {
             DockerCli.Result missing = docker("exec", name, "no-such-command");
             assertEquals(127, missing.exit(), missing.toString());
 
+            // docker cp both ways: a file in, checked by the container; a file the container wrote, out.
+            java.nio.file.Path local = java.nio.file.Files.createTempDirectory("api-it-cp");
+            java.nio.file.Files.writeString(local.resolve("in.txt"), "from the host\n");
+            DockerCli.Result in = docker("cp", local.resolve("in.txt").toString(), name + ":/tmp/");
+            assertEquals(0, in.exit(), in.toString());
+            assertEquals("from the host\n", docker("exec", name, "cat", "/tmp/in.txt").out());
+            assertEquals(0, docker("exec", name, "sh", "-c", "mkdir -p /tmp/made && echo made-inside > /tmp/made/out.txt").exit());
+            DockerCli.Result out = docker("cp", name + ":/tmp/made", local.toString());
+            assertEquals(0, out.exit(), out.toString());
+            assertEquals("made-inside\n", java.nio.file.Files.readString(local.resolve("made/out.txt")));
+            DockerCli.Result absent = docker("cp", name + ":/no/such/file", local.toString());
+            assertEquals(1, absent.exit(), absent.toString());
+            assertTrue(absent.err().contains("Could not find the file /no/such/file in container " + name), absent.toString());
+
             DockerCli.Result stop = docker("stop", "-t", "20", name);
             assertEquals(0, stop.exit(), stop.toString());
             assertEquals(name + "\n", stop.out());

@@ -82,6 +82,12 @@ class TestcontainersIT {
             assertEquals("out-42\n", exec.getStdout());
             assertEquals("err\n", exec.getStderr());
 
+            web.copyFileToContainer(org.testcontainers.images.builder.Transferable.of("copied by testcontainers\n"),
+                    "/www/copied.txt");
+            assertEquals("copied by testcontainers\n", web.execInContainer("cat", "/www/copied.txt").getStdout());
+            assertEquals("hello-from-vessel\n", web.copyFileFromContainer("/www/index.html",
+                    in -> new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)));
+
             assertTrue(web.getLogs().contains("serving\n"), web.getLogs());
             String id = web.getContainerId();
             web.stop();
