@@ -3,12 +3,13 @@ package dev.vessel.container;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vessel.host.PrivateFiles;
+import dev.vessel.host.RotatedFiles;
+import dev.vessel.host.RotatedFiles.Segment;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -199,7 +200,7 @@ public final class ContainerLog implements AutoCloseable {
     private void rotate() throws IOException {
         out.close();
         long next = start + size;
-        open(new Segment(first.resolveSibling(first.getFileName() + "." + next), next));
+        open(RotatedFiles.at(first, next));
         List<Segment> all = segments(first);
         for (int i = 0; i < all.size() - limits.maxFiles(); i++) {
             Files.deleteIfExists(all.get(i).file());
@@ -211,29 +212,9 @@ public final class ContainerLog implements AutoCloseable {
         out.close();
     }
 
-    /** One file of a log: where its first byte is in the whole output. */
-    record Segment(Path file, long start) {}
-
     /** The log's files, oldest first. */
     static List<Segment> segments(Path first) throws IOException {
-        String name = first.getFileName().toString();
-        List<Segment> out = new ArrayList<>();
-        Path dir = first.toAbsolutePath().getParent();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, name + "*")) {
-            for (Path p : ds) {
-                String n = p.getFileName().toString();
-                if (n.equals(name)) {
-                    out.add(new Segment(p, 0));
-                } else if (n.length() > name.length() + 1 && n.charAt(name.length()) == '.'
-                        && n.substring(name.length() + 1).matches("[0-9]{1,18}")) {
-                    out.add(new Segment(p, Long.parseLong(n.substring(name.length() + 1))));
-                }
-            }
-        } catch (NoSuchFileException e) {
-            return out;
-        }
-        out.sort(java.util.Comparator.comparingLong(Segment::start));
-        return out;
+        return RotatedFiles.list(first);
     }
 
     /** The file being written now (docker's {@code LogPath}). */
