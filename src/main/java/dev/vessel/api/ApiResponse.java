@@ -28,12 +28,20 @@ public sealed interface ApiResponse {
     record Empty(int status) implements ApiResponse {}
 
     /**
-     * A body written as it is produced, in HTTP chunks: pull progress and logs now; {@code wait}
-     * and events later. The status and headers go with the first chunk, so a writer that fails before
-     * it writes anything (an {@link ApiException}) is answered as any other failure; once it has
-     * written, a failure can only end the body.
+     * A body written as it is produced, in HTTP chunks: pull progress, logs, {@code wait}, events.
+     * The status and headers go with the first chunk, so a writer that fails before it writes
+     * anything (an {@link ApiException}) is answered as any other failure; once it has written, a
+     * failure can only end the body.
+     *
+     * @param endsWithClient the writer would go on for ever (events): the server interrupts its
+     *     thread once the client goes away (its input ends or the connection closes, which dockerd
+     *     takes alike), so nothing is left following for nobody
      */
-    record Stream(int status, String contentType, BodyWriter writer) implements ApiResponse {}
+    record Stream(int status, String contentType, BodyWriter writer, boolean endsWithClient) implements ApiResponse {
+        public Stream(int status, String contentType, BodyWriter writer) {
+            this(status, contentType, writer, false);
+        }
+    }
 
     /** Writes a streamed body; each flush of {@code body} sends what was written as a chunk. */
     @FunctionalInterface
