@@ -11,7 +11,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
@@ -247,53 +246,13 @@ public final class ContainerLog implements AutoCloseable {
      */
     public static Chunk readFrom(Path first, long position) throws IOException {
         List<Entry> out = new ArrayList<>();
-        List<Segment> segments = segments(first);
-        long pos = segments.isEmpty() ? position : Math.max(position, segments.getFirst().start());
-        long budget = MAX_READ;
-        for (int i = 0; i < segments.size() && budget > 0; i++) {
-            Segment s = segments.get(i);
-            boolean last = i == segments.size() - 1;
-            long end = last ? Long.MAX_VALUE : segments.get(i + 1).start();
-            if (pos >= end) {
-                continue;
+        long next = RotatedFiles.readLines(first, position, MAX_READ, line -> {
+            Entry e = parse(line);
+            if (e != null) {
+                out.add(e);
             }
-            byte[] bytes;
-            try (FileChannel ch = FileChannel.open(s.file())) {
-                long from = Math.max(0, pos - s.start());
-                long n = Math.min(Math.max(0, ch.size() - from), budget);
-                ByteBuffer buf = ByteBuffer.allocate((int) n);
-                while (buf.hasRemaining() && ch.read(buf, from + buf.position()) > 0) {
-                    // fill
-                }
-                bytes = java.util.Arrays.copyOf(buf.array(), buf.position());
-                pos = s.start() + from;
-            } catch (NoSuchFileException e) {
-                pos = end; // rotated away meanwhile: on to the next one
-                continue;
-            }
-            budget -= bytes.length;
-            int lineStart = 0;
-            for (int j = 0; j < bytes.length; j++) {
-                if (bytes[j] == '\n') {
-                    Entry e = parse(new String(bytes, lineStart, j - lineStart, StandardCharsets.UTF_8));
-                    if (e != null) {
-                        out.add(e);
-                    }
-                    lineStart = j + 1;
-                }
-            }
-            pos += lineStart;
-            if (lineStart == 0 && bytes.length >= MAX_READ) {
-                pos += bytes.length; // no line ends within a whole read: not an entry, passed over
-            }
-            if (budget <= 0) {
-                break;
-            }
-            if (!last) {
-                pos = end; // complete: a newer file exists; a torn end of it would never be finished
-            }
-        }
-        return new Chunk(out, pos);
+        });
+        return new Chunk(out, next);
     }
 
     /** Every entry kept, oldest first. */

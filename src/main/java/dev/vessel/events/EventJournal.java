@@ -45,6 +45,8 @@ import java.util.function.Predicate;
 public final class EventJournal {
     private static final System.Logger LOG = System.getLogger(EventJournal.class.getName());
     static final String FILE = "events.log";
+    /** What one read passes on at most (the journal's files hold less); the next read goes on from there. */
+    static final int MAX_READ = 16 << 20;
     /** A follower looks at the files at least this often, should a change notice get lost. */
     static final Duration RECHECK = Duration.ofSeconds(5);
 
@@ -197,43 +199,13 @@ public final class EventJournal {
         if (first == null) {
             return new Chunk(out, position);
         }
-        List<Segment> segments = RotatedFiles.list(first);
-        long pos = segments.isEmpty() ? position : Math.max(position, segments.getFirst().start());
-        for (int i = 0; i < segments.size(); i++) {
-            Segment s = segments.get(i);
-            boolean last = i == segments.size() - 1;
-            long end = last ? Long.MAX_VALUE : segments.get(i + 1).start();
-            if (pos >= end) {
-                continue;
+        long next = RotatedFiles.readLines(first, position, MAX_READ, line -> {
+            Event e = Event.parse(line);
+            if (e != null) {
+                out.add(e); // a line a killed writer left torn is no event: passed over
             }
-            byte[] bytes;
-            try (FileChannel ch = FileChannel.open(s.file())) {
-                long from = Math.max(0, pos - s.start());
-                // The journal's files are small (Limits): a file is read whole.
-                ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Integer.MAX_VALUE - 8, Math.max(0, ch.size() - from)));
-                while (buf.hasRemaining() && ch.read(buf, from + buf.position()) > 0) {
-                    // fill
-                }
-                bytes = buf.array();
-                pos = s.start() + from;
-            } catch (NoSuchFileException e) {
-                pos = end; // deleted meanwhile: on to the next one
-                continue;
-            }
-            int lineStart = 0;
-            for (int j = 0; j < bytes.length; j++) {
-                if (bytes[j] == '\n') {
-                    Event e = Event.parse(new String(bytes, lineStart, j - lineStart, StandardCharsets.UTF_8));
-                    if (e != null) {
-                        out.add(e);
-                    }
-                    lineStart = j + 1;
-                }
-            }
-            // A file with a newer one after it is complete; the newest one's torn end waits for its writer.
-            pos = last ? pos + lineStart : end;
-        }
-        return new Chunk(out, pos);
+        });
+        return new Chunk(out, next);
     }
 
     /**

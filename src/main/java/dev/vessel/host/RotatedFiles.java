@@ -1,10 +1,14 @@
 package dev.vessel.host;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 
@@ -41,6 +45,64 @@ public final class RotatedFiles {
         }
         out.sort(Comparator.comparingLong(Segment::start));
         return out;
+    }
+
+    /** Where the lines {@link #readLines} reads go, without their ends. */
+    @FunctionalInterface
+    public interface LineSink {
+        void accept(String line);
+    }
+
+    /**
+     * Passes the whole lines appended since {@code position} to {@code lines}, across files, up to
+     * {@code budget} bytes (a torn last line is left for the next read); returns where the next
+     * read starts. A position in a file deleted since goes on at the oldest file kept. A file with
+     * a newer one after it is complete: its torn end would never be finished.
+     */
+    public static long readLines(Path first, long position, long budget, LineSink lines) throws IOException {
+        List<Segment> segments = list(first);
+        long pos = segments.isEmpty() ? position : Math.max(position, segments.getFirst().start());
+        long left = budget;
+        for (int i = 0; i < segments.size() && left > 0; i++) {
+            Segment s = segments.get(i);
+            boolean last = i == segments.size() - 1;
+            long end = last ? Long.MAX_VALUE : segments.get(i + 1).start();
+            if (pos >= end) {
+                continue;
+            }
+            byte[] bytes;
+            try (FileChannel ch = FileChannel.open(s.file())) {
+                long from = Math.max(0, pos - s.start());
+                ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(0, ch.size() - from), left));
+                while (buf.hasRemaining() && ch.read(buf, from + buf.position()) > 0) {
+                    // fill
+                }
+                bytes = Arrays.copyOf(buf.array(), buf.position());
+                pos = s.start() + from;
+            } catch (NoSuchFileException e) {
+                pos = end; // rotated away meanwhile: on to the next one
+                continue;
+            }
+            left -= bytes.length;
+            int lineStart = 0;
+            for (int j = 0; j < bytes.length; j++) {
+                if (bytes[j] == '\n') {
+                    lines.accept(new String(bytes, lineStart, j - lineStart, StandardCharsets.UTF_8));
+                    lineStart = j + 1;
+                }
+            }
+            pos += lineStart;
+            if (lineStart == 0 && bytes.length >= budget) {
+                pos += bytes.length; // no line ends within a whole read: not a line, passed over
+            }
+            if (left <= 0) {
+                break;
+            }
+            if (!last) {
+                pos = end;
+            }
+        }
+        return pos;
     }
 
     /** The file that starts at {@code start}. */

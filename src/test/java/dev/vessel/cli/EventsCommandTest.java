@@ -6,9 +6,6 @@ import dev.vessel.host.StateRoot;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -64,24 +61,8 @@ class EventsCommandTest {
         assertEquals(125, e.status());
     }
 
-    record Run(int status, String out, String err) {}
-
-    private Run vessel(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            List<String> all = new java.util.ArrayList<>(List.of("--root", dir.resolve("state").toString()));
-            all.addAll(List.of(args));
-            return new Run(Main.run(all.toArray(String[]::new)), o.toString(StandardCharsets.UTF_8),
-                    e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private CliRun vessel(String... args) {
+        return CliRun.vessel(dir.resolve("state"), args);
     }
 
     @Test
@@ -93,17 +74,17 @@ class EventsCommandTest {
         Instant now = Instant.now(); // after the events, and past by the time the command looks
         String until = now.getEpochSecond() + "." + String.format("%09d", now.getNano());
 
-        Run all = vessel("events", "--since", "10m", "--until", until, "--filter", "type=container", "--format",
+        CliRun all = vessel("events", "--since", "10m", "--until", until, "--filter", "type=container", "--format",
                 "{{.Action}} {{.Actor.Attributes.name}}");
         assertEquals(0, all.status(), all.toString());
         assertEquals("create web\ndestroy web\n", all.out());
-        Run lines = vessel("events", "--since", "0", "--until", until, "-f", "network=back");
+        CliRun lines = vessel("events", "--since", "0", "--until", until, "-f", "network=back");
         assertTrue(lines.out().matches("\\S+ network create n1 \\(name=back, type=bridge\\)\n"), lines.out());
 
-        Run bad = vessel("events", "--since", "yesterday");
+        CliRun bad = vessel("events", "--since", "yesterday");
         assertEquals(1, bad.status());
         assertEquals("vessel: failed to parse value as time or duration: \"yesterday\"\n", bad.err());
-        Run badFilter = vessel("events", "--until", until, "--filter", "colour=red");
+        CliRun badFilter = vessel("events", "--until", until, "--filter", "colour=red");
         assertEquals(1, badFilter.status());
         assertEquals("vessel: invalid filter 'colour'\n", badFilter.err());
     }
