@@ -28,19 +28,27 @@ public sealed interface ApiResponse {
     record Empty(int status) implements ApiResponse {}
 
     /**
-     * A body written as it is produced, in HTTP chunks: pull progress and logs now; {@code wait}
-     * and events later. The status and headers (dockerd's, and {@code headers}) go with the first chunk, so a writer that fails before
-     * it writes anything (an {@link ApiException}) is answered as any other failure; once it has
-     * written, a failure can only end the body.
+     * A body written as it is produced, in HTTP chunks: pull progress, logs, {@code wait}, events,
+     * a container's tar. The status and headers (dockerd's, and {@code headers}) go with the first
+     * chunk, so a writer that fails before it writes anything (an {@link ApiException}) is answered
+     * as any other failure; once it has written, a failure can only end the body.
+     *
+     * @param endsWithClient the writer would go on for ever (events): the server interrupts its
+     *     thread once the client goes away (its input ends or the connection closes, which dockerd
+     *     takes alike), so nothing is left following for nobody
      */
-    record Stream(int status, String contentType, BodyWriter writer, java.util.Map<String, String> headers)
-            implements ApiResponse {
+    record Stream(int status, String contentType, BodyWriter writer, boolean endsWithClient,
+                  java.util.Map<String, String> headers) implements ApiResponse {
         public Stream {
             headers = java.util.Map.copyOf(headers);
         }
 
+        public Stream(int status, String contentType, BodyWriter writer, boolean endsWithClient) {
+            this(status, contentType, writer, endsWithClient, java.util.Map.of());
+        }
+
         public Stream(int status, String contentType, BodyWriter writer) {
-            this(status, contentType, writer, java.util.Map.of());
+            this(status, contentType, writer, false, java.util.Map.of());
         }
     }
 

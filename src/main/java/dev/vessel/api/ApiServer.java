@@ -299,11 +299,16 @@ public final class ApiServer implements AutoCloseable {
         private boolean answering;
         /** The client half-closed: the connection closes once the answer in flight is written. */
         private boolean inputShut;
+        /** The thread writing an answer that ends with its client ({@link ApiResponse.Stream#endsWithClient}). */
+        private Thread follower;
+        /** The client's input ended or the connection closed (both guarded by the handler's monitor). */
+        private boolean clientLeft;
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
                 inputShut = true;
+                clientLeft();
                 if (!answering) {
                     ctx.close();
                 }
@@ -348,7 +353,31 @@ public final class ApiServer implements AutoCloseable {
                 body.fail(new IOException("the client went away before the end of its request's body"));
                 body = null;
             }
+            clientLeft();
             super.channelInactive(ctx);
+        }
+
+        /** Stops the writer that follows for this client, now or as it starts. */
+        private synchronized void clientLeft() {
+            clientLeft = true;
+            if (follower != null) {
+                follower.interrupt();
+            }
+        }
+
+        /** The calling thread writes until its client leaves; false when it left already. */
+        private synchronized boolean follow() {
+            if (clientLeft) {
+                return false;
+            }
+            follower = Thread.currentThread();
+            return true;
+        }
+
+        /** The calling thread stopped following: no interrupt reaches it any more, nor stays set. */
+        private synchronized void unfollow() {
+            follower = null;
+            Thread.interrupted();
         }
 
         private void request(ChannelHandlerContext ctx, HttpRequest req, RequestBody stream) {
@@ -421,6 +450,10 @@ public final class ApiServer implements AutoCloseable {
             HttpUtil.setTransferEncodingChunked(head, true);
             HttpUtil.setKeepAlive(head, keepAlive);
             ChunkStream chunks = new ChunkStream(ch, head);
+            if (stream.endsWithClient() && !follow()) {
+                finished(ch, false, false); // gone before its answer began
+                return;
+            }
             try {
                 stream.writer().write(chunks);
                 chunks.close();
@@ -437,6 +470,10 @@ public final class ApiServer implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 endEarly(ch, e);
                 return;
+            } finally {
+                if (stream.endsWithClient()) {
+                    unfollow();
+                }
             }
             ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(f -> finished(ch, keepAlive, f.isSuccess()));
         }

@@ -51,7 +51,7 @@ final class ArchiveEndpoints {
         }
         Map<String, String> headers = Map.of(STAT_HEADER, stat.header());
         if (r.method().equals("HEAD")) {
-            return new ApiResponse.Stream(200, "application/x-tar", body -> { }, headers);
+            return new ApiResponse.Stream(200, "application/x-tar", body -> { }, false, headers);
         }
         return new ApiResponse.Stream(200, "application/x-tar", body -> {
             try (OutputStream chunks = new FlushEvery(body, CHUNK)) {
@@ -59,7 +59,7 @@ final class ArchiveEndpoints {
             } catch (ContainerException e) {
                 throw ApiException.of(e);
             }
-        }, headers);
+        }, false, headers);
     }
 
     private ApiResponse put(ApiRequest r) throws ApiException, IOException {

@@ -59,19 +59,25 @@ final class ContainerRunEndpoints {
         if (c.state().isRunning()) {
             return new ApiResponse.Empty(304);
         }
-        startRun(c.config().id());
+        startRun(c.config().id(), () -> containers.start(c.config().id(), true));
         return new ApiResponse.Empty(204);
     }
 
+    /** Starts a container (with its main process held for an attach). */
+    @FunctionalInterface
+    private interface Starter {
+        void start() throws IOException, ContainerException;
+    }
+
     /**
-     * Starts the container with its main process held until the first attach; watches its exit
-     * from then on; lets the waiting attaches and waits go on; and, when no attach waits, lets the
-     * main process go itself.
+     * Starts the container with {@code starter}, its main process held until the first attach;
+     * watches its exit from then on; lets the waiting attaches and waits go on; and, when no
+     * attach waits, lets the main process go itself.
      */
-    private void startRun(String id) throws ApiException, IOException {
+    private void startRun(String id, Starter starter) throws ApiException, IOException {
         boolean attachWaiting = runs.attachWaiting(id);
         try {
-            containers.start(id, true);
+            starter.start();
         } catch (ContainerException e) {
             runs.startFailed(id, e);
             throw ApiException.of(e);
@@ -87,10 +93,10 @@ final class ContainerRunEndpoints {
         }
         runs.started(id, watch(c));
         if (!attachWaiting) {
-            try (AttachClient release = containers.attach(id, false, 0, 0)) {
-                // attaching is what lets the held main process start; its output goes to the log
+            try {
+                containers.release(id);
             } catch (ContainerException e) {
-                // it ended already
+                // removed meanwhile
             }
         }
     }
@@ -139,12 +145,8 @@ final class ContainerRunEndpoints {
 
     private ApiResponse restart(ApiRequest r) throws ApiException, IOException {
         ContainerStore.Container c = require(r);
-        try {
-            containers.stop(c.config().id(), r.intParam("t", DEFAULT_STOP_SECONDS));
-        } catch (ContainerException e) {
-            throw ApiException.of(e);
-        }
-        startRun(c.config().id());
+        int seconds = r.intParam("t", DEFAULT_STOP_SECONDS);
+        startRun(c.config().id(), () -> containers.restart(c.config().id(), seconds, true));
         return new ApiResponse.Empty(204);
     }
 

@@ -42,6 +42,7 @@ public final class EngineApi {
         new ArchiveEndpoints(containers).register(router);
         imageEndpoints.register(router);
         new NetworkEndpoints(containers).register(router);
+        new EventEndpoints(containers.events()).register(router);
         Map<String, String> h = new LinkedHashMap<>();
         h.put("Api-Version", ApiVersion.CURRENT.toString());
         h.put("Docker-Experimental", "false");

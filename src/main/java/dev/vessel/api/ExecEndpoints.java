@@ -12,8 +12,6 @@ import dev.vessel.guest.agent.ExecSession;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +24,6 @@ import java.util.Map;
  */
 final class ExecEndpoints {
     static final int KEPT = 256;
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     /** One exec instance; its run state is written by the thread that runs it. */
     private static final class Instance {
@@ -103,7 +100,12 @@ final class ExecEndpoints {
         }
         ExecOptions options = new ExecOptions(cmd, env, workdir == null || workdir.isEmpty() ? null : workdir,
                 user == null || user.isEmpty() ? null : user, tty, size[0], size[1], null);
-        String id = HexFormat.of().formatHex(randomBytes());
+        String id;
+        try {
+            id = containers.createExec(c.config().id(), options);
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
         Instance instance = new Instance(id, c.config().id(), options, body.bool("AttachStdin"), body.bool("AttachStdout"),
                 body.bool("AttachStderr"), body.string("DetachKeys"));
         synchronized (instances) {
@@ -111,12 +113,6 @@ final class ExecEndpoints {
             instances.put(id, instance);
         }
         return new ApiResponse.Json(201, EngineApi.JSON.createObjectNode().put("Id", id));
-    }
-
-    private static byte[] randomBytes() {
-        byte[] b = new byte[32];
-        RANDOM.nextBytes(b);
-        return b;
     }
 
     /** {@code ConsoleSize}: [rows, cols], or absent (0, 0). */
@@ -190,7 +186,7 @@ final class ExecEndpoints {
                     ExecSession s;
                     try {
                         s = instance.attachStdin
-                                ? containers.exec(instance.containerId, options, connection.input(), out, err)
+                                ? containers.startExec(instance.containerId, instance.id, options, connection.input(), out, err)
                                 : open(instance, options, out, err);
                     } catch (ApiException | ContainerException e) {
                         err.write(("OCI runtime exec failed: " + e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));
@@ -209,7 +205,7 @@ final class ExecEndpoints {
             throws ApiException, IOException {
         ExecSession s;
         try {
-            s = containers.exec(instance.containerId, options, null, out, err);
+            s = containers.startExec(instance.containerId, instance.id, options, null, out, err);
         } catch (ContainerException e) {
             instance.exitCode = 126;
             throw ApiException.of(e);

@@ -73,6 +73,11 @@ final class Filters {
         return new Filters(out);
     }
 
+    /** Every filter given, with its values. */
+    Map<String, List<String>> all() {
+        return values;
+    }
+
     boolean has(String name) {
         return values.containsKey(name);
     }

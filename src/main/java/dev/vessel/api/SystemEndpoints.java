@@ -18,7 +18,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
 
-/** {@code _ping}, {@code version} and {@code info}: what every client asks first. */
+/** {@code _ping}, {@code version} and {@code info}: what every client asks first ({@code events} is {@link EventEndpoints}). */
 final class SystemEndpoints {
     private final ContainerService containers;
     private final ImageStore images;
@@ -128,7 +128,7 @@ final class SystemEndpoints {
         o.put("LoggingDriver", "local");
         o.put("CgroupDriver", "none");
         o.put("CgroupVersion", "2");
-        o.put("NEventsListener", 0);
+        o.put("NEventsListener", containers.events().followers());
         o.put("KernelVersion", System.getProperty("os.version"));
         o.put("OperatingSystem", operatingSystem());
         o.put("OSVersion", "");

@@ -51,6 +51,7 @@ public final class Main {
         COMMANDS.put("logs", ContainerViewCommands.Logs::new);
         COMMANDS.put("inspect", ContainerViewCommands.Inspect::new);
         COMMANDS.put("network", NetworkCommand::new);
+        COMMANDS.put("events", EventsCommand::new);
         COMMANDS.put("system", SystemCommand::new);
         COMMANDS.put(dev.vessel.container.SupervisorLauncher.COMMAND, ContainerShimCommand::new);
     }

@@ -1,8 +1,10 @@
 package dev.vessel.container;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.vessel.events.Event;
 
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +58,18 @@ public record ContainerConfig(String id, String name, String image, String image
 
     public String shortId() {
         return id.substring(0, 12);
+    }
+
+    /**
+     * Docker's event of this container: {@code attributes}, then its labels, its image and its
+     * name over them, as dockerd merges them.
+     */
+    public Event event(String action, Map<String, String> attributes) {
+        Map<String, String> a = new HashMap<>(attributes);
+        a.putAll(labels);
+        a.put("image", image);
+        a.put("name", name);
+        return Event.of(Event.CONTAINER, action, id, a);
     }
 
     /** The main process's argv. */

@@ -3,14 +3,14 @@ package dev.vessel.container;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vessel.host.PrivateFiles;
+import dev.vessel.host.RotatedFiles;
+import dev.vessel.host.RotatedFiles.Segment;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
@@ -199,7 +199,7 @@ public final class ContainerLog implements AutoCloseable {
     private void rotate() throws IOException {
         out.close();
         long next = start + size;
-        open(new Segment(first.resolveSibling(first.getFileName() + "." + next), next));
+        open(RotatedFiles.at(first, next));
         List<Segment> all = segments(first);
         for (int i = 0; i < all.size() - limits.maxFiles(); i++) {
             Files.deleteIfExists(all.get(i).file());
@@ -211,29 +211,9 @@ public final class ContainerLog implements AutoCloseable {
         out.close();
     }
 
-    /** One file of a log: where its first byte is in the whole output. */
-    record Segment(Path file, long start) {}
-
     /** The log's files, oldest first. */
     static List<Segment> segments(Path first) throws IOException {
-        String name = first.getFileName().toString();
-        List<Segment> out = new ArrayList<>();
-        Path dir = first.toAbsolutePath().getParent();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, name + "*")) {
-            for (Path p : ds) {
-                String n = p.getFileName().toString();
-                if (n.equals(name)) {
-                    out.add(new Segment(p, 0));
-                } else if (n.length() > name.length() + 1 && n.charAt(name.length()) == '.'
-                        && n.substring(name.length() + 1).matches("[0-9]{1,18}")) {
-                    out.add(new Segment(p, Long.parseLong(n.substring(name.length() + 1))));
-                }
-            }
-        } catch (NoSuchFileException e) {
-            return out;
-        }
-        out.sort(java.util.Comparator.comparingLong(Segment::start));
-        return out;
+        return RotatedFiles.list(first);
     }
 
     /** The file being written now (docker's {@code LogPath}). */
@@ -266,53 +246,13 @@ public final class ContainerLog implements AutoCloseable {
      */
     public static Chunk readFrom(Path first, long position) throws IOException {
         List<Entry> out = new ArrayList<>();
-        List<Segment> segments = segments(first);
-        long pos = segments.isEmpty() ? position : Math.max(position, segments.getFirst().start());
-        long budget = MAX_READ;
-        for (int i = 0; i < segments.size() && budget > 0; i++) {
-            Segment s = segments.get(i);
-            boolean last = i == segments.size() - 1;
-            long end = last ? Long.MAX_VALUE : segments.get(i + 1).start();
-            if (pos >= end) {
-                continue;
+        long next = RotatedFiles.readLines(first, position, MAX_READ, line -> {
+            Entry e = parse(line);
+            if (e != null) {
+                out.add(e);
             }
-            byte[] bytes;
-            try (FileChannel ch = FileChannel.open(s.file())) {
-                long from = Math.max(0, pos - s.start());
-                long n = Math.min(Math.max(0, ch.size() - from), budget);
-                ByteBuffer buf = ByteBuffer.allocate((int) n);
-                while (buf.hasRemaining() && ch.read(buf, from + buf.position()) > 0) {
-                    // fill
-                }
-                bytes = java.util.Arrays.copyOf(buf.array(), buf.position());
-                pos = s.start() + from;
-            } catch (NoSuchFileException e) {
-                pos = end; // rotated away meanwhile: on to the next one
-                continue;
-            }
-            budget -= bytes.length;
-            int lineStart = 0;
-            for (int j = 0; j < bytes.length; j++) {
-                if (bytes[j] == '\n') {
-                    Entry e = parse(new String(bytes, lineStart, j - lineStart, StandardCharsets.UTF_8));
-                    if (e != null) {
-                        out.add(e);
-                    }
-                    lineStart = j + 1;
-                }
-            }
-            pos += lineStart;
-            if (lineStart == 0 && bytes.length >= MAX_READ) {
-                pos += bytes.length; // no line ends within a whole read: not an entry, passed over
-            }
-            if (budget <= 0) {
-                break;
-            }
-            if (!last) {
-                pos = end; // complete: a newer file exists; a torn end of it would never be finished
-            }
-        }
-        return new Chunk(out, pos);
+        });
+        return new Chunk(out, next);
     }
 
     /** Every entry kept, oldest first. */

@@ -1,5 +1,6 @@
 package dev.vessel.container;
 
+import dev.vessel.events.EventJournal;
 import dev.vessel.guest.agent.AgentClient;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
@@ -77,15 +78,17 @@ public final class ContainerService {
     private final ImagePuller puller;
     private final Launcher launcher;
     private final NetworkService networks;
+    private final EventJournal events;
     private ImageStore images;
 
     ContainerService(ContainerStore store, ImageStoreOpener images, ImagePuller puller, Launcher launcher,
-                     NetworkService networks) {
+                     NetworkService networks, EventJournal events) {
         this.store = store;
         this.imageStoreOpener = images;
         this.puller = puller;
         this.launcher = launcher;
         this.networks = networks;
+        this.events = events;
     }
 
     /**
@@ -96,7 +99,7 @@ public final class ContainerService {
         SupervisorLauncher supervisors = new SupervisorLauncher(root);
         return new ContainerService(ContainerStore.open(root), () -> ImageStore.open(root),
                 (images, ref, progress) -> Puller.standard(images, progress).pull(ref).image(),
-                supervisors::start, NetworkService.open(root, networkHost));
+                supervisors::start, NetworkService.open(root, networkHost), EventJournal.open(root));
     }
 
     /** docker cp: files in and out of the running containers, through their agents. */
@@ -107,6 +110,11 @@ public final class ContainerService {
     /** The networks containers join. */
     public NetworkService networks() {
         return networks;
+    }
+
+    /** Where what happens to the containers is recorded (docker's events). */
+    public EventJournal events() {
+        return events;
     }
 
     private synchronized ImageStore images() throws IOException {
@@ -276,6 +284,7 @@ public final class ContainerService {
             releaseNetworks(id, failure);
             throw failure;
         }
+        events.emit(c.config().event("create", Map.of()));
         return c;
     }
 
@@ -572,6 +581,8 @@ public final class ContainerService {
         } catch (NetworkException e) {
             // the network went meanwhile: its address went with it
         }
+        // As dockerd: a stopped container's disconnect is an event; its connect is one when it starts.
+        events.emit(n.get().event("disconnect", Map.of("container", cfg.id())));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -590,14 +601,22 @@ public final class ContainerService {
             return;
         }
         launcher.start(c, waitForAttach, ContainerState.EXITED.equals(s.status()));
+        events.emit(c.config().event("start", Map.of()));
     }
 
     /**
      * Stops the container: SIGTERM to its main process, SIGKILL after {@code timeoutSeconds};
-     * returns the exit status (at once for a container that is not running).
+     * returns the exit status (at once for a container that is not running). Its supervisor
+     * records the signals ({@code kill}) and the end ({@code die}); this records {@code stop}.
      */
     public int stop(String ref, int timeoutSeconds) throws IOException, ContainerException {
-        return stop(require(ref), timeoutSeconds);
+        ContainerStore.Container c = require(ref);
+        boolean running = c.state().isRunning();
+        int status = stop(c, timeoutSeconds);
+        if (running) {
+            events.emit(c.config().event("stop", Map.of()));
+        }
+        return status;
     }
 
     private static int stop(ContainerStore.Container c, int timeoutSeconds) throws IOException {
@@ -616,9 +635,18 @@ public final class ContainerService {
 
     /** Stops the container if it runs, and starts it again. */
     public void restart(String ref, int timeoutSeconds) throws IOException, ContainerException {
-        ContainerStore.Container c = require(ref);
-        stop(c, timeoutSeconds);
-        start(c.config().id(), false);
+        restart(ref, timeoutSeconds, false);
+    }
+
+    /**
+     * Stops the container if it runs, and starts it again, its main process held for an attach
+     * with {@code waitForAttach} (as {@link #start}).
+     */
+    public void restart(String ref, int timeoutSeconds, boolean waitForAttach) throws IOException, ContainerException {
+        String id = require(ref).config().id();
+        stop(id, timeoutSeconds);
+        start(id, waitForAttach);
+        events.emit(require(id).config().event("restart", Map.of()));
     }
 
     /** Sends {@code signal} (1-64) to the container's main process. */
@@ -659,6 +687,7 @@ public final class ContainerService {
         }
         store.remove(c);
         networks.forget(c.config().id());
+        events.emit(c.config().event("destroy", Map.of()));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -680,10 +709,30 @@ public final class ContainerService {
         if (!c.state().isRunning()) {
             throw stopped;
         }
+        AttachClient client;
         try {
-            return AttachClient.connect(c.shimSocket(), stdin && c.config().openStdin(), c.config().tty(), rows, cols);
+            client = AttachClient.connect(c.shimSocket(), stdin && c.config().openStdin(), c.config().tty(), rows, cols);
         } catch (IOException e) {
             throw stopped;
+        }
+        events.emit(c.config().event("attach", Map.of()));
+        return client;
+    }
+
+    /**
+     * Lets the main process that the supervisor holds for an attach ({@code start} with {@code
+     * waitForAttach}) go without one: the Engine API's start when no client attaches. No client
+     * attaches, so nothing is recorded.
+     */
+    public void release(String ref) throws IOException, ContainerException {
+        ContainerStore.Container c = require(ref);
+        if (!c.state().isRunning()) {
+            return;
+        }
+        try (AttachClient ignored = AttachClient.connect(c.shimSocket(), false, c.config().tty(), 0, 0)) {
+            // attaching is what lets the held main process start; its output goes to the log
+        } catch (IOException e) {
+            // it ended already
         }
     }
 
@@ -695,10 +744,40 @@ public final class ContainerService {
      */
     public ExecSession exec(String ref, ExecOptions options, InputStream stdin, OutputStream stdout, OutputStream stderr)
             throws IOException, ContainerException {
+        return startExec(ref, createExec(ref, options), options, stdin, stdout, stderr);
+    }
+
+    /**
+     * Docker's exec create: checks that the container runs and that there is a command, and
+     * names the exec instance (64 hex digits); {@link #startExec} runs it.
+     */
+    public String createExec(String ref, ExecOptions options) throws IOException, ContainerException {
+        ContainerConfig cfg = running(ref).config();
+        if (options.cmd().isEmpty()) {
+            throw ContainerException.invalid("No exec command specified");
+        }
+        String execId = ContainerStore.newId();
+        events.emit(cfg.event("exec_create: " + execLine(options), Map.of("execID", execId)));
+        return execId;
+    }
+
+    /** dockerd's words for an exec in its actions: the program, a space, its arguments. */
+    private static String execLine(ExecOptions options) {
+        return options.cmd().getFirst() + " " + String.join(" ", options.cmd().subList(1, options.cmd().size()));
+    }
+
+    private ContainerStore.Container running(String ref) throws IOException, ContainerException {
         ContainerStore.Container c = require(ref);
         if (!c.state().isRunning()) {
             throw ContainerException.conflict("container " + c.config().id() + " is not running");
         }
+        return c;
+    }
+
+    /** Runs the exec instance {@code execId} ({@link #createExec}), as {@link #exec} does. */
+    public ExecSession startExec(String ref, String execId, ExecOptions options, InputStream stdin, OutputStream stdout,
+                                 OutputStream stderr) throws IOException, ContainerException {
+        ContainerStore.Container c = running(ref);
         if (options.cmd().isEmpty()) {
             throw ContainerException.invalid("No exec command specified");
         }
@@ -709,12 +788,19 @@ public final class ContainerService {
         } catch (IOException e) {
             throw ContainerException.failed("cannot reach the container's agent: " + e.getMessage());
         }
+        ExecSession session;
         try {
-            return client.exec(request, stdin, stdout, stderr);
+            session = client.exec(request, stdin, stdout, stderr);
         } catch (IOException | RuntimeException e) {
             client.close();
             throw ContainerException.failed("cannot reach the container's agent: " + e.getMessage());
         }
+        ContainerConfig cfg = c.config();
+        events.emit(cfg.event("exec_start: " + execLine(options), Map.of("execID", execId)));
+        // A broken connection is what the API's exec reports as 137: the VM went away.
+        session.whenEnded(status -> events.emit(cfg.event("exec_die",
+                Map.of("execID", execId, "exitCode", Integer.toString(status < 0 ? 137 : status)))));
+        return session;
     }
 
     /**

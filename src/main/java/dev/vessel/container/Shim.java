@@ -1,5 +1,6 @@
 package dev.vessel.container;
 
+import dev.vessel.events.EventJournal;
 import dev.vessel.guest.agent.AgentClient;
 import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.guest.agent.ExecFailure;
@@ -7,6 +8,7 @@ import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
 import dev.vessel.host.PrivateFiles;
+import dev.vessel.network.Network;
 import dev.vessel.network.ports.PortProxy;
 import dev.vessel.vmm.VmConfig;
 
@@ -39,7 +41,9 @@ import java.util.concurrent.TimeoutException;
  * through the guest agent, keeps its output in the container's log and passes it to attached
  * clients, takes stop/kill/attach/wait requests on its socket ({@link ShimProtocol}), and when the
  * main process ends it powers the VM off, writes the final state and (with --rm) removes the
- * container.
+ * container. It records what only it sees in the state root's events: the signals it sends
+ * ({@code kill}), the end ({@code die}, with the exit status), the container joining and leaving
+ * its networks ({@code connect}, {@code disconnect}), and the removal with --rm ({@code destroy}).
  */
 public final class Shim {
     private static final System.Logger LOG = System.getLogger(Shim.class.getName());
@@ -60,8 +64,13 @@ public final class Shim {
      * What the VM boots, resolved by the caller.
      *
      * @param network the cards, addresses and /etc files of this start ({@link GuestNetwork#plan})
+     * @param networks the networks it is on, in the order of its cards
      */
-    public record Boot(Path kernel, Path initrd, Path imageDisk, GuestNetwork network) {}
+    public record Boot(Path kernel, Path initrd, Path imageDisk, GuestNetwork network, List<Network> networks) {
+        public Boot {
+            networks = List.copyOf(networks);
+        }
+    }
 
     private static final boolean TIMING = System.getenv("VESSEL_TIMING") != null;
 
@@ -75,6 +84,7 @@ public final class Shim {
     private final ContainerStore store;
     private final ContainerStore.Container container;
     private final ContainerConfig config;
+    private final EventJournal events;
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
     private final CountDownLatch firstAttach = new CountDownLatch(1);
     /** The terminal size the first attached client reported (rows, cols), for the main process's pty. */
@@ -86,10 +96,11 @@ public final class Shim {
     private volatile boolean stdinClosed;
     private ContainerLog log;
 
-    private Shim(ContainerStore store, ContainerStore.Container container) {
+    private Shim(ContainerStore store, ContainerStore.Container container, EventJournal events) {
         this.store = store;
         this.container = container;
         this.config = container.config();
+        this.events = events;
     }
 
     /** One connected CLI. */
@@ -128,9 +139,9 @@ public final class Shim {
      * after the first client attached (so `run` sees all output), or after 30 s without one.
      */
     public static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm,
-                          boolean waitForAttach, boolean restart, PortProxy ports, Runnable ready)
+                          boolean waitForAttach, boolean restart, PortProxy ports, EventJournal events, Runnable ready)
             throws IOException {
-        return new Shim(store, c).run(boot, vm, waitForAttach, restart, ports, ready);
+        return new Shim(store, c, events).run(boot, vm, waitForAttach, restart, ports, ready);
     }
 
     /**
@@ -149,6 +160,10 @@ public final class Shim {
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
         container.writeState(container.state().running(self.pid(), selfStart, restart,
                 ports == null ? List.of() : ports.bound()));
+        long started = System.nanoTime();
+        for (Network n : boot.networks()) {
+            events.emit(n.event("connect", Map.of("container", config.id())));
+        }
         if (ports != null) {
             ports.start();
         }
@@ -219,8 +234,14 @@ public final class Shim {
             }
             container.writeState(container.state().exited(code, failure));
             log.close();
+            events.emit(config.event("die", Map.of("exitCode", Integer.toString(code),
+                    "execDuration", Long.toString((System.nanoTime() - started) / 1_000_000_000L))));
+            for (Network n : boot.networks()) {
+                events.emit(n.event("disconnect", Map.of("container", config.id())));
+            }
             if (config.autoRemove()) {
                 store.remove(container);
+                events.emit(config.event("destroy", Map.of()));
             }
             exitCode.complete(code);
             for (Client cl : clients) {
@@ -443,6 +464,7 @@ public final class Shim {
                     int sig = req.payload().length == 1 ? req.payload()[0] & 0xFF : 0;
                     ExecSession s = main;
                     if (sig >= 1 && sig <= 64 && s != null) {
+                        killed(sig);
                         s.signal(sig);
                     }
                     AgentProtocol.write(ch, AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(0).array());
@@ -494,6 +516,7 @@ public final class Shim {
             return;
         }
         try {
+            killed(15);
             s.signal(15);
         } catch (IOException e) {
             return;
@@ -505,6 +528,7 @@ public final class Shim {
                 ExecSession still = main;
                 if (still != null) {
                     try {
+                        killed(9);
                         still.signal(9);
                     } catch (IOException ignored) {
                         // ended meanwhile
@@ -514,6 +538,11 @@ public final class Shim {
                 // ended
             }
         });
+    }
+
+    /** Records a signal sent to the main process, as dockerd does before it sends one. */
+    private void killed(int signal) {
+        events.emit(config.event("kill", Map.of("signal", Integer.toString(signal))));
     }
 
     /** Frames from a client until it leaves: stdin and resizes for the main process. */

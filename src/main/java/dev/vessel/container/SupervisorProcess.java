@@ -1,5 +1,6 @@
 package dev.vessel.container;
 
+import dev.vessel.events.EventJournal;
 import dev.vessel.guest.DebianKernel;
 import dev.vessel.host.StateRoot;
 import dev.vessel.image.Image;
@@ -34,15 +35,17 @@ public final class SupervisorProcess {
     private final Shim.Boot boot;
     private final NetworkService networks;
     private final PortProxy proxy;
+    private final EventJournal events;
     private final PrintStream diagnostics;
 
     private SupervisorProcess(ContainerStore store, ContainerStore.Container container, Shim.Boot boot,
-                              NetworkService networks, PortProxy proxy, PrintStream diagnostics) {
+                              NetworkService networks, PortProxy proxy, EventJournal events, PrintStream diagnostics) {
         this.store = store;
         this.container = container;
         this.boot = boot;
         this.networks = networks;
         this.proxy = proxy;
+        this.events = events;
         this.diagnostics = diagnostics;
     }
 
@@ -56,16 +59,17 @@ public final class SupervisorProcess {
         ContainerStore store = ContainerStore.open(root);
         ContainerStore.Container c = store.require(id);
         try {
-            GuestNetwork network = networks(c.config(), networks);
+            List<Network> on = networksOf(c.config(), networks);
+            GuestNetwork network = GuestNetwork.plan(c.config(), on, on.isEmpty() ? null : networks.hostGateway(on.getFirst()));
             ImageStore images = ImageStore.open(root);
             Image image = images.resolve(c.config().imageId());
             Path disk = images.ensureDisk(image);
             DebianKernel.Release kernel = new DebianKernel(root.dir("kernels")).ensure(diagnostics);
             Path initrd = ContainerInitramfs.ensure(root.dir("cache"), kernel);
-            Shim.Boot boot = new Shim.Boot(kernel.vmlinuz(), initrd, disk, network);
+            Shim.Boot boot = new Shim.Boot(kernel.vmlinuz(), initrd, disk, network, on);
             Shim.cmdline(c.config(), network); // too long fails here, before anything runs
             PortProxy proxy = publish(c.config(), network, ports);
-            return new SupervisorProcess(store, c, boot, networks, proxy, diagnostics);
+            return new SupervisorProcess(store, c, boot, networks, proxy, EventJournal.open(root), diagnostics);
         } catch (ImageException e) {
             throw ContainerException.failed(e.getMessage());
         }
@@ -93,7 +97,7 @@ public final class SupervisorProcess {
     }
 
     /** The container's networks, their bridges ensured (the helper machine forgets them when it restarts). */
-    static GuestNetwork networks(ContainerConfig config, NetworkService service) throws IOException, ContainerException {
+    static List<Network> networksOf(ContainerConfig config, NetworkService service) throws IOException, ContainerException {
         List<Network> on = new ArrayList<>();
         try {
             for (String netId : config.networking().networks()) {
@@ -105,7 +109,7 @@ public final class SupervisorProcess {
             throw ContainerException.failed("cannot connect container " + config.name() + " to its network: "
                     + e.getMessage());
         }
-        return GuestNetwork.plan(config, on, on.isEmpty() ? null : service.hostGateway(on.getFirst()));
+        return on;
     }
 
     /**
@@ -120,7 +124,7 @@ public final class SupervisorProcess {
         Libc.dup2(fd, 1);
         Libc.close(fd);
         boolean[] told = {false};
-        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, proxy, () -> {
+        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, proxy, events, () -> {
             synchronized (told) {
                 if (told[0]) {
                     return;

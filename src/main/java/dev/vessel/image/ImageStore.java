@@ -1,5 +1,7 @@
 package dev.vessel.image;
 
+import dev.vessel.events.Event;
+import dev.vessel.events.EventJournal;
 import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 
@@ -41,6 +43,9 @@ import java.util.regex.Pattern;
  * Blobs are written (and verified) before a name can point at them, and index.json is replaced
  * atomically under {@code locks/index.lock}: a killed process never leaves a name pointing at a
  * missing blob. Garbage collection runs under the same lock.
+ *
+ * <p>Changes are recorded in the state root's events as dockerd records them: {@code tag},
+ * {@code untag}, {@code delete}, {@code load} and {@code import} here, {@code pull} by the puller.
  */
 public final class ImageStore {
     static final String REF = Descriptor.REF_NAME;
@@ -51,10 +56,12 @@ public final class ImageStore {
     private final Path dir;
     private final BlobStore blobs;
     private final UnpackPolicy policy;
+    private final EventJournal events;
 
-    private ImageStore(Path dir, UnpackPolicy policy) throws IOException {
+    private ImageStore(Path dir, UnpackPolicy policy, EventJournal events) throws IOException {
         this.dir = dir;
         this.policy = policy;
+        this.events = events;
         PrivateFiles.createDirectories(dir);
         restrict(dir);
         Path blobDir = dir.resolve("blobs").resolve("sha256");
@@ -78,12 +85,27 @@ public final class ImageStore {
 
     /** The store in {@code STATE/images}, with the default unpack policy. */
     public static ImageStore open(StateRoot root) throws IOException {
-        return open(root.dir("images"), UnpackPolicy.defaults());
+        return new ImageStore(root.dir("images").toAbsolutePath(), UnpackPolicy.defaults(), EventJournal.open(root));
     }
 
-    /** The store in {@code dir} (created if missing). */
+    /** The store in {@code dir} (created if missing), which records no events: for tests and tools. */
     public static ImageStore open(Path dir, UnpackPolicy policy) throws IOException {
-        return new ImageStore(dir.toAbsolutePath(), policy);
+        return new ImageStore(dir.toAbsolutePath(), policy, EventJournal.discard());
+    }
+
+    /** Where the store's changes are recorded (the puller records its pulls there too). */
+    public EventJournal events() {
+        return events;
+    }
+
+    /**
+     * Records an image event as dockerd does: the image's labels and {@code name} among the
+     * attributes ({@code actorId} is the image's id, or the reference of a pull).
+     */
+    public void emit(String action, String actorId, String name, Image image) {
+        Map<String, String> attributes = new HashMap<>(image == null ? Map.of() : image.config().labels());
+        attributes.put("name", name);
+        events.emit(Event.of(Event.IMAGE, action, actorId, attributes));
     }
 
     /** The store's top directory: an OCI image layout (skopeo's {@code oci:DIR:REF} reads it). */
@@ -344,11 +366,24 @@ public final class ImageStore {
         if (t.isDigest()) {
             throw new InvalidReferenceException("refusing to create a tag with a digest reference");
         }
+        Digest manifest;
         try (FileLocks.Held l = FileLocks.exclusive(indexLock())) {
             List<Descriptor> index = readIndex();
             Descriptor src = findEntry(index, source).orElseThrow(() -> new NoSuchImageException(familiar(source)));
             Descriptor named = src.withAnnotations(Map.of(REF, t.toString()));
             writeIndex(name(index, src.digest(), named, List.of(t)));
+            manifest = src.digest();
+        }
+        Image image = imageOrNull(manifest);
+        emit("tag", image != null ? image.id().toString() : manifest.toString(), t.familiar(), image);
+    }
+
+    /** The image of a manifest, or null when it cannot be read (removed meanwhile): an event goes without its labels. */
+    private Image imageOrNull(Digest manifest) {
+        try {
+            return image(manifest);
+        } catch (IOException | ImageException e) {
+            return null;
         }
     }
 
@@ -438,11 +473,13 @@ public final class ImageStore {
             List<Descriptor> namedEntries = sameImage.stream().filter(d -> refOf(d) != null).toList();
             Optional<ImageUsers.Container> user = users.containerUsing(id);
             List<Descriptor> remaining = new ArrayList<>(index);
+            Image before = imageOrNull(entry.digest());
             if (named) {
                 if (namedEntries.size() > 1) {
                     remaining.remove(entry);
                     untagged.add(byName.familiar());
                     writeIndex(remaining);
+                    emit("untag", id.toString(), id.toString(), before);
                     return new RemoveResult(untagged, deleted);
                 }
                 if (user.isPresent() && !force) {
@@ -484,6 +521,13 @@ public final class ImageStore {
             if (!deleted.isEmpty()) {
                 collect(remaining);
             }
+            // dockerd names the image by its id in both.
+            for (int i = 0; i < untagged.size(); i++) {
+                emit("untag", id.toString(), id.toString(), before);
+            }
+            for (Digest d : deleted) {
+                emit("delete", d.toString(), d.toString(), null);
+            }
         }
         return new RemoveResult(untagged, deleted);
     }
@@ -515,6 +559,9 @@ public final class ImageStore {
                 writeIndex(remaining);
                 collect(remaining);
             }
+        }
+        for (Digest d : deleted) {
+            emit("delete", d.toString(), d.toString(), null);
         }
         return deleted;
     }
@@ -680,12 +727,18 @@ public final class ImageStore {
      */
     public Image importRootfs(InputStream tarball, String reference, List<String> changes, String message)
             throws IOException, ImageException {
-        return RootfsImporter.importRootfs(this, tarball, reference, changes, message);
+        Image image = RootfsImporter.importRootfs(this, tarball, reference, changes, message);
+        emit("import", image.id().toString(), image.id().toString(), image);
+        return image;
     }
 
     /** {@code docker load}: a docker save archive or an OCI archive (plain, gzip or zstd). */
     public List<ArchiveLoader.Loaded> load(Path archive) throws IOException, ImageException {
-        return ArchiveLoader.load(this, archive);
+        List<ArchiveLoader.Loaded> loaded = ArchiveLoader.load(this, archive);
+        for (ArchiveLoader.Loaded l : loaded) {
+            emit("load", l.image().id().toString(), l.image().id().toString(), l.image());
+        }
+        return loaded;
     }
 
     /** The distinct image ids of an index (for tests and tools). */

@@ -1,6 +1,9 @@
 package dev.vessel.network;
 
+import dev.vessel.events.Event;
+
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -79,6 +82,14 @@ public record Network(String id, String name, String driver, Ipv4Subnet subnet, 
     public Network withEndpoints(Map<String, Endpoint> endpoints) {
         return new Network(id, name, driver, subnet, gateway, bridge, created, internal, userSubnet, labels, options,
                 endpoints);
+    }
+
+    /** Docker's event of this network: its name and driver ({@code type}) among the attributes. */
+    public Event event(String action, Map<String, String> attributes) {
+        Map<String, String> a = new HashMap<>(attributes);
+        a.put("name", name);
+        a.put("type", driver);
+        return Event.of(Event.NETWORK, action, id, a);
     }
 
     /** The bridge name for a user network of id {@code id}. */

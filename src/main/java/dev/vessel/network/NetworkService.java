@@ -1,10 +1,12 @@
 package dev.vessel.network;
 
+import dev.vessel.events.EventJournal;
 import dev.vessel.host.StateRoot;
 
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 
 /**
@@ -19,14 +21,22 @@ public final class NetworkService {
 
     private final NetworkStore store;
     private final NetworkHost host;
+    private final EventJournal events;
 
+    /** A service that records no events (a store outside a state root). */
     public NetworkService(NetworkStore store, NetworkHost host) {
+        this(store, host, EventJournal.discard());
+    }
+
+    /** @param events where {@code create} and {@code destroy} are recorded */
+    public NetworkService(NetworkStore store, NetworkHost host, EventJournal events) {
         this.store = store;
         this.host = host;
+        this.events = events;
     }
 
     public static NetworkService open(StateRoot root, NetworkHost host) throws IOException {
-        return new NetworkService(NetworkStore.open(root), host);
+        return new NetworkService(NetworkStore.open(root), host, EventJournal.open(root));
     }
 
     public NetworkStore store() {
@@ -73,6 +83,7 @@ public final class NetworkService {
             }
             throw e;
         }
+        events.emit(n.event("create", Map.of()));
         return n;
     }
 
@@ -138,7 +149,9 @@ public final class NetworkService {
         removeFromHost(n);
         // Checked again under the store's lock: a container that joined meanwhile keeps the record,
         // and its start ensures the bridge again.
-        return store.remove(n.id());
+        Network removed = store.remove(n.id());
+        events.emit(removed.event("destroy", Map.of()));
+        return removed;
     }
 
     /** What {@link #prune} removed, and why others that it tried could not be. */

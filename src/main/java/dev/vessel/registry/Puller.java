@@ -124,6 +124,7 @@ public final class Puller {
         if (existing.isPresent() && existing.get().manifestDigest().equals(manifestDigest)) {
             progress.line("Digest: " + topDigest);
             progress.line("Status: Image is up to date for " + name);
+            pulled(ref, existing.get());
             return new Result(existing.get(), topDigest, true);
         }
         checkDescriptors(manifest);
@@ -148,7 +149,13 @@ public final class Puller {
         }
         progress.line("Digest: " + topDigest);
         progress.line("Status: Downloaded newer image for " + name);
+        pulled(ref, image);
         return new Result(image, topDigest, false);
+    }
+
+    /** dockerd's {@code pull} event, also for an image that was up to date: the reference, and its repository as the name. */
+    private void pulled(Reference ref, Image image) {
+        store.emit("pull", ref.familiar(), ref.familiarRepository(), image);
     }
 
     /** Downloads the missing layers concurrently; verifies every layer in order as its download ends. */

@@ -17,6 +17,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -271,6 +272,59 @@ class ApiDockerCliTest {
         assertEquals("0\n", ok("wait", "later").out());
     }
 
+    /** Now as the docker CLI takes a time: Unix seconds with nanoseconds. */
+    private static String now() {
+        Instant t = Instant.now();
+        return t.getEpochSecond() + "." + String.format("%09d", t.getNano());
+    }
+
+    @Test
+    void eventsSinceAndUntilPrintWhatHappenedInDockersLines() throws Exception {
+        String since = now();
+        String id = ok("create", "--name", "web", "-l", "team=a", ApiFixture.IMAGE).out().strip();
+        String net = ok("network", "create", "back").out().strip();
+        ok("rm", "web");
+        String until = now();
+
+        List<String> lines = ok("events", "--since", since, "--until", until).out().lines().toList();
+        String time = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}(Z|[+-]\\d\\d:\\d\\d) ";
+        assertEquals(3, lines.size(), lines.toString());
+        assertTrue(lines.get(0).matches(time + "container create " + id + " \\(image=vessel-test/tiny:1, name=web, team=a\\)"),
+                lines.get(0));
+        assertTrue(lines.get(1).matches(time + "network create " + net + " \\(name=back, type=bridge\\)"), lines.get(1));
+        assertTrue(lines.get(2).matches(time + "container destroy " + id + " \\(image=vessel-test/tiny:1, name=web, team=a\\)"),
+                lines.get(2));
+
+        JsonNode json = JSON.readTree(ok("events", "--since", since, "--until", until, "--filter", "type=network",
+                "--format", "{{json .}}").out());
+        assertEquals("network", json.get("Type").asText());
+        assertEquals("create", json.get("Action").asText());
+        assertEquals(net, json.at("/Actor/ID").asText());
+        assertEquals("web\n", ok("events", "--since", since, "--until", until, "--filter", "container=web",
+                "--filter", "event=destroy", "--format", "{{.Actor.Attributes.name}}").out());
+
+        DockerCli.Result bad = docker.run("events", "--since", since, "--until", until, "--filter", "colour=red");
+        assertEquals(1, bad.exit(), bad.toString());
+        assertEquals("Error response from daemon: invalid filter 'colour'\n", bad.err());
+    }
+
+    @Test
+    void eventsFollowedWithAFilterComeAsTheyHappen() throws Exception {
+        var journal = fixture.containers.events();
+        Process follow = docker.start("events", "--filter", "event=destroy", "--format",
+                "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}");
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(follow.getInputStream(), StandardCharsets.UTF_8))) {
+            assertTrue(journal.awaitFollowers(1, java.time.Duration.ofSeconds(60)), "the CLI subscribed");
+            ok("create", "--name", "brief", ApiFixture.IMAGE);
+            ok("rm", "brief");
+            assertEquals("container destroy brief", lines.readLine(), "the create did not pass the filter");
+        } finally {
+            follow.destroy();
+            follow.waitFor(60, TimeUnit.SECONDS);
+        }
+        assertTrue(journal.awaitFollowers(0, java.time.Duration.ofSeconds(60)), "the CLI's end ended the stream");
+    }
+
     @Test
     void removingAnUnknownContainerSaysWhatDockerSays() throws Exception {
         DockerCli.Result r = docker.run("rm", "nosuch");
@@ -321,6 +375,9 @@ class ApiDockerCliTest {
                     create.err());
             assertEquals(List.of(ref, other, ApiFixture.IMAGE),
                     ok("images", "--format", "{{.Repository}}:{{.Tag}}").out().lines().sorted().toList());
+
+            assertEquals(ref + "\n" + other + "\n", ok("events", "--since", "0", "--until", now(), "--filter", "event=pull",
+                    "--format", "{{.Actor.ID}}").out(), "each pull, by its reference");
 
             DockerCli.Result missing = docker.run("pull", registry.host() + "/team/app:9");
             assertEquals(1, missing.exit(), missing.toString());

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -138,6 +139,87 @@ class ApiHttpTest {
         assertEquals(200, head.status());
         assertEquals("chunked", head.header("Transfer-Encoding"));
         assertEquals("application/json", head.header("Content-Type"));
+    }
+
+    /** Unix seconds with nanoseconds, as the docker CLI sends a time. */
+    private static String unix(Instant t) {
+        return t.getEpochSecond() + "." + String.format("%09d", t.getNano());
+    }
+
+    private static List<JsonNode> lines(String body) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : body.split("\n")) {
+            if (!line.isBlank()) {
+                out.add(JSON.readTree(line));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void eventsBetweenSinceAndAPastUntilAreReplayedAndTheAnswerEnds() throws Exception {
+        Instant since = Instant.now();
+        String id = json(http.postJson("/containers/create?name=ev", "{\"Image\":\"" + ApiFixture.IMAGE + "\","
+                + "\"Labels\":{\"team\":\"a\"}}")).get("Id").asText();
+        assertEquals(204, http.send("DELETE", "/containers/ev", null, null).status());
+        String until = unix(Instant.now());
+
+        UnixHttp.Response r = http.get("/v1.44/events?since=" + unix(since) + "&until=" + until);
+        assertEquals(200, r.status(), r.body());
+        assertEquals("application/json", r.header("Content-Type"));
+        assertEquals("chunked", r.header("Transfer-Encoding"));
+        List<JsonNode> events = lines(r.body());
+        assertEquals(List.of("create", "destroy"), events.stream().map(e -> e.get("Action").asText()).toList());
+        JsonNode create = events.getFirst();
+        assertEquals("container", create.get("Type").asText());
+        assertEquals(id, create.at("/Actor/ID").asText());
+        assertEquals("{\"image\":\"" + ApiFixture.IMAGE + "\",\"name\":\"ev\",\"team\":\"a\"}",
+                create.at("/Actor/Attributes").toString());
+        assertEquals("create", create.get("status").asText());
+        assertEquals(id, create.get("id").asText());
+        assertEquals(ApiFixture.IMAGE, create.get("from").asText());
+        assertEquals("local", create.get("scope").asText());
+        assertTrue(create.get("timeNano").asLong() >= since.getEpochSecond() * 1_000_000_000L, create.toString());
+
+        // The fixture's import happened before: no since replays from the oldest event kept.
+        List<JsonNode> images = lines(http.get("/events?until=" + until + "&filters="
+                + filters("{\"type\":{\"image\":true}}")).body());
+        assertEquals(List.of("import"), images.stream().map(e -> e.get("Action").asText()).toList());
+        assertEquals(List.of("destroy"), lines(http.get("/events?since=0&until=" + until + "&filters="
+                + filters("{\"event\":[\"destroy\"],\"container\":[\"ev\"]}")).body())
+                .stream().map(e -> e.get("Action").asText()).toList());
+        assertEquals("", http.get("/events?since=0&until=" + until + "&filters=" + filters("{\"label\":[\"team=b\"]}")).body());
+    }
+
+    @Test
+    void badEventTimesAndFiltersAreDockersBadRequests() throws Exception {
+        assertError(400, "failed to parse value as time or duration: \"yesterday\"", http.get("/events?since=yesterday"));
+        assertError(400, "failed to parse value as time or duration: \"soon\"", http.get("/events?until=soon"));
+        assertError(400, "`since` time (20) cannot be after `until` time (10)", http.get("/events?since=20&until=10"));
+        assertError(400, "invalid filter 'colour'", http.get("/events?filters=" + filters("{\"colour\":[\"red\"]}")));
+        assertError(400, "invalid filter: [1]", http.get("/events?filters=" + filters("[1]")));
+        assertEquals(200, http.get("/_ping").status(), "the connection goes on");
+    }
+
+    @Test
+    void aFollowedStreamSendsEachEventAsItComesAndStopsWhenItsClientLeaves() throws Exception {
+        var journal = fixture.containers.events();
+        try (UnixHttp follower = new UnixHttp(fixture.socket())) {
+            follower.write(("GET /v1.51/events?filters=" + filters("{\"type\":[\"container\"]}")
+                    + " HTTP/1.1\r\nHost: api\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            UnixHttp.Response head = follower.read(true);
+            assertEquals(200, head.status(), "the head comes at once");
+            assertEquals("chunked", head.header("Transfer-Encoding"));
+            assertTrue(journal.awaitFollowers(1, Duration.ofSeconds(30)));
+            assertEquals(1, json(http.get("/info")).get("NEventsListener").asInt());
+
+            http.postJson("/containers/create?name=live", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}");
+            String got = follower.readUntil("\n\r\n"); // one event: its line, then its chunk's end
+            assertTrue(got.contains("\"Action\":\"create\"") && got.contains("\"name\":\"live\""), got);
+            assertTrue(!got.contains("\"Type\":\"network\""), got);
+        }
+        assertTrue(journal.awaitFollowers(0, Duration.ofSeconds(30)), "a client that left leaves no follower behind");
+        assertEquals(0, json(http.get("/info")).get("NEventsListener").asInt());
     }
 
     @Test

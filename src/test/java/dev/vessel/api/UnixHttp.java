@@ -142,6 +142,19 @@ final class UnixHttp implements AutoCloseable {
         return java.util.Arrays.copyOf(all, n);
     }
 
+    /**
+     * Reads a streamed answer's body (after {@link #read} took its head) until it holds
+     * {@code marker}; returns what came, chunk sizes and all.
+     */
+    String readUntil(String marker) throws IOException {
+        while (!pending.toString(StandardCharsets.UTF_8).contains(marker)) {
+            fill();
+        }
+        String all = pending.toString(StandardCharsets.UTF_8);
+        pending.reset();
+        return all;
+    }
+
     /** Half-closes: the server reads the end of this side's bytes, and may still answer. */
     void shutdownOutput() throws IOException {
         channel.shutdownOutput();

@@ -6,9 +6,6 @@ import dev.vessel.network.Network;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -26,26 +23,8 @@ class NetworkCommandTest {
     @TempDir
     Path root;
 
-    record Run(int status, String out, String err) {}
-
-    private Run vessel(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            String[] all = new String[args.length + 2];
-            all[0] = "--root";
-            all[1] = root.resolve("state").toString();
-            System.arraycopy(args, 0, all, 2, args.length);
-            int status = Main.run(all);
-            return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private CliRun vessel(String... args) {
+        return CliRun.vessel(root.resolve("state"), args);
     }
 
     private static Network network(String id, String name) {
@@ -66,23 +45,23 @@ class NetworkCommandTest {
 
     @Test
     void theDefaultNetworkIsListedAndInspectedFromTheStart() {
-        Run ls = vessel("network", "ls");
+        CliRun ls = vessel("network", "ls");
         assertEquals(0, ls.status(), ls.toString());
         assertTrue(ls.out().startsWith("NETWORK ID     NAME      DRIVER    SCOPE\n"), ls.out());
         assertTrue(ls.out().matches("(?s).*\n[0-9a-f]{12}   bridge    bridge    local\n"), ls.out());
-        Run inspect = vessel("network", "inspect", "bridge");
+        CliRun inspect = vessel("network", "inspect", "bridge");
         assertEquals(0, inspect.status(), inspect.toString());
         assertTrue(inspect.out().contains("\"com.docker.network.bridge.name\" : \"vessel0\""), inspect.out());
     }
 
     @Test
     void failuresAreDockersLinesWithStatusOne() {
-        Run rmDefault = vessel("network", "rm", "bridge");
-        assertEquals(new Run(1, "", "Error response from daemon: bridge is a pre-defined network and cannot be removed\n"),
+        CliRun rmDefault = vessel("network", "rm", "bridge");
+        assertEquals(new CliRun(1, "", "Error response from daemon: bridge is a pre-defined network and cannot be removed\n"),
                 rmDefault);
-        assertEquals(new Run(1, "", "Error response from daemon: network nope not found\n"), vessel("network", "rm", "nope"));
-        assertEquals(new Run(0, "", ""), vessel("network", "rm", "-f", "nope"));
-        Run inspect = vessel("network", "inspect", "bridge", "nope");
+        assertEquals(new CliRun(1, "", "Error response from daemon: network nope not found\n"), vessel("network", "rm", "nope"));
+        assertEquals(new CliRun(0, "", ""), vessel("network", "rm", "-f", "nope"));
+        CliRun inspect = vessel("network", "inspect", "bridge", "nope");
         assertEquals(1, inspect.status());
         assertTrue(inspect.out().contains("\"Name\" : \"bridge\""), "the networks found are shown: " + inspect.out());
         assertEquals("Error response from daemon: network nope not found\n", inspect.err());
@@ -91,11 +70,11 @@ class NetworkCommandTest {
         java.util.regex.Matcher subnet = java.util.regex.Pattern.compile("\"Subnet\" : \"([0-9]+\\.[0-9]+\\.[0-9]+)\\.0/")
                 .matcher(vessel("network", "inspect", "bridge").out());
         assertTrue(subnet.find(), "the default network's subnet");
-        Run overlap = vessel("network", "create", "--subnet", subnet.group(1) + ".0/24", "x");
+        CliRun overlap = vessel("network", "create", "--subnet", subnet.group(1) + ".0/24", "x");
         assertEquals(1, overlap.status());
         assertTrue(overlap.err().contains("Pool overlaps with other one on this address space"), overlap.err());
-        Run badSubnet = vessel("network", "create", "--subnet", "10.1.2.3/24", "x");
-        assertEquals(new Run(1, "", "Error response from daemon: invalid network config: invalid subnet 10.1.2.3/24: "
+        CliRun badSubnet = vessel("network", "create", "--subnet", "10.1.2.3/24", "x");
+        assertEquals(new CliRun(1, "", "Error response from daemon: invalid network config: invalid subnet 10.1.2.3/24: "
                 + "it should be 10.1.2.0/24\n"), badSubnet);
     }
 
@@ -118,7 +97,7 @@ class NetworkCommandTest {
     @Test
     void everyVerbHasHelp() {
         for (String verb : List.of("create", "ls", "inspect", "rm", "prune")) {
-            Run help = vessel("network", verb, "--help");
+            CliRun help = vessel("network", verb, "--help");
             assertEquals(0, help.status(), verb);
             assertTrue(help.out().startsWith("Usage: vessel network " + verb), help.out());
         }

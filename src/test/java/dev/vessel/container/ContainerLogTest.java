@@ -1,5 +1,6 @@
 package dev.vessel.container;
 
+import dev.vessel.host.RotatedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -138,10 +139,10 @@ class ContainerLogTest {
                 line(log, "line " + i);
             }
         }
-        List<ContainerLog.Segment> segments = ContainerLog.segments(f);
+        List<RotatedFiles.Segment> segments = ContainerLog.segments(f);
         assertEquals(3, segments.size(), segments.toString());
         for (int i = 0; i < segments.size(); i++) {
-            ContainerLog.Segment s = segments.get(i);
+            RotatedFiles.Segment s = segments.get(i);
             long size = Files.size(s.file());
             assertTrue(size <= 1000, s + ": " + size);
             assertEquals("container.log." + s.start(), s.file().getFileName().toString());
@@ -199,7 +200,7 @@ class ContainerLogTest {
                 line(log, "line " + i);
             }
         }
-        List<ContainerLog.Segment> before = ContainerLog.segments(f);
+        List<RotatedFiles.Segment> before = ContainerLog.segments(f);
         assertTrue(before.size() > 1);
         Files.writeString(before.getLast().file(), "{\"stream\":\"stdout\",\"ti", StandardOpenOption.APPEND); // killed mid-write
         try (ContainerLog log = ContainerLog.append(f, limits)) {
@@ -245,7 +246,7 @@ class ContainerLogTest {
             joined.writeBytes(e.data());
         }
         assertArrayEquals(big, joined.toByteArray());
-        for (ContainerLog.Segment s : ContainerLog.segments(f)) {
+        for (RotatedFiles.Segment s : ContainerLog.segments(f)) {
             assertTrue(Files.size(s.file()) <= 64 << 10, s.toString());
         }
     }

@@ -1,12 +1,16 @@
 package dev.vessel.container;
 
+import dev.vessel.events.Event;
+import dev.vessel.events.EventJournal;
 import dev.vessel.network.Endpoint;
 import dev.vessel.network.FakeNetworkHost;
 import dev.vessel.network.Network;
 import dev.vessel.network.ports.PortBinding;
 import dev.vessel.network.NetworkService;
 import dev.vessel.network.NetworkStore;
+import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.guest.agent.ExecRequest;
+import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.image.BuiltinBusybox;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageStore;
@@ -24,8 +28,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,6 +67,7 @@ class ContainerServiceTest {
     final List<String> launches = new ArrayList<>();
     final List<String> pulls = new ArrayList<>();
     ContainerService service;
+    EventJournal events;
     final FakeNetworkHost networkHost = new FakeNetworkHost();
 
     @BeforeAll
@@ -73,6 +82,7 @@ class ContainerServiceTest {
 
     @BeforeEach
     void service() throws IOException {
+        events = EventJournal.at(dir.resolve("events"), EventJournal.Limits.DEFAULT);
         store = ContainerStore.open(dir.resolve("containers"));
         service = new ContainerService(store, () -> images, (imgs, ref, progress) -> {
             pulls.add(ref.toString());
@@ -83,7 +93,7 @@ class ContainerServiceTest {
             imgs.tag("test/entry:1", ref.toString());
             return imgs.resolve(ref.toString());
         }, (c, waitForAttach, restart) -> launches.add(c.config().name() + " wait=" + waitForAttach + " restart=" + restart),
-                new NetworkService(NetworkStore.open(dir.resolve("networks")), networkHost));
+                new NetworkService(NetworkStore.open(dir.resolve("networks")), networkHost, events), events);
     }
 
     private static CreateRequest entry() {
@@ -484,6 +494,29 @@ class ContainerServiceTest {
     }
 
     @Test
+    void whatHappensToAContainerIsRecordedAsDockersEvents() throws Exception {
+        Network back = service.networks().create(dev.vessel.network.CreateRequest.named("back"));
+        String id = service.create(entry().withName("ev").withLabels(Map.of("team", "a"))).config().id();
+        service.start("ev", false);
+        service.stop("ev", 10); // the fake supervisor never ran it: no stop
+        service.restart("ev", 10);
+        service.connect("ev", "back", List.of(), null, null); // dockerd's connect is an event when it starts
+        service.disconnect("ev", "back", false);
+        service.remove("ev", false);
+        service.networks().remove("back");
+
+        List<Event> seen = events.read(0).events();
+        assertEquals(List.of("network create " + back.id(), "container create " + id, "container start " + id,
+                        "container start " + id, "container restart " + id, "network disconnect " + back.id(),
+                        "container destroy " + id, "network destroy " + back.id()),
+                seen.stream().map(e -> e.type() + " " + e.action() + " " + e.actorId()).toList());
+        assertEquals(Map.of("image", "test/entry:1", "name", "ev", "team", "a", "img.only", "1", "shared", "image"),
+                seen.get(1).attributes(), "the container's image, name and labels (the image's too)");
+        assertEquals(Map.of("name", "back", "type", "bridge", "container", id), seen.get(5).attributes());
+        assertEquals(Map.of("name", "back", "type", "bridge"), seen.getLast().attributes());
+    }
+
+    @Test
     void logOptionsAreTheContainersLogLimits() throws Exception {
         ContainerConfig plain = create(entry());
         assertEquals(ContainerLog.Limits.DEFAULT, plain.logLimits());
@@ -566,6 +599,49 @@ class ContainerServiceTest {
         assertEquals(ContainerException.Kind.INVALID, bad.kind());
         assertThrows(ContainerException.class, () -> ContainerService.execRequest(cfg,
                 new ExecOptions(List.of("sh"), List.of("NOVALUE"), null, null, false, 0, 0, null)));
+    }
+
+    @Test
+    void anExecIsRecordedFromItsCreationToItsEnd() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("box"));
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        Files.createDirectories(c.vsockSocket().getParent());
+        try (ServerSocketChannel agent = ServerSocketChannel.open(StandardProtocolFamily.UNIX)
+                .bind(UnixDomainSocketAddress.of(c.vsockSocket()))) {
+            // The guest's agent behind the VM's vsock socket: it runs the command, which exits with 5.
+            Thread.ofVirtual().start(() -> {
+                try (SocketChannel ch = agent.accept()) {
+                    while (true) {
+                        ByteBuffer b = ByteBuffer.allocate(1);
+                        ch.read(b);
+                        if (b.get(0) == '\n') {
+                            break; // CONNECT 1024
+                        }
+                    }
+                    ch.write(ByteBuffer.wrap("OK 1\n".getBytes(StandardCharsets.US_ASCII)));
+                    AgentProtocol.read(ch, AgentProtocol.CLIENT_TYPES); // hello
+                    AgentProtocol.write(ch, AgentProtocol.HELLO_REPLY,
+                            AgentProtocol.PROTOCOL_VERSION.getBytes(StandardCharsets.US_ASCII));
+                    AgentProtocol.read(ch, AgentProtocol.CLIENT_TYPES); // the command
+                    AgentProtocol.write(ch, AgentProtocol.EXIT, AgentProtocol.encodeExit(5));
+                    AgentProtocol.read(ch, AgentProtocol.CLIENT_TYPES); // until the client leaves
+                } catch (IOException e) {
+                    // the client went away
+                }
+            });
+            ExecSession s = service.exec("box", ExecOptions.of(List.of("sh", "-c", "exit 5")), null,
+                    OutputStream.nullOutputStream(), OutputStream.nullOutputStream());
+            assertEquals(5, s.waitFor());
+            s.close();
+        }
+        List<Event> seen = events.read(0).events();
+        assertEquals(List.of("create", "exec_create: sh -c exit 5", "exec_start: sh -c exit 5", "exec_die"),
+                seen.stream().map(Event::action).toList(), "exec_die is recorded before waitFor returns");
+        String execId = seen.get(1).attribute("execID");
+        assertTrue(execId.matches("[0-9a-f]{64}"), execId);
+        assertEquals(execId, seen.get(2).attribute("execID"));
+        assertEquals(Map.of("execID", execId, "exitCode", "5", "image", "test/entry:1", "name", "box", "img.only", "1",
+                "shared", "image"), seen.get(3).attributes());
     }
 
     private ContainerConfig create(CreateRequest r) throws Exception {

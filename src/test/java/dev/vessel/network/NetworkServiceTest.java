@@ -1,5 +1,7 @@
 package dev.vessel.network;
 
+import dev.vessel.events.Event;
+import dev.vessel.events.EventJournal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,6 +34,21 @@ class NetworkServiceTest {
         assertEquals("172.19.0.0/16", n.subnet().toString(), "after the default network and the host's route");
         assertEquals(List.of("ensure " + n.bridge() + " 172.19.0.0/16"), host.calls, "the default bridge waits for a container");
         assertEquals(List.of("bridge", "web"), s.list().stream().map(Network::name).toList());
+    }
+
+    @Test
+    void createAndRemoveAreRecordedAsDockersEventsButARefusedCreateIsNot() throws Exception {
+        EventJournal events = EventJournal.at(dir.resolve("events"), EventJournal.Limits.DEFAULT);
+        FakeNetworkHost host = new FakeNetworkHost();
+        NetworkService s = new NetworkService(NetworkStore.open(dir.resolve("networks")), host, events);
+        Network n = s.create(CreateRequest.named("web"));
+        host.failEnsure = true;
+        assertThrows(NetworkException.class, () -> s.create(CreateRequest.named("refused")));
+        s.remove("web");
+        List<Event> seen = events.read(0).events();
+        assertEquals(List.of("network create " + n.id(), "network destroy " + n.id()),
+                seen.stream().map(e -> e.type() + " " + e.action() + " " + e.actorId()).toList());
+        assertEquals(Map.of("name", "web", "type", "bridge"), seen.getFirst().attributes());
     }
 
     @Test

@@ -7,9 +7,11 @@ import java.nio.channels.ByteChannel;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntConsumer;
 
 /**
  * A process running through the agent. A daemon reader thread copies 'O'/'e' frames to the stdout/stderr streams
@@ -26,6 +28,8 @@ public final class ExecSession implements AutoCloseable {
     private final OutputStream stdout;
     private final OutputStream stderr;
     private final CountDownLatch done = new CountDownLatch(1);
+    /** The status (-1: the connection broke), completed before {@link #done}: see {@link #whenEnded}. */
+    private final CompletableFuture<Integer> ended = new CompletableFuture<>();
     private volatile boolean stdinClosed;
     private volatile boolean finished;
 
@@ -85,6 +89,7 @@ public final class ExecSession implements AutoCloseable {
             finished = true;
             stdinClosed = true;
             closeQuietly();
+            ended.complete(error != null ? -1 : status);
             done.countDown();
         }
     }
@@ -201,6 +206,15 @@ public final class ExecSession implements AutoCloseable {
             throw new IOException(error.getMessage(), error);
         }
         return status;
+    }
+
+    /**
+     * Runs {@code action} with the process's status ({@link #waitFor}'s; -1 when the connection
+     * broke first) once it ended: on the reader thread before {@link #waitFor} returns, so a caller
+     * that exits once it returns does not cut the action short; at once when it ended already.
+     */
+    public void whenEnded(IntConsumer action) {
+        ended.thenAccept(action::accept);
     }
 
     /** True once the exit status or failure arrived, or the connection broke. */
