@@ -34,7 +34,7 @@ public final class EngineApi {
         SystemEndpoints system = new SystemEndpoints(containers, images, stateRoot);
         system.register(router);
         ImageEndpoints imageEndpoints = new ImageEndpoints(images, containers,
-                (store, ref, progress) -> Puller.standard(store, progress).pull(ref));
+                (store, ref, progress, auth) -> Puller.standard(store, progress).withCredentials(auth).pull(ref));
         ContainerRuns runs = new ContainerRuns();
         new ContainerEndpoints(containers, imageEndpoints::idOf, runs).register(router);
         new ContainerRunEndpoints(containers, runs).register(router);

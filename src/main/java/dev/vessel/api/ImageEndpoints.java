@@ -12,6 +12,7 @@ import dev.vessel.image.ImageSummary;
 import dev.vessel.image.Reference;
 import dev.vessel.image.RemoveResult;
 
+import dev.vessel.registry.Credentials;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.registry.RegistryException;
 
@@ -24,6 +25,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /** The image endpoints over the image store: list, inspect, remove, tag. */
@@ -33,7 +35,8 @@ final class ImageEndpoints {
     /** Pulls an image into the store; the registry client in production. */
     @FunctionalInterface
     interface ImagePuller {
-        void pull(ImageStore images, Reference ref, PullProgress progress) throws IOException, ImageException, RegistryException;
+        void pull(ImageStore images, Reference ref, PullProgress progress, Optional<Credentials> auth)
+                throws IOException, ImageException, RegistryException;
     }
 
     private final ImageStore images;
@@ -57,8 +60,8 @@ final class ImageEndpoints {
     /**
      * {@code docker pull}, and the pull of {@code docker run} or {@code create} after "No such
      * image": docker's progress messages as a stream, ended by an error message when the pull
-     * fails (the CLI prints it and exits 1). Credentials are this user's docker config.json, as
-     * for {@code vessel pull}; the client's {@code X-Registry-Auth} is not read yet.
+     * fails (the CLI prints it and exits 1). Credentials are the client's {@code X-Registry-Auth}
+     * when it sends some, else this user's docker config.json, as for {@code vessel pull}.
      */
     private ApiResponse pull(ApiRequest r) throws ApiException {
         if (r.param("fromSrc") != null) {
@@ -85,7 +88,7 @@ final class ImageEndpoints {
             PrintStream out = new PrintStream(counted, false, StandardCharsets.UTF_8);
             PullProgress progress = new PullProgress(out, PullProgress.Mode.JSON);
             try {
-                puller.pull(images, ref, progress);
+                puller.pull(images, ref, progress, RegistryAuth.decode(r.header(RegistryAuth.HEADER)));
             } catch (IOException | ImageException | RegistryException e) {
                 String message = e.getMessage() != null ? e.getMessage() : e.toString();
                 if (counted.count == 0) {

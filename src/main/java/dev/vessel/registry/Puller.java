@@ -55,6 +55,7 @@ public final class Puller {
     private final Set<String> insecure;
     private final PullProgress progress;
     private java.time.Duration stallTimeout = RegistryClient.STALL_TIMEOUT;
+    private Credentials given;
 
     public Puller(ImageStore store, DockerConfig dockerConfig, Set<String> insecure, PullProgress progress) {
         this.store = store;
@@ -69,6 +70,12 @@ public final class Puller {
      */
     public static Puller standard(ImageStore store, PullProgress progress) {
         return new Puller(store, DockerConfig.standard(), Endpoint.insecureFromEnvironment(), progress);
+    }
+
+    /** Credentials the client gave with its request (the Engine API's X-Registry-Auth), over config.json's. */
+    public Puller withCredentials(java.util.Optional<Credentials> given) {
+        this.given = given.orElse(null);
+        return this;
     }
 
     /** For tests: how long a download may send nothing before it is broken off (and resumed). */
@@ -87,7 +94,7 @@ public final class Puller {
 
     public Result pull(Reference ref) throws IOException, ImageException, RegistryException {
         Endpoint endpoint = Endpoint.of(ref.domain(), insecure);
-        Credentials credentials = dockerConfig == null ? null : dockerConfig.lookup(endpoint);
+        Credentials credentials = given != null ? given : dockerConfig == null ? null : dockerConfig.lookup(endpoint);
         try (RegistryClient client = new RegistryClient(endpoint, credentials, stallTimeout)) {
             return pull(client, ref);
         }

@@ -132,6 +132,18 @@ class FakeRegistryPullTest {
     }
 
     @Test
+    void credentialsTheClientGaveGoBeforeDockerConfigs() throws Exception {
+        registry.requireBasic("u", "p");
+        registry.put("repo/img", "t", image());
+        Reference ref = Reference.parse(registry.host() + "/repo/img:t");
+        RegistryException wrong = assertThrows(RegistryException.class, () -> PullFixtures.puller(store,
+                config("http://" + registry.host(), "u", "p"), out).withCredentials(java.util.Optional.of(Credentials.basic("u", "bad")))
+                .pull(ref));
+        assertTrue(wrong.getMessage().startsWith("pull access denied for repo/img"), wrong.getMessage());
+        PullFixtures.puller(store, null, out).withCredentials(java.util.Optional.of(Credentials.basic("u", "p"))).pull(ref);
+    }
+
+    @Test
     void redirectToAnotherHostDropsTheToken() throws Exception {
         bearer("tok", null);
         TestImage img = image();
