@@ -69,6 +69,10 @@ int spawn_process(const struct exec_req *req, struct spawned *sp, int *err, char
 /* Runs the named archive builtin (protocol.h) on stdin/stdout; returns the exit status. */
 int archive_builtin(const char *builtin, char **argv);
 
+/* ---- procinfo.c ---- */
+/* Runs proc-list or proc-stats (protocol.h) on stdout; returns the exit status. */
+int procinfo_builtin(const char *builtin);
+
 /* ---- vmm_client.c ---- */
 /* vessel-agent --vmm-client SOCKET -- ARGS...: returns the exit status (see standby.h). */
 int vmm_client_main(int argc, char **argv);

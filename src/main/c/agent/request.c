@@ -181,7 +181,8 @@ int exec_req_parse(const uint8_t *payload, size_t len, struct exec_req *req, cha
         } else if (KEY("builtin")) {
             if (req->builtin)
                 FAIL("duplicate key 'builtin'");
-            if (strcmp(v, "archive-stat") != 0 && strcmp(v, "archive-get") != 0 && strcmp(v, "archive-put") != 0) {
+            if (strcmp(v, "archive-stat") != 0 && strcmp(v, "archive-get") != 0 && strcmp(v, "archive-put") != 0
+                && strcmp(v, "proc-list") != 0 && strcmp(v, "proc-stats") != 0) {
                 printable(v, strlen(v), shown, sizeof shown);
                 FAIL("unknown builtin '%s'", shown);
             }

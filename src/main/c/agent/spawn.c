@@ -203,7 +203,8 @@ __attribute__((noreturn)) static void child_main(const struct exec_req *req, cha
 
     if (req->builtin) {
         close(errfd); /* its EOF tells the agent the process started */
-        _exit(archive_builtin(req->builtin, req->argv));
+        _exit(strncmp(req->builtin, "proc-", 5) == 0 ? procinfo_builtin(req->builtin)
+                                                      : archive_builtin(req->builtin, req->argv));
     }
     environ = env; /* execvp searches the PATH of the new environment */
     execvp(req->argv[0], req->argv);

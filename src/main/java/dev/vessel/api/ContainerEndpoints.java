@@ -56,7 +56,7 @@ final class ContainerEndpoints {
                 .add("GET", "/containers/{id}/logs", this::logs);
         // Not served yet: said so, rather than a 404 that reads as "no such container".
         String[][] notYet = {{"POST", "pause"}, {"POST", "unpause"}, {"POST", "update"}, {"POST", "rename"},
-                {"GET", "top"}, {"GET", "stats"}, {"GET", "export"}, {"GET", "changes"}};
+                {"GET", "export"}, {"GET", "changes"}};
         for (String[] route : notYet) {
             String what = route[0] + " /containers/{id}/" + route[1];
             router.add(route[0], "/containers/{id}/" + route[1], r -> {

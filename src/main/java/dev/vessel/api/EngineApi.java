@@ -40,6 +40,7 @@ public final class EngineApi {
         new ContainerRunEndpoints(containers, runs).register(router);
         new ExecEndpoints(containers).register(router);
         new ArchiveEndpoints(containers).register(router);
+        new ProcessEndpoints(containers).register(router);
         imageEndpoints.register(router);
         new NetworkEndpoints(containers).register(router);
         new EventEndpoints(containers.events()).register(router);

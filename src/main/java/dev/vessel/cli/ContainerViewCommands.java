@@ -71,6 +71,33 @@ final class ContainerViewCommands {
         }
     }
 
+    @Command(name = "top", mixinStandardHelpOptions = true, description = "Display the running processes of a container.")
+    static final class Top implements Callable<Integer> {
+        @ParentCommand
+        Main main;
+
+        @Parameters(index = "0", paramLabel = "CONTAINER")
+        String container;
+
+        @Parameters(index = "1", arity = "0..1", paramLabel = "ps OPTIONS", description = "Only -ef: its columns are shown.")
+        String psArgs;
+
+        @Override
+        public Integer call() throws Exception {
+            dev.vessel.container.ContainerProcesses.Top top;
+            try {
+                top = ContainerSupport.service(main).processes().top(container, psArgs);
+            } catch (ContainerException e) {
+                throw ContainerSupport.error(e);
+            }
+            List<List<String>> rows = new java.util.ArrayList<>();
+            rows.add(top.titles());
+            rows.addAll(top.processes());
+            System.out.print(Table.format(rows));
+            return 0;
+        }
+    }
+
     @Command(name = "port", mixinStandardHelpOptions = true,
             description = "List port mappings or a specific mapping for the container.")
     static final class Port implements Callable<Integer> {

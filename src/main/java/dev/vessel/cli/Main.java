@@ -48,6 +48,7 @@ public final class Main {
         COMMANDS.put("rm", ContainerCommands.Rm::new);
         COMMANDS.put("ps", ContainerViewCommands.Ps::new);
         COMMANDS.put("port", ContainerViewCommands.Port::new);
+        COMMANDS.put("top", ContainerViewCommands.Top::new);
         COMMANDS.put("logs", ContainerViewCommands.Logs::new);
         COMMANDS.put("inspect", ContainerViewCommands.Inspect::new);
         COMMANDS.put("network", NetworkCommand::new);

@@ -107,6 +107,11 @@ public final class ContainerService {
         return new ContainerArchive(this::require, c -> GuestAgent.connect(c.vsockSocket()), store.spoolDirectory());
     }
 
+    /** docker top and docker stats: what the running containers' guests say of themselves. */
+    public ContainerProcesses processes() {
+        return new ContainerProcesses(this::require, c -> GuestAgent.connect(c.vsockSocket()));
+    }
+
     /** The networks containers join. */
     public NetworkService networks() {
         return networks;

@@ -115,6 +115,15 @@ import java.util.OptionalLong;
  *     target, or a hard link's earlier name). Names are relative, made of
  *     components other than "", "." and "..", at most ARCHIVE_MAX_NAME.
  *
+ * The process builtins (docker top, docker stats) print lines read from the
+ * process root's /proc (argv is ignored but must hold one argument):
+ *   proc-list    "clock TICKS boot BTIME uptime SECONDS", then per process
+ *                "PID PPID UID START CPU TTY STATE COMM<TAB>CMDLINE".
+ *   proc-stats   "cpu USER NICE SYSTEM IDLE ...", "cpus N", "clock TICKS",
+ *                "mem_total B", "mem_available B", "mem_free B", "cached B",
+ *                "pids N", "net IF RXB RXP RXE RXD TXB TXP TXE TXD",
+ *                "disk NAME SECTORS_READ SECTORS_WRITTEN READS WRITES".
+ *
  * After 'X' or 'F' the agent half-closes, discards what the client still
  * sends and closes once the client closed (or after a few seconds). The
  * client must keep its sending side open until then: an EOF (or half-close),

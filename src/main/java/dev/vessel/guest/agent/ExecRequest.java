@@ -39,8 +39,9 @@ public record ExecRequest(
 
     private static final long MAX_ID = 4294967294L;
 
-    /** The agent's builtins: {@code docker cp}'s three (protocol.h, {@link ArchiveRecord}). */
-    public static final java.util.Set<String> BUILTINS = java.util.Set.of("archive-stat", "archive-get", "archive-put");
+    /** The agent's builtins: {@code docker cp}'s three (protocol.h, {@link ArchiveRecord}), and top's and stats'. */
+    public static final java.util.Set<String> BUILTINS = java.util.Set.of("archive-stat", "archive-get", "archive-put",
+            "proc-list", "proc-stats");
 
     public ExecRequest {
         argv = List.copyOf(argv);

@@ -34,11 +34,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * {@code docker cp} both ways with the real docker CLI, and the archive endpoints' errors. The
+ * What reaches into a running container's guest, with the real docker CLI: {@code docker cp} both
+ * ways (and the archive endpoints' errors), {@code docker top}, {@code docker stats}. The
  * container "runs" with the real vessel-agent on this host behind a stand-in for its VM's vsock
- * socket, so its files are a directory of the test's own.
+ * socket, so its files are a directory of the test's own and its /proc is this host's.
  */
-class ApiArchiveTest {
+class ApiGuestTest {
     @TempDir
     Path dir;
     ApiFixture fixture;
@@ -188,6 +189,32 @@ class ApiArchiveTest {
             assertEquals(0, listing.count(), "a refused tar left something behind");
         }
         assertFalse(Files.exists(files.resolve("escape.txt")));
+    }
+
+    @Test
+    void topListsTheProcessesAndStatsReadsTheCounters() throws Exception {
+        DockerCli.Result top = ok("top", "box");
+        String header = top.out().lines().findFirst().orElse("");
+        assertTrue(header.matches("UID\\s+PID\\s+PPID\\s+C\\s+STIME\\s+TTY\\s+TIME\\s+CMD\\s*"), top.out());
+        // This host's /proc stands in for the guest's: the test's own JVM is among the processes.
+        assertTrue(top.out().lines().anyMatch(l -> l.contains(" " + ProcessHandle.current().pid() + " ")), top.out());
+        assertTrue(top.out().lines().noneMatch(l -> l.split("\\s+")[1].equals(Long.toString(agent.process.pid()))),
+                "the agent's own processes are left out\n" + top.out());
+        DockerCli.Result badArgs = docker.run("top", "box", "aux");
+        assertEquals(1, badArgs.exit(), badArgs.toString());
+
+        DockerCli.Result stats = ok("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}} {{.CPUPerc}}", "box");
+        assertTrue(stats.out().matches("box \\S+ / \\S+ \\d+ \\d+\\.\\d+%\n"), stats.toString());
+        try (UnixHttp http = new UnixHttp(fixture.socket())) {
+            UnixHttp.Response once = http.get("/v1.51/containers/box/stats?stream=false&one-shot=true");
+            assertEquals(200, once.status(), once.toString());
+            assertTrue(once.body().contains("\"memory_stats\":{\"usage\":") && once.body().contains("\"online_cpus\":"),
+                    once.body());
+        }
+        fixture.containers.require("box").writeState(ContainerState.created());
+        DockerCli.Result stopped = docker.run("top", "box");
+        assertEquals(1, stopped.exit(), stopped.toString());
+        assertTrue(stopped.err().contains("is not running"), stopped.err());
     }
 
     private static byte[] tar(String... pairs) throws IOException {
