@@ -1,5 +1,7 @@
 package dev.vessel.api;
 
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
@@ -17,10 +19,12 @@ import java.util.Map;
  * @param body the body's bytes (empty when none)
  * @param headers the request's headers, by lower-case name (the last value of each)
  * @param variables the route's path variables, filled in by {@link Router}
+ * @param streamedBody the body as it arrives, for the routes that stream theirs ({@code body} is
+ *     empty then); null otherwise
  */
 public record ApiRequest(String method, String path, ApiVersion version, Map<String, List<String>> query,
                          String contentType, byte[] body, Map<String, String> headers,
-                         Map<String, String> variables) {
+                         Map<String, String> variables, InputStream streamedBody) {
     public ApiRequest {
         query = Map.copyOf(query);
         headers = Map.copyOf(headers);
@@ -28,7 +32,12 @@ public record ApiRequest(String method, String path, ApiVersion version, Map<Str
     }
 
     ApiRequest withVariables(Map<String, String> v) {
-        return new ApiRequest(method, path, version, query, contentType, body, headers, v);
+        return new ApiRequest(method, path, version, query, contentType, body, headers, v, streamedBody);
+    }
+
+    /** The body as a stream: as it arrives when it is streamed, else the whole body read. */
+    public InputStream bodyStream() {
+        return streamedBody != null ? streamedBody : new ByteArrayInputStream(body);
     }
 
     /** A path variable of the route. */

@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -17,6 +18,7 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -27,9 +29,11 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -40,6 +44,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -65,7 +70,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * The Engine API's transport: HTTP/1.1 on a Unix socket through Netty's epoll channels. Each
  * request is read whole, then answered by {@link EngineApi} on a virtual thread of its own (the
  * services block on files, locks and programs, which the event loop must not); a connection reads
- * its next request only once the previous one is answered, so answers keep their order. Attach and
+ * its next request only once the previous one is answered, so answers keep their order. A request
+ * whose body is an archive ({@code docker load}) is answered as its body arrives instead
+ * ({@link InboundBytes}), and its connection closes after the answer. Attach and
  * exec take their connection over: the HTTP codecs leave its pipeline and the endpoint's session
  * reads and writes raw bytes ({@link HijackedChannel}).
  *
@@ -74,7 +81,10 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class ApiServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ApiServer.class.getName());
-    /** Bodies larger than this are refused (413): a create request is a few KiB. */
+    /**
+     * Bodies larger than this are refused (413): a create request is a few KiB. The routes that
+     * take archives ({@link EngineApi#streamsBody}) read theirs as it arrives instead.
+     */
     static final int MAX_BODY = 4 << 20;
 
     private final Path socket;
@@ -116,7 +126,7 @@ public final class ApiServer implements AutoCloseable {
                         @Override
                         protected void initChannel(DomainSocketChannel ch) {
                             connections.add(ch);
-                            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY), new Handler());
+                            ch.pipeline().addLast(new HttpServerCodec(), new BodyStreamer(), new HttpObjectAggregator(MAX_BODY), new Handler());
                         }
                     });
             if (ownsSocketFile) {
@@ -261,8 +271,67 @@ public final class ApiServer implements AutoCloseable {
         throw new IOException("a server listens on " + socket + " already");
     }
 
+    /** A request whose body comes as it arrives ({@link InboundBytes}), past the aggregator. */
+    private record StreamedRequest(HttpRequest head, InboundBytes body) {}
+
+    /** How much of a streamed request body may wait for its reader before the connection stops reading. */
+    static final int STREAMED_BODY_HIGH_WATER = 4 << 20;
+
+    /**
+     * Takes the requests of the routes that stream their bodies out of the aggregation: their
+     * head goes on at once as a {@link StreamedRequest}, and their content into its body.
+     */
+    private final class BodyStreamer extends ChannelInboundHandlerAdapter {
+        private InboundBytes current;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (current != null && msg instanceof HttpContent content) {
+                try {
+                    current.offer(ByteBufUtil.getBytes(content.content()));
+                    if (content instanceof LastHttpContent) {
+                        current.end();
+                        current = null;
+                        // Nothing more is read: the connection closes once the request is answered,
+                        // so a request pipelined behind this one is not taken.
+                        ctx.channel().config().setAutoRead(false);
+                    }
+                } finally {
+                    ReferenceCountUtil.release(msg);
+                }
+                return;
+            }
+            if (msg instanceof HttpRequest req && !(msg instanceof FullHttpRequest) && req.decoderResult().isSuccess()
+                    && api.streamsBody(req.method().name(), new QueryStringDecoder(req.uri()).path())) {
+                if (HttpUtil.is100ContinueExpected(req)) {
+                    ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
+                }
+                current = new InboundBytes(ctx.channel(), STREAMED_BODY_HIGH_WATER);
+                ctx.fireChannelRead(new StreamedRequest(req, current));
+                return;
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (current != null) {
+                current.fail(new IOException("the client went away before the end of the request body"));
+            }
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (current != null && evt instanceof ChannelInputShutdownEvent) {
+                current.fail(new IOException("the client closed its side before the end of the request body"));
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
     /** One connection's requests. */
-    private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final class Handler extends SimpleChannelInboundHandler<Object> {
         /** A request of this connection is being answered (touched on the event loop only). */
         private boolean answering;
         /** The client half-closed: the connection closes once the answer in flight is written. */
@@ -280,7 +349,14 @@ public final class ApiServer implements AutoCloseable {
         }
 
         @Override
-        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        protected void channelRead0(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof StreamedRequest streamed) {
+                streamed(ctx.channel(), streamed);
+                return;
+            }
+            if (!(msg instanceof FullHttpRequest req)) {
+                return;
+            }
             Channel ch = ctx.channel();
             if (req.decoderResult().isFailure()) {
                 FullHttpResponse bad = render(api.error(ApiException.badRequest("malformed HTTP request")), false);
@@ -298,8 +374,35 @@ public final class ApiServer implements AutoCloseable {
             String method = req.method().name();
             Map<String, String> headers = new HashMap<>();
             req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
+            execute(ch, head, () -> answer(ch, method, uri, contentType, body, null, headers, keepAlive, head));
+        }
+
+        /**
+         * A request whose body is read as it arrives: answered while the body still comes (the
+         * connection keeps reading), and the connection closes after the answer, since the
+         * endpoint may have left part of the body unread.
+         */
+        private void streamed(Channel ch, StreamedRequest r) {
+            answering = true;
+            activity(+1);
+            HttpRequest req = r.head();
+            QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+            String contentType = req.headers().get(HttpHeaderNames.CONTENT_TYPE);
+            String method = req.method().name();
+            Map<String, String> headers = new HashMap<>();
+            req.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
+            execute(ch, false, () -> {
+                try {
+                    answer(ch, method, uri, contentType, new byte[0], r.body(), headers, false, false);
+                } finally {
+                    r.body().close();
+                }
+            });
+        }
+
+        private void execute(Channel ch, boolean head, Runnable answer) {
             try {
-                workers.execute(() -> answer(ch, method, uri, contentType, body, headers, keepAlive, head));
+                workers.execute(answer);
             } catch (RejectedExecutionException closing) {
                 activity(-1);
                 ch.writeAndFlush(render(api.error(new ApiException(503, "the server is stopping")), head))
@@ -309,10 +412,10 @@ public final class ApiServer implements AutoCloseable {
 
         /** Answers on a worker thread, then lets the connection read its next request. */
         private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
-                            Map<String, String> headers, boolean keepAlive, boolean head) {
+                            InputStream streamedBody, Map<String, String> headers, boolean keepAlive, boolean head) {
             ApiResponse response;
             try {
-                response = api.handle(method, uri.path(), uri.parameters(), contentType, body, headers);
+                response = api.handle(method, uri.path(), uri.parameters(), contentType, body, streamedBody, headers);
             } catch (RuntimeException | Error e) {
                 response = api.error(e);
             }
@@ -376,6 +479,7 @@ public final class ApiServer implements AutoCloseable {
                 ChannelFuture headSent = ch.eventLoop().submit(() -> {
                     ChannelPipeline p = ch.pipeline();
                     p.remove(HttpObjectAggregator.class);
+                    p.remove(BodyStreamer.class);
                     p.replace(self, "hijacked", connection.inbound());
                     p.remove(HttpServerCodec.class);
                     ChannelFuture sent = ch.writeAndFlush(Unpooled.copiedBuffer(head, StandardCharsets.US_ASCII));

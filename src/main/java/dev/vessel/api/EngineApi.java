@@ -8,6 +8,7 @@ import dev.vessel.image.ImageStore;
 import dev.vessel.registry.Puller;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -77,6 +78,15 @@ public final class EngineApi {
      */
     public ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body,
                               Map<String, String> headers) {
+        return handle(method, path, query, contentType, body, null, headers);
+    }
+
+    /**
+     * Answers one request whose body, when {@code streamedBody} is not null, is read from it as it
+     * arrives (the routes {@link #streamsBody} names) rather than given whole.
+     */
+    ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body,
+                       InputStream streamedBody, Map<String, String> headers) {
         try {
             ApiVersion.Split split = ApiVersion.split(path);
             if (split.version() != null) {
@@ -84,9 +94,18 @@ public final class EngineApi {
             }
             ApiVersion version = split.version() != null ? split.version() : ApiVersion.CURRENT;
             return router.dispatch(new ApiRequest(method, split.path(), version, query, contentType,
-                    body == null ? new byte[0] : body, headers, Map.of()));
+                    body == null ? new byte[0] : body, headers, Map.of(), streamedBody));
         } catch (ApiException | IOException | RuntimeException e) {
             return error(e);
+        }
+    }
+
+    /** Whether the route of this request reads its body as it arrives ({@code POST /images/load}). */
+    public boolean streamsBody(String method, String path) {
+        try {
+            return router.streamsBody(method, ApiVersion.split(path).path());
+        } catch (RuntimeException e) {
+            return false; // a malformed version: refused as any other request, once read
         }
     }
 

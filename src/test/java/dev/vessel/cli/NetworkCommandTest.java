@@ -6,9 +6,6 @@ import dev.vessel.network.Network;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -29,23 +26,8 @@ class NetworkCommandTest {
     record Run(int status, String out, String err) {}
 
     private Run vessel(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            String[] all = new String[args.length + 2];
-            all[0] = "--root";
-            all[1] = root.resolve("state").toString();
-            System.arraycopy(args, 0, all, 2, args.length);
-            int status = Main.run(all);
-            return new Run(status, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        VesselCli.Result r = VesselCli.run(root.resolve("state"), "", args);
+        return new Run(r.status(), r.outText(), r.err());
     }
 
     private static Network network(String id, String name) {
