@@ -79,6 +79,8 @@ public final class ApiServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ApiServer.class.getName());
     /** Bodies larger than this are refused (413): a create request is a few KiB. */
     static final int MAX_BODY = 4 << 20;
+    /** A streamed body's bytes queued before the connection stops reading until the endpoint took some. */
+    static final int STREAMED_BODY_HIGH_WATER = 1 << 20;
 
     private final Path socket;
     private final EngineApi api;
@@ -268,7 +270,7 @@ public final class ApiServer implements AutoCloseable {
      * Reads bodies whole (up to {@link #MAX_BODY}), except those {@link EngineApi#streamsBody}
      * names: their head and chunks pass on as they come.
      */
-    private static final class SelectiveAggregator extends HttpObjectAggregator {
+    private final class SelectiveAggregator extends HttpObjectAggregator {
         private boolean passing;
 
         SelectiveAggregator() {
@@ -279,7 +281,7 @@ public final class ApiServer implements AutoCloseable {
         public boolean acceptInboundMessage(Object msg) throws Exception {
             if (msg instanceof HttpRequest r && !(msg instanceof FullHttpRequest)) {
                 passing = r.decoderResult().isSuccess()
-                        && EngineApi.streamsBody(r.method().name(), new QueryStringDecoder(r.uri()).path());
+                        && api.streamsBody(r.method().name(), new QueryStringDecoder(r.uri()).path());
             }
             if (passing) {
                 if (msg instanceof LastHttpContent) {
@@ -294,7 +296,7 @@ public final class ApiServer implements AutoCloseable {
     /** One connection's requests. */
     private final class Handler extends SimpleChannelInboundHandler<HttpObject> {
         /** The body of the streamed request being read, or null. */
-        private RequestBody body;
+        private InboundBytes body;
         /** A request of this connection is being answered (touched on the event loop only). */
         private boolean answering;
         /** The client half-closed: the connection closes once the answer in flight is written. */
@@ -326,14 +328,7 @@ public final class ApiServer implements AutoCloseable {
                 if (HttpUtil.is100ContinueExpected(head)) {
                     ch.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
                 }
-                RequestBody[] self = new RequestBody[1];
-                // Only while its body is read: after its last chunk the connection waits for the answer.
-                self[0] = new RequestBody(on -> ch.eventLoop().execute(() -> {
-                    if (body == self[0]) {
-                        ch.config().setAutoRead(on);
-                    }
-                }));
-                body = self[0];
+                body = new InboundBytes(ch, STREAMED_BODY_HIGH_WATER);
                 request(ctx, head, body);
                 ch.config().setAutoRead(true);
             } else if (msg instanceof HttpContent chunk && body != null) {
@@ -380,7 +375,7 @@ public final class ApiServer implements AutoCloseable {
             Thread.interrupted();
         }
 
-        private void request(ChannelHandlerContext ctx, HttpRequest req, RequestBody stream) {
+        private void request(ChannelHandlerContext ctx, HttpRequest req, InboundBytes stream) {
             Channel ch = ctx.channel();
             if (req.decoderResult().isFailure()) {
                 FullHttpResponse bad = render(api.error(ApiException.badRequest("malformed HTTP request")), false);
@@ -409,7 +404,7 @@ public final class ApiServer implements AutoCloseable {
 
         /** Answers on a worker thread, then lets the connection read its next request. */
         private void answer(Channel ch, String method, QueryStringDecoder uri, String contentType, byte[] body,
-                            RequestBody streamed, Map<String, String> headers, boolean keepAlive, boolean head) {
+                            InboundBytes streamed, Map<String, String> headers, boolean keepAlive, boolean head) {
             ApiResponse response;
             try {
                 response = api.handle(method, uri.path(), uri.parameters(), contentType, body, headers, streamed);

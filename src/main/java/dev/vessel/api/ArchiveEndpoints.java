@@ -27,7 +27,7 @@ final class ArchiveEndpoints {
 
     void register(Router router) {
         router.add("GET", "/containers/{id}/archive", this::get)
-                .add("PUT", "/containers/{id}/archive", this::put);
+                .addStreaming("PUT", "/containers/{id}/archive", this::put);
         // HEAD is routed to GET, whose head (with the stat) goes out without the tar.
     }
 

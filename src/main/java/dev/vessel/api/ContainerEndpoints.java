@@ -10,6 +10,7 @@ import dev.vessel.container.ContainerService;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.container.ContainerSummary;
 import dev.vessel.container.LogReader;
+import dev.vessel.container.PruneFilter;
 import dev.vessel.image.Reference;
 import dev.vessel.network.Endpoint;
 import dev.vessel.network.Network;
@@ -25,7 +26,7 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
-/** The container endpoints that need no running VM: list, create, inspect, logs, remove. */
+/** The container endpoints that need no running VM: list, create, inspect, logs, rename, remove, prune. */
 final class ContainerEndpoints {
     /** docker's container states, the values of the {@code status} filter. */
     private static final Set<String> STATES = Set.of("created", "restarting", "running", "removing", "paused", "exited", "dead");
@@ -51,11 +52,13 @@ final class ContainerEndpoints {
     void register(Router router) {
         router.add("GET", "/containers/json", this::list)
                 .add("POST", "/containers/create", this::create)
+                .add("POST", "/containers/prune", this::prune)
                 .add("GET", "/containers/{id}/json", this::inspect)
                 .add("DELETE", "/containers/{id}", this::remove)
-                .add("GET", "/containers/{id}/logs", this::logs);
+                .add("GET", "/containers/{id}/logs", this::logs)
+                .add("POST", "/containers/{id}/rename", this::rename);
         // Not served yet: said so, rather than a 404 that reads as "no such container".
-        String[][] notYet = {{"POST", "pause"}, {"POST", "unpause"}, {"POST", "update"}, {"POST", "rename"},
+        String[][] notYet = {{"POST", "pause"}, {"POST", "unpause"}, {"POST", "update"},
                 {"GET", "export"}, {"GET", "changes"}};
         for (String[] route : notYet) {
             String what = route[0] + " /containers/{id}/" + route[1];
@@ -123,8 +126,8 @@ final class ContainerEndpoints {
         }
     }
 
-    /** One entry of dockerd's container list. */
-    private static ObjectNode summary(ContainerSummary s, ContainerDetails d) {
+    /** One entry of dockerd's container list ({@code container.Summary}; {@code system df} adds the sizes). */
+    static ObjectNode summary(ContainerSummary s, ContainerDetails d) {
         ObjectNode o = EngineApi.JSON.createObjectNode();
         o.put("Id", s.id());
         o.putArray("Names").add("/" + s.name());
@@ -266,6 +269,42 @@ final class ContainerEndpoints {
         }
         out.write(p);
         out.write(data);
+    }
+
+    /** {@code docker rename}: 204, or dockerd's 400, 404 and 409 with its messages; nothing changes then. */
+    private ApiResponse rename(ApiRequest r) throws ApiException, IOException {
+        try {
+            containers.rename(r.variable("id"), r.param("name"));
+        } catch (ContainerException e) {
+            throw ApiException.of(e);
+        }
+        return new ApiResponse.Empty(204);
+    }
+
+    /**
+     * {@code docker container prune}: removes the containers that are not running, as the
+     * {@code until}, {@code label} and {@code label!} filters pick them; answers their ids (null
+     * for none, as Go encodes an empty list) and what their writable disks took.
+     */
+    private ApiResponse prune(ApiRequest r) throws ApiException, IOException {
+        Filters f = Filters.parse(r, PruneFilter.CONTAINER_KEYS);
+        PruneFilter filter;
+        try {
+            filter = PruneFilter.forContainers(f.values(), Instant.now());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        ContainerService.PruneResult result = containers.prune(filter);
+        result.deleted().forEach(runs::forget);
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        if (result.deleted().isEmpty()) {
+            o.putNull("ContainersDeleted");
+        } else {
+            ArrayNode ids = o.putArray("ContainersDeleted");
+            result.deleted().forEach(ids::add);
+        }
+        o.put("SpaceReclaimed", result.reclaimed());
+        return ApiResponse.ok(o);
     }
 
     private ApiResponse remove(ApiRequest r) throws ApiException, IOException {

@@ -8,6 +8,7 @@ import dev.vessel.image.ImageStore;
 import dev.vessel.registry.Puller;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -84,18 +85,18 @@ public final class EngineApi {
     }
 
     /**
-     * The requests whose body is read as it arrives, not whole first: a tar into a container and
-     * an image to load can be far larger than any JSON body.
+     * Whether the request's route reads its body as it arrives ({@link Router#addStreaming}): a
+     * tar into a container or an image to load can be far larger than any JSON body.
      *
      * @param path with or without a version prefix
      */
-    public static boolean streamsBody(String method, String path) {
-        String p = ApiVersion.split(path).path();
-        return (method.equals("PUT") && STREAMED_PUT.matcher(p).matches())
-                || (method.equals("POST") && p.equals("/images/load"));
+    public boolean streamsBody(String method, String path) {
+        try {
+            return router.streamsBody(method, ApiVersion.split(path).path());
+        } catch (RuntimeException e) {
+            return false; // a malformed version: refused as any other request, once read
+        }
     }
-
-    private static final java.util.regex.Pattern STREAMED_PUT = java.util.regex.Pattern.compile("/containers/[^/]+/archive");
 
     /** Answers one request whose body is {@code stream} (see {@link #streamsBody}), or {@code body} when that is null. */
     public ApiResponse handle(String method, String path, Map<String, List<String>> query, String contentType, byte[] body,

@@ -35,7 +35,7 @@ final class EventEndpoints {
         }
         EventFilter filter;
         try {
-            filter = EventFilter.of(Filters.parse(r, EventFilter.KEYS).all());
+            filter = EventFilter.of(Filters.parse(r, EventFilter.KEYS).values());
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage());
         }

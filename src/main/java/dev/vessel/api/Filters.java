@@ -1,6 +1,7 @@
 package dev.vessel.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.vessel.container.PruneFilter;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -13,7 +14,8 @@ import java.util.Set;
 /**
  * The {@code filters} query parameter as dockerd reads it: a JSON object from a filter's name to
  * its values, either {@code {"name": {"web": true}}} or the older {@code {"name": ["web"]}}. A
- * filter the endpoint does not know is dockerd's 400 "invalid filter 'NAME'".
+ * filter the endpoint does not know is dockerd's 400 "invalid filter 'NAME'"; filters that are
+ * neither form are its bare 400 "invalid filter".
  */
 final class Filters {
     private final Map<String, List<String>> values;
@@ -33,24 +35,24 @@ final class Filters {
         try {
             n = EngineApi.JSON.readTree(text);
         } catch (IOException e) {
-            throw ApiException.badRequest("invalid filter: " + text);
+            throw malformed();
         }
-        if (n == null || !n.isObject()) {
-            throw ApiException.badRequest("invalid filter: " + text);
+        if (n == null || n.isNull()) {
+            return NONE; // Go reads JSON null as no filters
+        }
+        if (!n.isObject()) {
+            throw malformed();
         }
         Map<String, List<String>> out = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            if (!known.contains(e.getKey())) {
-                throw ApiException.badRequest("invalid filter '" + e.getKey() + "'");
-            }
             List<String> list = new ArrayList<>();
             JsonNode v = e.getValue();
             if (v.isObject()) {
                 for (Iterator<Map.Entry<String, JsonNode>> vs = v.fields(); vs.hasNext(); ) {
                     Map.Entry<String, JsonNode> value = vs.next();
                     if (!value.getValue().isBoolean()) {
-                        throw ApiException.badRequest("invalid filter: " + text);
+                        throw malformed();
                     }
                     if (value.getValue().booleanValue()) {
                         list.add(value.getKey());
@@ -59,23 +61,30 @@ final class Filters {
             } else if (v.isArray()) {
                 for (JsonNode value : v) {
                     if (!value.isTextual()) {
-                        throw ApiException.badRequest("invalid filter: " + text);
+                        throw malformed();
                     }
                     list.add(value.textValue());
                 }
             } else {
-                throw ApiException.badRequest("invalid filter: " + text);
+                throw malformed();
             }
             if (!list.isEmpty()) {
                 out.put(e.getKey(), List.copyOf(list));
             }
         }
+        // As dockerd: the JSON is read first, then its names are checked.
+        for (Iterator<String> names = n.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!known.contains(name)) {
+                throw ApiException.badRequest("invalid filter '" + name + "'");
+            }
+        }
         return new Filters(out);
     }
 
-    /** Every filter given, with its values. */
-    Map<String, List<String>> all() {
-        return values;
+    /** dockerd's answer to filters that are not JSON of either form: it names nothing. */
+    private static ApiException malformed() {
+        return ApiException.badRequest("invalid filter");
     }
 
     boolean has(String name) {
@@ -87,20 +96,17 @@ final class Filters {
         return values.getOrDefault(name, List.of());
     }
 
+    /** Every filter given, by name with its values (for {@link PruneFilter}). */
+    Map<String, List<String>> values() {
+        return values;
+    }
+
     /**
      * dockerd's label filters: true when filter {@code name} was not given, or {@code labels} has
-     * every one of its values, a {@code KEY} by having the label at all, a {@code KEY=VALUE} by
-     * having it with that very value (cut at the first {@code =}, so {@code KEY=} wants an empty one).
+     * every one of its values ({@link PruneFilter#hasAll}).
      */
     boolean labels(String name, Map<String, String> labels) {
-        for (String v : values.getOrDefault(name, List.of())) {
-            int eq = v.indexOf('=');
-            String has = labels.get(eq < 0 ? v : v.substring(0, eq));
-            if (has == null || (eq >= 0 && !has.equals(v.substring(eq + 1)))) {
-                return false;
-            }
-        }
-        return true;
+        return PruneFilter.hasAll(values.getOrDefault(name, List.of()), labels);
     }
 
     /** True when filter {@code name} was not given, or one of its values passes {@code test}. */

@@ -11,10 +11,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A connection taken over from HTTP (attach, exec): the client's bytes queue up for a blocking
@@ -26,21 +23,15 @@ final class HijackedChannel implements ApiResponse.Connection {
     static final int HIGH_WATER = 256 * 1024;
 
     private final Channel channel;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition readable = lock.newCondition();
-    private final ArrayDeque<byte[]> queue = new ArrayDeque<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
-    private byte[] current;
-    private int position;
-    private long queued;
-    private boolean ended;
-    private final Input input = new Input();
+    private final InboundBytes input;
     private final Output output = new Output();
 
     HijackedChannel(Channel channel) {
         this.channel = channel;
+        this.input = new InboundBytes(channel, HIGH_WATER);
         channel.closeFuture().addListener(f -> {
-            end();
+            input.end();
             closed.complete(null);
         });
     }
@@ -65,34 +56,6 @@ final class HijackedChannel implements ApiResponse.Connection {
         return closed;
     }
 
-    private void offer(byte[] bytes) {
-        lock.lock();
-        try {
-            if (ended) {
-                return;
-            }
-            queue.add(bytes);
-            queued += bytes.length;
-            if (queued > HIGH_WATER) {
-                channel.config().setAutoRead(false);
-            }
-            readable.signalAll();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** The client sends no more: half-closed, or gone. */
-    private void end() {
-        lock.lock();
-        try {
-            ended = true;
-            readable.signalAll();
-        } finally {
-            lock.unlock();
-        }
-    }
-
     final class Inbound extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -101,7 +64,7 @@ final class HijackedChannel implements ApiResponse.Connection {
                     if (buf.isReadable()) {
                         byte[] bytes = new byte[buf.readableBytes()];
                         buf.readBytes(bytes);
-                        offer(bytes);
+                        input.offer(bytes);
                     }
                 } finally {
                     buf.release();
@@ -114,65 +77,19 @@ final class HijackedChannel implements ApiResponse.Connection {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                end();
+                input.end();
             }
             ctx.fireUserEventTriggered(evt);
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            end();
+            input.end();
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.close();
-        }
-    }
-
-    private final class Input extends InputStream {
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xFF;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (len == 0) {
-                return 0;
-            }
-            lock.lock();
-            try {
-                while (current == null) {
-                    current = queue.poll();
-                    position = 0;
-                    if (current != null) {
-                        break;
-                    }
-                    if (ended) {
-                        return -1;
-                    }
-                    readable.await();
-                }
-                int n = Math.min(len, current.length - position);
-                System.arraycopy(current, position, b, off, n);
-                position += n;
-                queued -= n;
-                if (position == current.length) {
-                    current = null;
-                }
-                if (queued <= HIGH_WATER / 4 && !ended && !channel.config().isAutoRead()) {
-                    channel.config().setAutoRead(true);
-                }
-                return n;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while reading the client's input");
-            } finally {
-                lock.unlock();
-            }
         }
     }
 

@@ -1,8 +1,12 @@
 package dev.vessel.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vessel.container.ContainerService;
+import dev.vessel.container.PruneFilter;
+import dev.vessel.image.ArchiveLoader;
+import dev.vessel.image.ArchiveWriter;
 import dev.vessel.image.Digest;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageConfig;
@@ -18,6 +22,7 @@ import dev.vessel.registry.RegistryException;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +33,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** The image endpoints over the image store: list, inspect, remove, tag. */
+/** The image endpoints over the image store: list, pull, inspect, remove, tag, prune, save, load. */
 final class ImageEndpoints {
     private static final Set<String> LIST_FILTERS = Set.of("dangling", "reference");
 
@@ -52,7 +57,11 @@ final class ImageEndpoints {
     void register(Router router) {
         router.add("GET", "/images/json", this::list)
                 .add("POST", "/images/create", this::pull)
+                .add("POST", "/images/prune", this::prune)
+                .add("GET", "/images/get", this::save)
+                .addStreaming("POST", "/images/load", this::load)
                 .add("GET", "/images/{name*}/json", this::inspect)
+                .add("GET", "/images/{name*}/get", this::save)
                 .add("POST", "/images/{name*}/tag", this::tag)
                 .add("DELETE", "/images/{name*}", this::remove);
     }
@@ -151,13 +160,9 @@ final class ImageEndpoints {
         }
         Map<Digest, ObjectNode> byId = new LinkedHashMap<>();
         for (ImageSummary s : all) {
-            ObjectNode o = byId.computeIfAbsent(s.id(), id -> entry(s));
+            ObjectNode o = byId.computeIfAbsent(s.id(), id -> summary(s.id(), s.created(), s.size()));
             if (s.reference() != null) {
-                if (s.reference().isDigest()) {
-                    ((ArrayNode) o.get("RepoDigests")).add(s.reference().familiar());
-                } else {
-                    ((ArrayNode) o.get("RepoTags")).add(s.reference().familiar());
-                }
+                addName(o, s.reference());
             }
         }
         ArrayNode out = EngineApi.JSON.createArrayNode();
@@ -171,18 +176,27 @@ final class ImageEndpoints {
         return ApiResponse.ok(out);
     }
 
-    private static ObjectNode entry(ImageSummary s) {
+    /**
+     * dockerd's {@code image.Summary}, without names yet; {@code Containers} and {@code SharedSize}
+     * are -1 (not counted), as in dockerd's list, until {@code system df} counts them.
+     */
+    static ObjectNode summary(Digest id, Instant created, long size) {
         ObjectNode o = EngineApi.JSON.createObjectNode();
         o.put("Containers", -1);
-        o.put("Created", s.created() == null ? 0 : s.created().getEpochSecond());
-        o.put("Id", s.id().toString());
+        o.put("Created", created == null ? 0 : created.getEpochSecond());
+        o.put("Id", id.toString());
         o.putObject("Labels");
         o.put("ParentId", "");
         o.putArray("RepoDigests");
         o.putArray("RepoTags");
         o.put("SharedSize", -1);
-        o.put("Size", s.size());
+        o.put("Size", size);
         return o;
+    }
+
+    /** Adds a name to an image's {@link #summary}: a digest reference to its RepoDigests, a tag to its RepoTags. */
+    static void addName(ObjectNode summary, Reference ref) {
+        ((ArrayNode) summary.get(ref.isDigest() ? "RepoDigests" : "RepoTags")).add(ref.familiar());
     }
 
     /** The {@code reference} filter: a repository, or a repository and tag, as docker shows them. */
@@ -269,6 +283,119 @@ final class ImageEndpoints {
         result.untagged().forEach(u -> out.addObject().put("Untagged", u));
         result.deleted().forEach(d -> out.addObject().put("Deleted", d.toString()));
         return ApiResponse.ok(out);
+    }
+
+    /**
+     * {@code docker image prune}: the dangling images ({@code dangling=true}, the default) or every
+     * image ({@code dangling=false}, {@code -a}) that no container uses and the {@code until},
+     * {@code label} and {@code label!} filters pick; answers what was untagged and deleted (null
+     * for nothing, as Go encodes an empty list) and the bytes freed.
+     */
+    private ApiResponse prune(ApiRequest r) throws ApiException, IOException {
+        Filters f = Filters.parse(r, PruneFilter.IMAGE_KEYS);
+        PruneFilter filter;
+        boolean danglingOnly;
+        try {
+            filter = PruneFilter.forImages(f.values(), Instant.now());
+            danglingOnly = PruneFilter.danglingOnly(f.values());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage());
+        }
+        ImageStore.PruneResult result;
+        try {
+            result = images.prune(danglingOnly, filter::matches, containers.imageUsers());
+        } catch (ImageException e) {
+            throw ApiException.of(e);
+        }
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        if (result.removed().isEmpty()) {
+            o.putNull("ImagesDeleted");
+        } else {
+            ArrayNode deleted = o.putArray("ImagesDeleted");
+            for (RemoveResult removed : result.removed()) {
+                removed.untagged().forEach(u -> deleted.addObject().put("Untagged", u));
+                removed.deleted().forEach(d -> deleted.addObject().put("Deleted", d.toString()));
+            }
+        }
+        o.put("SpaceReclaimed", result.reclaimed());
+        return ApiResponse.ok(o);
+    }
+
+    /**
+     * {@code docker save}: {@code GET /images/get?names=A&names=B} or {@code GET /images/NAME/get},
+     * the archive as it is written ({@link ImageStore#save}). The images are resolved when the
+     * answer starts, so an unknown one is dockerd's 404 before any byte of the archive.
+     */
+    private ApiResponse save(ApiRequest r) throws ApiException {
+        List<String> names = r.variable("name") != null ? List.of(r.variable("name")) : r.query().getOrDefault("names", List.of());
+        if (names.isEmpty()) {
+            throw ApiException.badRequest("no image names given: names=IMAGE");
+        }
+        checkPlatform(r);
+        return new ApiResponse.Stream(200, "application/x-tar", body -> {
+            ArchiveWriter archive;
+            try {
+                archive = images.save(names);
+            } catch (ImageException e) {
+                throw ApiException.of(e);
+            }
+            try (archive) {
+                archive.write(body);
+            }
+        });
+    }
+
+    /**
+     * {@code docker load}: the archive is the request body, read as it arrives; dockerd's JSON
+     * messages answer it ({@code {"stream":"Loaded image: busybox:latest\n"}}), and a failure is
+     * the stream's last message, as dockerd ends it (the CLI prints it and exits 1). Nothing of a
+     * failed archive is kept. {@code quiet} only quiets dockerd's progress bars, which Vessel has not.
+     */
+    private ApiResponse load(ApiRequest r) throws ApiException {
+        checkPlatform(r);
+        InputStream archive = r.bodyInput();
+        return new ApiResponse.Stream(200, "application/json", body -> {
+            PrintStream out = new PrintStream(body, false, StandardCharsets.UTF_8);
+            try {
+                for (ArchiveLoader.Loaded l : images.load(archive, "from the request body")) {
+                    message(out, EngineApi.JSON.createObjectNode().put("stream", l.message() + "\n"));
+                }
+            } catch (IOException | ImageException e) {
+                String m = e.getMessage() != null ? e.getMessage() : e.toString();
+                ObjectNode o = EngineApi.JSON.createObjectNode();
+                o.putObject("errorDetail").put("message", m);
+                message(out, o.put("error", m));
+            }
+        });
+    }
+
+    /** One of dockerd's JSON messages, sent at once. */
+    private static void message(PrintStream out, ObjectNode o) {
+        out.print(o + "\r\n");
+        out.flush();
+    }
+
+    /**
+     * The {@code platform} of save and load (API 1.48: an OCI platform as JSON, as the CLI sends
+     * it): Vessel's images are linux/amd64, so only that one (or none) is served.
+     */
+    private static void checkPlatform(ApiRequest r) throws ApiException {
+        for (String p : r.query().getOrDefault("platform", List.of())) {
+            if (p.isEmpty()) {
+                continue;
+            }
+            JsonNode n;
+            try {
+                n = EngineApi.JSON.readTree(p);
+            } catch (IOException e) {
+                throw ApiException.badRequest("failed to parse platform: " + p);
+            }
+            String os = n == null ? "" : n.path("os").asText("");
+            String arch = n == null ? "" : n.path("architecture").asText("");
+            if (n == null || !n.isObject() || !(os.isEmpty() || os.equals("linux")) || !(arch.isEmpty() || arch.equals("amd64"))) {
+                throw ApiException.badRequest("platform " + p + " is not supported: Vessel has linux/amd64 images only");
+            }
+        }
     }
 
     private static String nullToEmpty(String s) {

@@ -21,14 +21,27 @@ final class Router {
         ApiResponse handle(ApiRequest request) throws ApiException, IOException;
     }
 
-    /** @param greedy whether a variable takes the rest of the path (then another method's path may look alike) */
-    private record Route(String method, Pattern pattern, List<String> names, boolean greedy, Endpoint endpoint) {}
+    /**
+     * @param greedy whether a variable takes the rest of the path (then another method's path may look alike)
+     * @param streamsBody whether the endpoint reads its body as it arrives ({@link ApiRequest#stream})
+     */
+    private record Route(String method, Pattern pattern, List<String> names, boolean greedy, boolean streamsBody,
+                         Endpoint endpoint) {}
 
     private static final Pattern VARIABLE = Pattern.compile("\\{([a-zA-Z]+)(\\*?)}");
 
     private final List<Route> routes = new ArrayList<>();
 
     Router add(String method, String template, Endpoint endpoint) {
+        return add(method, template, false, endpoint);
+    }
+
+    /** A route whose endpoint reads its (large) body as it arrives, not held whole in memory. */
+    Router addStreaming(String method, String template, Endpoint endpoint) {
+        return add(method, template, true, endpoint);
+    }
+
+    private Router add(String method, String template, boolean streamsBody, Endpoint endpoint) {
         List<String> names = new ArrayList<>();
         boolean greedy = false;
         StringBuilder regex = new StringBuilder();
@@ -42,8 +55,18 @@ final class Router {
             last = m.end();
         }
         regex.append(Pattern.quote(template.substring(last)));
-        routes.add(new Route(method, Pattern.compile(regex.toString()), names, greedy, endpoint));
+        routes.add(new Route(method, Pattern.compile(regex.toString()), names, greedy, streamsBody, endpoint));
         return this;
+    }
+
+    /** Whether the route that {@link #dispatch} would run for this method and path streams its body. */
+    boolean streamsBody(String method, String path) {
+        for (Route r : routes) {
+            if (r.method().equals(method) && r.pattern().matcher(path).matches()) {
+                return r.streamsBody();
+            }
+        }
+        return false;
     }
 
     /**

@@ -1,11 +1,14 @@
 package dev.vessel.api;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vessel.container.ContainerDetails;
+import dev.vessel.container.ContainerException;
 import dev.vessel.container.ContainerService;
 import dev.vessel.container.ContainerState;
 import dev.vessel.container.ContainerSummary;
 import dev.vessel.host.HostCapabilities;
+import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;
 import dev.vessel.image.ImageSummary;
@@ -15,10 +18,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 
-/** {@code _ping}, {@code version} and {@code info}: what every client asks first ({@code events} is {@link EventEndpoints}). */
+/**
+ * {@code _ping}, {@code version} and {@code info} (what every client asks first), and {@code system
+ * df}; {@code events} is {@link EventEndpoints}.
+ */
 final class SystemEndpoints {
     private final ContainerService containers;
     private final ImageStore images;
@@ -33,7 +42,8 @@ final class SystemEndpoints {
     void register(Router router) {
         router.add("GET", "/_ping", this::ping)
                 .add("GET", "/version", r -> ApiResponse.ok(versionJson()))
-                .add("GET", "/info", this::info);
+                .add("GET", "/info", this::info)
+                .add("GET", "/system/df", this::diskUsage);
     }
 
     /** Vessel's version, as its jar says it. */
@@ -156,6 +166,78 @@ final class SystemEndpoints {
         o.put("InitBinary", "");
         o.putArray("SecurityOptions");
         o.putArray("Warnings");
+        return ApiResponse.ok(o);
+    }
+
+    /** The kinds {@code GET /system/df?type=} takes (API 1.42). */
+    private static final List<String> DF_TYPES = List.of("container", "image", "volume", "build-cache");
+
+    /**
+     * {@code docker system df}: the images and containers with what they take on disk (allocated
+     * blocks: the blobs and root filesystem disk of an image, a container's writable disk), in
+     * dockerd's shape before API 1.52. Vessel has no volumes and no build cache: empty lists.
+     */
+    private ApiResponse diskUsage(ApiRequest r) throws ApiException, IOException {
+        List<String> types = r.query().get("type");
+        if (types == null || r.version().compareTo(new ApiVersion(1, 42)) < 0) {
+            types = DF_TYPES;
+        }
+        for (String t : types) {
+            if (!DF_TYPES.contains(t)) {
+                throw ApiException.badRequest("unknown object type: " + t);
+            }
+        }
+        ObjectNode o = EngineApi.JSON.createObjectNode();
+        ImageStore.Usage imageUsage = images.diskUsage();
+        Map<String, Long> imageSizes = new HashMap<>();
+        imageUsage.images().forEach(u -> imageSizes.put(u.image().id().toString(), u.size()));
+        List<ContainerSummary> all = containers.list(true);
+        if (types.contains("image")) {
+            Map<String, Long> users = new HashMap<>();
+            all.forEach(c -> users.merge(c.imageId(), 1L, Long::sum));
+            if (imageUsage.total() > 0) {
+                o.put("LayersSize", imageUsage.total()); // omitted when 0, as Go's omitempty
+            }
+            ArrayNode list = o.putArray("Images");
+            for (ImageStore.ImageUsage u : imageUsage.images()) {
+                Image img = u.image();
+                ObjectNode i = ImageEndpoints.summary(img.id(), img.config().createdAt().orElse(null), u.size());
+                img.references().forEach(ref -> ImageEndpoints.addName(i, ref));
+                i.put("Containers", users.getOrDefault(img.id().toString(), 0L));
+                i.set("Labels", EngineApi.JSON.valueToTree(new TreeMap<>(img.config().labels())));
+                i.put("SharedSize", u.shared());
+                list.add(i);
+            }
+        }
+        if (types.contains("container")) {
+            ArrayNode list = o.putArray("Containers");
+            for (ContainerSummary s : all) {
+                ContainerDetails d;
+                long sizeRw;
+                try {
+                    d = containers.inspect(s.id());
+                    sizeRw = containers.writableSize(s.id());
+                } catch (ContainerException e) {
+                    continue; // removed since the list was read
+                }
+                ObjectNode c = ContainerEndpoints.summary(s, d);
+                // Both omitted when 0, as Go's omitempty; the root filesystem is the writable disk over the image's.
+                if (sizeRw > 0) {
+                    c.put("SizeRw", sizeRw);
+                }
+                long rootFs = sizeRw + imageSizes.getOrDefault(s.imageId(), 0L);
+                if (rootFs > 0) {
+                    c.put("SizeRootFs", rootFs);
+                }
+                list.add(c);
+            }
+        }
+        if (types.contains("volume")) {
+            o.putArray("Volumes");
+        }
+        if (types.contains("build-cache")) {
+            o.putArray("BuildCache");
+        }
         return ApiResponse.ok(o);
     }
 

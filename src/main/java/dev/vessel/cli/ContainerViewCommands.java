@@ -53,14 +53,19 @@ final class ContainerViewCommands {
             return 0;
         }
 
+        /** A command as docker's tables cut it: at most 20 characters, the last an ellipsis when cut. */
+        static String ellipsis(String cmd) {
+            return cmd.length() > 20 ? cmd.substring(0, 19) + "…" : cmd;
+        }
+
         /** Docker's table of the containers, the header first. */
         static String table(List<ContainerSummary> containers, boolean noTrunc, Instant now) {
             List<List<String>> rows = new ArrayList<>();
             rows.add(List.of("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"));
             for (ContainerSummary c : containers) {
                 String cmd = String.join(" ", c.command());
-                if (!noTrunc && cmd.length() > 20) {
-                    cmd = cmd.substring(0, 19) + "…";
+                if (!noTrunc) {
+                    cmd = ellipsis(cmd);
                 }
                 String ports = c.state().isRunning()
                         ? String.join(", ", c.state().ports().stream().map(Object::toString).toList()) : "";

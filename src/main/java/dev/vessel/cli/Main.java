@@ -31,6 +31,8 @@ public final class Main {
         COMMANDS.put("images", ImagesCommand::new);
         COMMANDS.put("import", ImportCommand::new);
         COMMANDS.put("load", LoadCommand::new);
+        COMMANDS.put("save", SaveCommand::new);
+        COMMANDS.put("image", ImageCommand::new);
         COMMANDS.put("pull", PullCommand::new);
         COMMANDS.put("login", LoginCommands.Login::new);
         COMMANDS.put("logout", LoginCommands.Logout::new);
@@ -46,6 +48,8 @@ public final class Main {
         COMMANDS.put("cp", CopyCommand::new);
         COMMANDS.put("wait", ContainerCommands.Wait::new);
         COMMANDS.put("rm", ContainerCommands.Rm::new);
+        COMMANDS.put("rename", RenameCommand::new);
+        COMMANDS.put("container", ContainerCommand::new);
         COMMANDS.put("ps", ContainerViewCommands.Ps::new);
         COMMANDS.put("port", ContainerViewCommands.Port::new);
         COMMANDS.put("top", ContainerViewCommands.Top::new);

@@ -19,11 +19,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -291,14 +288,8 @@ final class NetworkCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            if (!force) {
-                System.out.print("WARNING! This will remove all custom networks not used by at least one container.\n"
-                        + "Are you sure you want to continue? [y/N] ");
-                System.out.flush();
-                String answer = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-                if (answer == null || !(answer.strip().equalsIgnoreCase("y") || answer.strip().equalsIgnoreCase("yes"))) {
-                    return 0;
-                }
+            if (!force && !PruneSupport.confirm("WARNING! This will remove all custom networks not used by at least one container.")) {
+                return 0;
             }
             NetworkService.PruneResult result;
             try {

@@ -11,7 +11,7 @@ import java.util.Map;
 
 /**
  * How a container was created (docker create/run flags merged with the image's config); fixed
- * for the container's life.
+ * for the container's life but for its name (rename) and its networks (connect, disconnect).
  *
  * @param id 64 hex digits
  * @param name unique, docker's rules ({@code [a-zA-Z0-9][a-zA-Z0-9_.-]*})
@@ -54,6 +54,12 @@ public record ContainerConfig(String id, String name, String image, String image
     public ContainerConfig withNetworking(ContainerNetworking n) {
         return new ContainerConfig(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
                 openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels);
+    }
+
+    /** The same container under another name (rename). */
+    public ContainerConfig withName(String newName) {
+        return new ContainerConfig(id, newName, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, networking, labels);
     }
 
     public String shortId() {

@@ -5,6 +5,7 @@ import dev.vessel.guest.agent.AgentClient;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
 import dev.vessel.guest.agent.GuestAgent;
+import dev.vessel.host.DiskUsage;
 import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
 import dev.vessel.host.PrivateFiles;
@@ -537,11 +538,13 @@ public final class ContainerService {
         } catch (NetworkException e) {
             throw ContainerException.connectError(networkError(e));
         }
-        List<String> ids = new ArrayList<>(cfg.networking().networks());
-        ids.add(n.id());
         try {
-            store.updateConfig(c, cfg.withNetworking(cfg.networking().withNetworks(ids)));
-        } catch (IOException | RuntimeException e) {
+            store.updateConfig(c, now -> {
+                List<String> ids = new ArrayList<>(now.networking().networks());
+                ids.add(n.id());
+                return now.withNetworking(now.networking().withNetworks(ids));
+            });
+        } catch (IOException | ContainerException | RuntimeException e) {
             try {
                 networks.store().release(n.id(), cfg.id());
             } catch (IOException | NetworkException undo) {
@@ -578,9 +581,8 @@ public final class ContainerService {
             throw n.isEmpty() ? new ContainerException(ContainerException.Kind.NOT_FOUND, "network " + networkRef + " not found", 1)
                     : ContainerException.conflict("container " + cfg.id() + " is not connected to network " + networkRef);
         }
-        List<String> ids = new ArrayList<>(cfg.networking().networks());
-        ids.remove(id);
-        store.updateConfig(c, cfg.withNetworking(cfg.networking().withNetworks(ids)));
+        store.updateConfig(c, now -> now.withNetworking(now.networking().withNetworks(
+                now.networking().networks().stream().filter(x -> !x.equals(id)).toList())));
         try {
             networks.leave(id, cfg.id());
         } catch (NetworkException e) {
@@ -693,6 +695,96 @@ public final class ContainerService {
         store.remove(c);
         networks.forget(c.config().id());
         events.emit(c.config().event("destroy", Map.of()));
+    }
+
+    /**
+     * Docker's rename, of a running container too: the container answers to {@code newName} from
+     * now on, in the store and on its networks, whose resolvers answer the new name (and no longer
+     * the old one) to the other containers there. The name and the networks' records change
+     * together under the store's lock, or neither does.
+     *
+     * @throws ContainerException INVALID (an empty, invalid or unchanged name), NOT_FOUND, CONFLICT
+     *     (another container has the name), with dockerd's messages; the CLI's status is 1
+     */
+    public void rename(String ref, String newName) throws IOException, ContainerException {
+        String from = ref == null ? "" : ref.strip();
+        String to = newName == null ? "" : newName.strip();
+        if (withoutSlash(from).isEmpty() || withoutSlash(to).isEmpty()) {
+            throw new ContainerException(ContainerException.Kind.INVALID, "Neither old nor new names may be empty", 1);
+        }
+        ContainerStore.Container c = require(from);
+        String name = withoutSlash(to);
+        if (name.equals(c.config().name())) {
+            throw new ContainerException(ContainerException.Kind.INVALID,
+                    "Renaming a container with the same name as its current name", 1);
+        }
+        if (!ContainerNames.isValid(name)) {
+            throw new ContainerException(ContainerException.Kind.INVALID,
+                    "Error when allocating new name: " + ContainerNames.invalid("/" + name).getMessage(), 1);
+        }
+        List<Network> renamedOn = new ArrayList<>();
+        try {
+            store.rename(c, name, now -> renamedOn.addAll(networks.store().renameEndpoints(now.id(), now.name())));
+        } catch (ContainerException e) {
+            throw e.kind() == ContainerException.Kind.CONFLICT
+                    ? new ContainerException(e.kind(), "Error when allocating new name: " + e.getMessage(), 1) : e;
+        }
+        networks.tellResolvers(renamedOn);
+    }
+
+    private static String withoutSlash(String name) {
+        return name.startsWith("/") ? name.substring(1) : name;
+    }
+
+    /** What {@link #prune} removed: the containers' ids, and the bytes their writable disks took. */
+    public record PruneResult(List<String> deleted, long reclaimed) {
+        public PruneResult {
+            deleted = List.copyOf(deleted);
+        }
+    }
+
+    /**
+     * {@code docker container prune}: removes every container that is not running (created or
+     * exited) and that {@code filter} picks. One that starts or goes meanwhile is left out.
+     */
+    public PruneResult prune(PruneFilter filter) throws IOException {
+        List<String> deleted = new ArrayList<>();
+        long reclaimed = 0;
+        for (ContainerStore.Container c : store.list()) {
+            ContainerConfig cfg = c.config();
+            if (c.state().isRunning() || !filter.matches(instant(cfg.created()), cfg.labels())) {
+                continue;
+            }
+            long size = writableSize(c);
+            try {
+                remove(cfg.id(), false);
+            } catch (ContainerException e) {
+                continue; // started or removed meanwhile: not this prune's
+            }
+            deleted.add(cfg.id());
+            reclaimed += size;
+        }
+        return new PruneResult(deleted, reclaimed);
+    }
+
+    private static Instant instant(String rfc3339) {
+        try {
+            return Instant.parse(rfc3339);
+        } catch (java.time.format.DateTimeParseException e) {
+            return null;
+        }
+    }
+
+    /**
+     * What the container itself takes on disk (docker's {@code SizeRw}): the blocks its writable
+     * disk has allocated, which grow with what the guest writes, not the disk's sparse size.
+     */
+    public long writableSize(String ref) throws IOException, ContainerException {
+        return writableSize(require(ref));
+    }
+
+    private static long writableSize(ContainerStore.Container c) throws IOException {
+        return DiskUsage.of(c.rwDisk());
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -24,12 +24,13 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 
 /**
  * Containers under {@code ROOT/containers/ID/}: {@code config.json} (written once),
  * {@code state.json} (replaced atomically: temp file + rename, so a crash leaves the old or the
  * new one, never half of one), the writable disk {@code rw.img}, the logs and the sockets.
- * Creating and removing take a store-wide lock, so names stay unique between concurrent CLIs.
+ * Creating, renaming and removing take a store-wide lock, so names stay unique between concurrent CLIs.
  */
 public final class ContainerStore {
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -125,10 +126,7 @@ public final class ContainerStore {
         try (StoreLock.Held ignored = lock()) {
             for (Container c : list()) {
                 if (c.config().name().equals(config.name())) {
-                    throw new ContainerException(ContainerException.Kind.CONFLICT,
-                            "Conflict. The container name \"/" + config.name()
-                            + "\" is already in use by container \"" + c.config().id()
-                            + "\". You have to remove (or rename) that container to be able to reuse that name.", 125);
+                    throw new ContainerException(ContainerException.Kind.CONFLICT, nameInUse(config.name(), c.config().id()), 125);
                 }
             }
             Path tmp = dir.resolve("." + config.id() + ".tmp");
@@ -141,14 +139,73 @@ public final class ContainerStore {
         }
     }
 
-    /** Replaces a container's config (its networks, which change while it is stopped); returns it with the new one. */
-    public Container updateConfig(Container c, ContainerConfig config) throws IOException {
-        if (!config.id().equals(c.config().id())) {
-            throw new IllegalArgumentException("a container's id never changes");
-        }
+    /** Docker's message for a name another container holds. */
+    static String nameInUse(String name, String holderId) {
+        return "Conflict. The container name \"/" + name + "\" is already in use by container \"" + holderId
+                + "\". You have to remove (or rename) that container to be able to reuse that name.";
+    }
+
+    /**
+     * Changes a container's config (its networks, which change while it is stopped): {@code change}
+     * is applied to the config as it is on disk under the store's lock, so that changes made
+     * meanwhile (a rename, another connect) are kept. Returns the container with the new config.
+     *
+     * @throws ContainerException NOT_FOUND when the container was removed meanwhile
+     */
+    public Container updateConfig(Container c, UnaryOperator<ContainerConfig> change) throws IOException, ContainerException {
         try (StoreLock.Held ignored = lock()) {
+            ContainerConfig config = change.apply(current(c));
+            if (!config.id().equals(c.config().id())) {
+                throw new IllegalArgumentException("a container's id never changes");
+            }
             writeAtomically(c.dir().resolve("config.json"), JSON.writeValueAsBytes(config));
             return new Container(c.dir(), config);
+        }
+    }
+
+    /** What must change with a container's name, under the store's lock (its networks' records). */
+    @FunctionalInterface
+    public interface NameFollower {
+        void follow(ContainerConfig renamed) throws IOException;
+    }
+
+    /**
+     * Gives a container another name, which no other container may hold: the check, the change and
+     * {@code follower} are one step under the store's lock, as a create's check and write are. When
+     * the follower fails, the old name is put back. Returns the container with its new name.
+     *
+     * @throws ContainerException CONFLICT when another container has the name (docker's message);
+     *     NOT_FOUND when the container was removed meanwhile
+     */
+    public Container rename(Container c, String name, NameFollower follower) throws IOException, ContainerException {
+        try (StoreLock.Held ignored = lock()) {
+            for (Container other : list()) {
+                if (other.config().name().equals(name) && !other.config().id().equals(c.config().id())) {
+                    throw new ContainerException(ContainerException.Kind.CONFLICT, nameInUse(name, other.config().id()), 1);
+                }
+            }
+            ContainerConfig before = current(c);
+            Container renamed = updateConfig(c, cfg -> cfg.withName(name));
+            try {
+                follower.follow(renamed.config());
+            } catch (IOException | RuntimeException e) {
+                try {
+                    writeAtomically(c.dir().resolve("config.json"), JSON.writeValueAsBytes(before));
+                } catch (IOException undo) {
+                    e.addSuppressed(undo);
+                }
+                throw e;
+            }
+            return renamed;
+        }
+    }
+
+    /** The config on disk now (the caller holds the lock). */
+    private ContainerConfig current(Container c) throws IOException, ContainerException {
+        try {
+            return JSON.readValue(Files.readAllBytes(c.dir().resolve("config.json")), ContainerConfig.class);
+        } catch (NoSuchFileException e) {
+            throw new ContainerException(ContainerException.Kind.NOT_FOUND, "No such container: " + c.config().id(), 1);
         }
     }
 

@@ -55,18 +55,26 @@ public final class ArchiveLoader {
                      @JsonProperty("Layers") List<String> layers) {}
 
     static List<Loaded> load(ImageStore store, Path archive) throws IOException, ImageException {
+        try (InputStream in = Files.newInputStream(archive)) {
+            return load(store, in, archive.getFileName().toString());
+        }
+    }
+
+    /**
+     * Reads an archive from a stream, front to back, as it arrives (the Engine API's request
+     * body); {@code name} says which archive in messages. The stream is not closed.
+     */
+    static List<Loaded> load(ImageStore store, InputStream archive, String name) throws IOException, ImageException {
         try (Ingest ingest = store.ingest()) {
             Map<String, Digest> files = new LinkedHashMap<>();
             Map<String, String> links = new HashMap<>();
-            try (InputStream in = open(archive)) {
+            try {
+                InputStream in = decompressed(new BufferedInputStream(archive, 1 << 16));
                 read(ingest, in, files, links);
             } catch (InvalidImageException e) {
-                throw new InvalidImageException("invalid archive " + archive.getFileName() + ": " + e.getMessage(), e);
+                throw new InvalidImageException("invalid archive " + name + ": " + e.getMessage(), e);
             } catch (IOException e) {
-                if (e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.AccessDeniedException) {
-                    throw e;
-                }
-                throw new InvalidImageException("invalid archive " + archive.getFileName() + ": " + e.getMessage(), e);
+                throw new InvalidImageException("invalid archive " + name + ": " + e.getMessage(), e);
             }
             for (Map.Entry<String, String> l : links.entrySet()) {
                 Digest d = resolve(files, links, l.getKey(), 0);
@@ -83,15 +91,9 @@ public final class ArchiveLoader {
                 }
                 throw new InvalidImageException("neither manifest.json nor index.json found: not a docker save or OCI archive");
             } catch (InvalidImageException e) {
-                throw new InvalidImageException("invalid archive " + archive.getFileName() + ": " + e.getMessage(), e);
+                throw new InvalidImageException("invalid archive " + name + ": " + e.getMessage(), e);
             }
         }
-    }
-
-    /** The archive, decompressed. */
-    static InputStream open(Path file) throws IOException, InvalidImageException {
-        BufferedInputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
-        return decompressed(in);
     }
 
     static InputStream decompressed(BufferedInputStream in) throws IOException, InvalidImageException {

@@ -12,25 +12,37 @@ public final class DockerFormat {
 
     private static final String[] UNITS = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
 
-    /** A size in decimal units with three significant digits: {@code 4.26MB}, {@code 1.2kB}, {@code 0B}. */
+    /**
+     * A size in decimal units with three significant digits, as {@code docker images} prints it
+     * (go-units' {@code HumanSizeWithPrecision(size, 3)}): {@code 4.26MB}, {@code 1.2kB}, {@code 0B}.
+     */
     public static String humanSize(long bytes) {
+        return humanSize(bytes, 3);
+    }
+
+    /**
+     * A size in decimal units with {@code digits} significant digits; four is go-units'
+     * {@code HumanSize}, what {@code docker system df}, the prune verbs and pull progress print
+     * ({@code 4.261MB}).
+     */
+    public static String humanSize(long bytes, int digits) {
         double size = bytes;
         int i = 0;
         while (size >= 1000 && i < UNITS.length - 1) {
             size /= 1000;
             i++;
         }
-        return threeDigits(size) + UNITS[i];
+        return significant(size, digits) + UNITS[i];
     }
 
-    /** Like C's and Go's {@code %.3g}: three significant digits, no trailing zeros. */
-    static String threeDigits(double v) {
+    /** Like C's and Go's {@code %.Ng}: {@code digits} significant digits, no trailing zeros. */
+    static String significant(double v, int digits) {
         if (v == 0) {
             return "0";
         }
-        BigDecimal d = new BigDecimal(v).round(new MathContext(3, RoundingMode.HALF_EVEN));
+        BigDecimal d = new BigDecimal(v).round(new MathContext(digits, RoundingMode.HALF_EVEN));
         int exponent = d.precision() - d.scale() - 1;
-        if (exponent < -4 || exponent >= 3) {
+        if (exponent < -4 || exponent >= digits) {
             BigDecimal mantissa = d.movePointLeft(exponent).stripTrailingZeros();
             return mantissa.toPlainString() + "e" + (exponent < 0 ? "-" : "+") + String.format("%02d", Math.abs(exponent));
         }

@@ -2,6 +2,7 @@ package dev.vessel.image;
 
 import dev.vessel.events.Event;
 import dev.vessel.events.EventJournal;
+import dev.vessel.host.DiskUsage;
 import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
 
@@ -352,6 +353,83 @@ public final class ImageStore {
         return out;
     }
 
+    /**
+     * One image as {@code docker system df} counts it.
+     *
+     * @param image the image, with every name that points at it
+     * @param size what its blobs (manifests, config, layers) and its root filesystem disk take on disk
+     * @param shared the part of {@code size} that its blobs shared with other images take
+     */
+    public record ImageUsage(Image image, long size, long shared) {}
+
+    /** {@code docker system df}'s images, newest first, and what they take together (a shared blob once). */
+    public record Usage(List<ImageUsage> images, long total) {
+        public Usage {
+            images = List.copyOf(images);
+        }
+    }
+
+    /**
+     * What the images take on disk: allocated blocks, as {@code du} counts them. An image removed
+     * while this reads is left out.
+     */
+    public Usage diskUsage() throws IOException {
+        Map<Digest, List<Descriptor>> byId = new LinkedHashMap<>();
+        for (Descriptor d : readIndex()) {
+            try {
+                byId.computeIfAbsent(idOf(d), k -> new ArrayList<>()).add(d);
+            } catch (IOException e) {
+                // its manifest went meanwhile
+            }
+        }
+        Map<Image, Set<Digest>> blobsOf = new LinkedHashMap<>();
+        Map<Digest, Integer> holders = new HashMap<>();
+        for (List<Descriptor> entries : byId.values()) {
+            List<Reference> refs = new ArrayList<>();
+            Set<Digest> own = new LinkedHashSet<>();
+            for (Descriptor d : entries) {
+                own.add(d.digest());
+                Reference r = refOf(d);
+                if (r != null) {
+                    refs.add(r);
+                }
+            }
+            Image img;
+            try {
+                img = load(entries.getFirst(), refs);
+            } catch (IOException | ImageException e) {
+                continue;
+            }
+            own.add(img.id());
+            img.layers().forEach(l -> own.add(l.digest()));
+            blobsOf.put(img, own);
+            own.forEach(b -> holders.merge(b, 1, Integer::sum));
+        }
+        Map<Digest, Long> sizes = new HashMap<>();
+        long total = 0;
+        for (Digest b : holders.keySet()) {
+            long n = DiskUsage.of(blobs.path(b));
+            sizes.put(b, n);
+            total += n;
+        }
+        List<ImageUsage> out = new ArrayList<>();
+        for (Map.Entry<Image, Set<Digest>> e : blobsOf.entrySet()) {
+            long disk = DiskUsage.of(diskPath(e.getKey()));
+            long size = disk;
+            long shared = 0;
+            for (Digest b : e.getValue()) {
+                size += sizes.get(b);
+                if (holders.get(b) > 1) {
+                    shared += sizes.get(b);
+                }
+            }
+            total += disk;
+            out.add(new ImageUsage(e.getKey(), size, shared));
+        }
+        out.sort(Comparator.comparing((ImageUsage u) -> u.image().config().createdAt().orElse(Instant.MIN)).reversed());
+        return new Usage(out, total);
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Changes
 
@@ -533,37 +611,61 @@ public final class ImageStore {
     }
 
     /**
-     * Removes dangling images that no container uses ({@code docker image prune}), and their
-     * blobs and disks.
+     * What {@link #prune} did: per image removed, its names (untagged) and its id (deleted), in
+     * docker's order; and the bytes that freed on disk (blobs no image shares any more, disks).
      */
-    public List<Digest> prune(ImageUsers users) throws IOException, ImageException {
-        List<Digest> deleted = new ArrayList<>();
+    public record PruneResult(List<RemoveResult> removed, long reclaimed) {
+        public PruneResult {
+            removed = List.copyOf(removed);
+        }
+    }
+
+    /**
+     * {@code docker image prune}: removes the images without a tag ({@code danglingOnly}, the
+     * default) or every image ({@code -a}) that {@code which} picks (the filters), with their
+     * names, then their blobs and disks. An image a container uses is left whole, not even
+     * untagged. All under the index lock: a pull or tag meanwhile waits, and is not undone.
+     */
+    public PruneResult prune(boolean danglingOnly, java.util.function.Predicate<Image> which, ImageUsers users)
+            throws IOException, ImageException {
+        List<RemoveResult> removed = new ArrayList<>();
+        long reclaimed = 0;
         try (FileLocks.Held l = FileLocks.exclusive(indexLock())) {
             List<Descriptor> index = readIndex();
-            Set<Digest> namedIds = new HashSet<>();
+            Map<Digest, List<Descriptor>> byId = new LinkedHashMap<>();
             for (Descriptor d : index) {
-                if (refOf(d) != null) {
-                    namedIds.add(idOf(d));
-                }
+                byId.computeIfAbsent(idOf(d), k -> new ArrayList<>()).add(d);
             }
-            List<Descriptor> remaining = new ArrayList<>();
-            for (Descriptor d : index) {
-                Digest id = idOf(d);
-                if (refOf(d) == null && !namedIds.contains(id) && users.containerUsing(id).isEmpty()) {
-                    deleted.add(id);
-                } else {
-                    remaining.add(d);
+            List<Descriptor> remaining = new ArrayList<>(index);
+            for (Map.Entry<Digest, List<Descriptor>> e : byId.entrySet()) {
+                List<Reference> refs = new ArrayList<>();
+                for (Descriptor d : e.getValue()) {
+                    Reference r = refOf(d);
+                    if (r != null) {
+                        refs.add(r);
+                    }
                 }
+                // A digest reference is no tag: an image known only by one is dangling, as docker sees it.
+                boolean tagged = refs.stream().anyMatch(r -> r.tag() != null);
+                if ((danglingOnly && tagged) || users.containerUsing(e.getKey()).isPresent()
+                        || !which.test(load(e.getValue().getFirst(), refs))) {
+                    continue;
+                }
+                remaining.removeAll(e.getValue());
+                removed.add(new RemoveResult(refs.stream().map(Reference::familiar).toList(), List.of(e.getKey())));
             }
-            if (!deleted.isEmpty()) {
+            if (!removed.isEmpty()) {
                 writeIndex(remaining);
-                collect(remaining);
+                reclaimed = collect(remaining).bytes();
             }
         }
-        for (Digest d : deleted) {
-            emit("delete", d.toString(), d.toString(), null);
+        for (RemoveResult r : removed) {
+            for (String name : r.untagged()) {
+                emit("untag", r.deleted().getFirst().toString(), name, null);
+            }
+            emit("delete", r.deleted().getFirst().toString(), r.deleted().getFirst().toString(), null);
         }
-        return deleted;
+        return new PruneResult(removed, reclaimed);
     }
 
     /**
@@ -598,7 +700,7 @@ public final class ImageStore {
         for (Digest b : blobs.list()) {
             if (!reachable.contains(b)) {
                 try {
-                    bytes += blobs.size(b);
+                    bytes += DiskUsage.of(blobs.path(b));
                     blobs.delete(b);
                     n++;
                 } catch (NoSuchFileException e) {
@@ -611,6 +713,7 @@ public final class ImageStore {
             for (Path p : ds) {
                 String f = p.getFileName().toString();
                 if (f.endsWith(".ext4") && !ids.contains(f.substring(0, f.length() - 5))) {
+                    bytes += DiskUsage.of(p);
                     Files.deleteIfExists(p);
                     disks++;
                 }
@@ -739,6 +842,24 @@ public final class ImageStore {
             emit("load", l.image().id().toString(), l.image().id().toString(), l.image());
         }
         return loaded;
+    }
+
+    /** {@code docker load} from a stream read once, front to back (the Engine API's request body). */
+    public List<ArchiveLoader.Loaded> load(InputStream archive, String name) throws IOException, ImageException {
+        List<ArchiveLoader.Loaded> loaded = ArchiveLoader.load(this, archive, name);
+        for (ArchiveLoader.Loaded l : loaded) {
+            emit("load", l.image().id().toString(), l.image().id().toString(), l.image());
+        }
+        return loaded;
+    }
+
+    /**
+     * {@code docker save}: the images {@code names} stand for, resolved (a missing one fails here,
+     * before anything is written) and their blobs opened now; the caller writes the archive and
+     * closes the writer.
+     */
+    public ArchiveWriter save(List<String> names) throws IOException, ImageException {
+        return ArchiveWriter.prepare(this, names);
     }
 
     /** The distinct image ids of an index (for tests and tools). */

@@ -45,7 +45,8 @@ public interface NetworkHost {
 
     /**
      * Gives {@code network}'s resolver the names it answers now ({@link #names}), after a
-     * container left it; starts nothing (a network whose bridge is not up has no resolver to tell).
+     * container left it or was renamed; starts nothing (a network whose bridge is not up has no
+     * resolver to tell).
      */
     void updateNames(Network network, String names) throws IOException, NetworkException;
 

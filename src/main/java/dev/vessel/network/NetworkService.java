@@ -106,18 +106,24 @@ public final class NetworkService {
      * gone either way, and the next start on that network writes the names again.
      */
     public void forget(String containerId) throws IOException {
-        updateNames(store.releaseAll(containerId));
+        tellResolvers(store.releaseAll(containerId));
     }
 
     /** Gives back container {@code containerId}'s address on network {@code ref}, and tells its resolver. */
     public void leave(String ref, String containerId) throws IOException, NetworkException {
         if (store.release(ref, containerId)) {
-            store.find(ref).ifPresent(n -> updateNames(List.of(n)));
+            store.find(ref).ifPresent(n -> tellResolvers(List.of(n)));
         }
     }
 
-    private void updateNames(List<Network> left) {
-        for (Network n : left) {
+    /**
+     * Gives the resolvers of {@code changed} (networks whose containers' names changed: one left,
+     * one was renamed) the names they answer now, so that the other containers there see the change
+     * at once. A resolver that cannot be told is logged, not thrown: the names are recorded, and the
+     * next start of a container on that network writes them again.
+     */
+    public void tellResolvers(List<Network> changed) {
+        for (Network n : changed) {
             if (n.isDefault()) {
                 continue; // its resolver answers no container names
             }
@@ -126,7 +132,7 @@ public final class NetworkService {
                 host.updateNames(current, NetworkHost.names(current));
             } catch (IOException | NetworkException | RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "the resolver of network " + n.name()
-                        + " still answers the names of a container that left it: " + e.getMessage());
+                        + " answers stale container names until a container there starts: " + e.getMessage());
             }
         }
     }

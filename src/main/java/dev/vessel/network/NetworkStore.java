@@ -317,14 +317,37 @@ public final class NetworkStore {
 
     /** Gives back a container's addresses on every network (a removed container); returns those networks. */
     public List<Network> releaseAll(String containerId) throws IOException {
+        return changeEndpoints(containerId, e -> null);
+    }
+
+    /**
+     * Records a container's new name on every network it is on (a rename), so that its resolvers
+     * answer that name from now on; returns the networks where it changed, as they are now.
+     */
+    public List<Network> renameEndpoints(String containerId, String name) throws IOException {
+        return changeEndpoints(containerId, e -> new Endpoint(e.id(), name, e.address(), e.macAddress(), e.aliases()));
+    }
+
+    /**
+     * Replaces a container's endpoint on every network it is on by what {@code change} makes of it
+     * (null: removes it), in one write under the lock; returns the networks that changed.
+     */
+    private List<Network> changeEndpoints(String containerId, java.util.function.UnaryOperator<Endpoint> change)
+            throws IOException {
         try (Locked l = lock()) {
             Document doc = read();
             List<Network> out = new ArrayList<>();
             List<Network> next = new ArrayList<>();
             for (Network n : doc.networks()) {
-                if (n.endpoints().containsKey(containerId)) {
+                Endpoint e = n.endpoints().get(containerId);
+                Endpoint changed = e == null ? null : change.apply(e);
+                if (e != null && !e.equals(changed)) {
                     Map<String, Endpoint> endpoints = new LinkedHashMap<>(n.endpoints());
-                    endpoints.remove(containerId);
+                    if (changed == null) {
+                        endpoints.remove(containerId);
+                    } else {
+                        endpoints.put(containerId, changed);
+                    }
                     n = n.withEndpoints(endpoints);
                     out.add(n);
                 }

@@ -2,10 +2,9 @@ package dev.vessel.registry;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vessel.image.DockerFormat;
 
 import java.io.PrintStream;
-import java.math.BigDecimal;
-import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -135,13 +134,6 @@ public final class PullProgress {
 
     /** Decimal sizes with four significant digits: {@code 1.234MB}, {@code 512B}, as docker prints them. */
     static String human(long bytes) {
-        String[] units = {"B", "kB", "MB", "GB", "TB", "PB"};
-        double v = bytes;
-        int u = 0;
-        while (v >= 1000 && u < units.length - 1) {
-            v /= 1000;
-            u++;
-        }
-        return new BigDecimal(v).round(new MathContext(4)).stripTrailingZeros().toPlainString() + units[u];
+        return DockerFormat.humanSize(bytes, 4);
     }
 }

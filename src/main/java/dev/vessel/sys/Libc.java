@@ -549,6 +549,45 @@ public final class Libc {
         }
     }
 
+    private static final class Statx {
+        static final MethodHandle H = fn("statx",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE);
+    }
+
+    private static final int AT_FDCWD = -100;
+    private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    private static final int STATX_BLOCKS = 0x400;
+    /** struct statx: 256 bytes on every architecture; stx_mask at 0, stx_size at 40, stx_blocks at 48. */
+    private static final long STATX_SIZE = 256;
+
+    /**
+     * The bytes a file's blocks take on its filesystem (statx's {@code stx_blocks} times 512), not
+     * following a last symbolic link: less than its size for a sparse file. A filesystem that does
+     * not report blocks gives the file's size.
+     */
+    public static long allocatedBytes(String path) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cpath = arena.allocateFrom(path);
+            MemorySegment buf = arena.allocate(STATX_SIZE, 8);
+            MemorySegment err = errnoBuffer();
+            int r;
+            do {
+                r = (int) Statx.H.invokeExact(err, AT_FDCWD, cpath, AT_SYMLINK_NOFOLLOW, STATX_BLOCKS, buf);
+            } while (r < 0 && errno(err) == EINTR);
+            if (r < 0) {
+                throw new ErrnoException("statx " + path, errno(err));
+            }
+            if ((buf.get(JAVA_INT, 0) & STATX_BLOCKS) == 0) {
+                return buf.get(JAVA_LONG, 40);
+            }
+            return buf.get(JAVA_LONG, 48) * 512;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     public static boolean isatty(int fd) {
         try {
             return (int) Isatty.H.invokeExact(fd) == 1;

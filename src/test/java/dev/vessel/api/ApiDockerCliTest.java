@@ -408,6 +408,97 @@ class ApiDockerCliTest {
     }
 
     @Test
+    void renameTakesTheNetworksAlongAndARefusalIsDockersTwoLines() throws Exception {
+        ok("network", "create", "shop");
+        String id = ok("create", "--name", "old", "--network", "shop", ApiFixture.IMAGE).out().strip();
+        String taken = ok("create", "--name", "taken", ApiFixture.IMAGE).out().strip();
+        assertEquals("", ok("rename", "old", "new").out());
+        assertEquals("/new\n", ok("inspect", "-f", "{{.Name}}", id).out());
+        assertEquals("new\n", ok("network", "inspect", "-f", "{{range .Containers}}{{.Name}}{{end}}", "shop").out(),
+                "its endpoint answers to the new name");
+
+        DockerCli.Result clash = docker.run("rename", "new", "taken");
+        assertEquals(1, clash.exit(), clash.toString());
+        assertEquals("Error response from daemon: Error when allocating new name: Conflict. The container name \"/taken\" is "
+                + "already in use by container \"" + taken + "\". You have to remove (or rename) that container to be able "
+                + "to reuse that name.\nError: failed to rename container named new\n", clash.err());
+        DockerCli.Result none = docker.run("rename", "nosuch", "x");
+        assertEquals(1, none.exit(), none.toString());
+        assertEquals("Error response from daemon: No such container: nosuch\nError: failed to rename container named nosuch\n",
+                none.err());
+        assertEquals(List.of("new", "taken"), names("ps", "-a"));
+    }
+
+    @Test
+    void containerPruneRemovesTheStoppedOnesAndSaysWhatItReclaimed() throws Exception {
+        assertEquals("Total reclaimed space: 0B\n", ok("container", "prune", "-f").out());
+        ok("create", "--name", "kept", "--label", "keep", ApiFixture.IMAGE);
+        String gone = ok("create", "--name", "gone", ApiFixture.IMAGE).out().strip();
+        DockerCli.Result badFilter = docker.run("container", "prune", "-f", "--filter", "name=x");
+        assertEquals(1, badFilter.exit(), badFilter.toString());
+        assertEquals("Error response from daemon: invalid filter 'name'\n", badFilter.err());
+
+        String out = ok("container", "prune", "-f", "--filter", "label!=keep").out();
+        long reclaimed = dev.vessel.host.DiskUsage.of(dir.resolve("root/containers/" + gone + "/rw.img"));
+        assertTrue(out.matches("Deleted Containers:\n" + gone + "\n\nTotal reclaimed space: [0-9.]+[kM]?B\n"), out);
+        assertEquals(List.of("kept"), names("ps", "-a"));
+        assertEquals(0, reclaimed, "its disk went with it");
+    }
+
+    @Test
+    void imagePruneRemovesDanglingImagesAndWithAllTheUnusedOnes() throws Exception {
+        var dangling = fixture.images.importRootfs(new java.io.ByteArrayInputStream(Tars.tar().file("d", "x").bytes()), null,
+                List.of(), null);
+        ok("tag", ApiFixture.IMAGE, "spare:1");
+        String out = ok("image", "prune", "-f").out();
+        assertTrue(out.matches("Deleted Images:\ndeleted: " + dangling.id() + "\n\nTotal reclaimed space: [0-9.]+[kM]?B\n"), out);
+        ok("create", "--name", "user", "spare:1");
+        assertEquals("Total reclaimed space: 0B\n", ok("image", "prune", "-a", "-f").out(), "the only image is in use");
+        assertEquals(List.of("spare:1", ApiFixture.IMAGE),
+                ok("images", "--format", "{{.Repository}}:{{.Tag}}").out().lines().sorted().toList());
+    }
+
+    @Test
+    void systemDfIsWhatVesselSystemDfPrints() throws Exception {
+        ok("create", "--name", "sized", ApiFixture.IMAGE);
+        String df = ok("system", "df").out();
+        assertEquals(dev.vessel.cli.VesselCli.run(fixture.root.path(), "", "system", "df").outText(), df,
+                "docker's CLI over the API, and Vessel's over the same state root");
+        assertTrue(df.startsWith("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages          1         1  "), df);
+        assertTrue(df.contains("\nLocal Volumes   0         0         0B        0B\nBuild Cache     0         0         0B        0B\n"), df);
+
+        String verbose = ok("system", "df", "-v").out();
+        assertTrue(verbose.startsWith("Images space usage:\n\nREPOSITORY         TAG       IMAGE ID       CREATED"), verbose);
+        assertTrue(verbose.contains("\nContainers space usage:\n\nCONTAINER ID   IMAGE  "), verbose);
+        assertTrue(verbose.lines().anyMatch(l -> l.endsWith(" sized")), verbose);
+        assertTrue(verbose.endsWith("\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n\nBuild cache usage: 0B\n\n"
+                + "CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"), verbose);
+    }
+
+    @Test
+    void saveWritesTheArchiveThatLoadReadsBack() throws Exception {
+        Path archive = dir.resolve("tiny.tar");
+        assertEquals("", ok("save", "-o", archive.toString(), ApiFixture.IMAGE).out());
+        java.io.ByteArrayOutputStream expected = new java.io.ByteArrayOutputStream();
+        try (var w = fixture.images.save(List.of(ApiFixture.IMAGE))) {
+            w.write(expected);
+        }
+        assertTrue(Arrays.equals(expected.toByteArray(), Files.readAllBytes(archive)), "the archive as the store writes it");
+        DockerCli.Result missing = docker.run("save", "-o", dir.resolve("none.tar").toString(), "nosuch");
+        assertEquals(1, missing.exit(), missing.toString());
+        assertEquals("Error response from daemon: No such image: nosuch:latest\n", missing.err());
+
+        assertEquals("Untagged: " + ApiFixture.IMAGE + "\nDeleted: " + fixture.images.resolve(ApiFixture.IMAGE).id() + "\n",
+                ok("rmi", ApiFixture.IMAGE).out());
+        assertEquals("Loaded image: " + ApiFixture.IMAGE + "\n", ok("load", "-i", archive.toString()).out());
+        assertEquals(ApiFixture.IMAGE + "\n", ok("images", "--format", "{{.Repository}}:{{.Tag}}").out());
+        Path junk = Files.writeString(dir.resolve("junk.tar"), "not an archive");
+        DockerCli.Result bad = docker.run("load", "-i", junk.toString());
+        assertEquals(1, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("invalid archive from the request body"), bad.toString());
+    }
+
+    @Test
     void networksAreCreatedListedInspectedAndRemoved() throws Exception {
         String id = ok("network", "create", "--subnet", "10.77.0.0/24", "--label", "team=a", "front").out().strip();
         assertTrue(id.matches("[0-9a-f]{64}"), id);

@@ -17,10 +17,15 @@ import java.util.Map;
  * (malformed bodies, odd paths) and read its answers whole. One connection, kept alive.
  */
 final class UnixHttp implements AutoCloseable {
-    /** An answer: status, headers by lower-case name, body as text. */
-    record Response(int status, Map<String, String> headers, String body) {
+    /** An answer: status, headers by lower-case name, body as bytes. */
+    record Response(int status, Map<String, String> headers, byte[] bytes) {
         String header(String name) {
             return headers.get(name.toLowerCase(Locale.ROOT));
+        }
+
+        /** The body as text. */
+        String body() {
+            return new String(bytes, StandardCharsets.UTF_8);
         }
     }
 
@@ -90,14 +95,14 @@ final class UnixHttp implements AutoCloseable {
             fill();
         }
         all = pending.toByteArray();
-        String body = new String(all, end + 4, n, StandardCharsets.UTF_8);
+        byte[] body = java.util.Arrays.copyOfRange(all, end + 4, end + 4 + n);
         pending.reset();
         pending.write(all, end + 4 + n, all.length - end - 4 - n);
         return new Response(status, headers, body);
     }
 
     /** A chunked body that starts at {@code from} of what is pending, to its last chunk. */
-    private String readChunks(int from) throws IOException {
+    private byte[] readChunks(int from) throws IOException {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         int at = from;
         while (true) {
@@ -115,7 +120,7 @@ final class UnixHttp implements AutoCloseable {
                 byte[] all = pending.toByteArray();
                 pending.reset();
                 pending.write(all, at, all.length - at);
-                return body.toString(StandardCharsets.UTF_8);
+                return body.toByteArray();
             }
         }
     }

@@ -644,6 +644,124 @@ class ContainerServiceTest {
                 "shared", "image"), seen.get(3).attributes());
     }
 
+    @Test
+    void renameChangesTheNameAndWhatTheOtherContainersOnItsNetworksResolve() throws Exception {
+        Network front = service.networks().create(dev.vessel.network.CreateRequest.named("front").withSubnet("10.32.0.0/24", null));
+        ContainerStore.Container db = service.create(entry().withName("db").withNetwork(new NetworkOptions("front",
+                List.of("database"), "10.32.0.20", null, null, null, null, null, null, false)));
+        service.connect("db", "bridge", List.of(), null, null);
+        String id = db.config().id();
+        db.writeState(db.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        networkHost.calls.clear();
+
+        service.rename("/db", " store ");
+        assertEquals("store", store.require(id).config().name(), "a running container too; blanks and the slash go");
+        assertTrue(service.find("db").isEmpty(), "the old name is free");
+        assertEquals("store", service.networks().inspect("front").endpoints().get(id).containerName());
+        assertEquals("store", service.networks().inspect("bridge").endpoints().get(id).containerName(),
+                "recorded on the default network too (network inspect shows it)");
+        assertEquals(List.of("names " + front.bridge() + " 10.32.0.20 store database " + id.substring(0, 12)),
+                networkHost.calls, "front's resolver answers the new name, and not the old one; the default one has none");
+        assertEquals(List.of(front.id(), service.networks().inspect("bridge").id()),
+                store.require(id).config().networking().networks(), "its networks are kept");
+        service.create(entry().withName("db"));
+    }
+
+    @Test
+    void aRenameThatCannotBeIsDockerdsErrorAndChangesNothing() throws Exception {
+        ContainerStore.Container a = service.create(entry().withName("a"));
+        ContainerStore.Container b = service.create(entry().withName("b"));
+        networkHost.calls.clear();
+        ContainerException taken = assertThrows(ContainerException.class, () -> service.rename("a", "b"));
+        assertEquals("Error when allocating new name: Conflict. The container name \"/b\" is already in use by container \""
+                + b.config().id() + "\". You have to remove (or rename) that container to be able to reuse that name.",
+                taken.getMessage());
+        assertEquals(409, taken.httpStatus());
+        assertEquals(1, taken.status());
+        ContainerException invalid = assertThrows(ContainerException.class, () -> service.rename("a", "-x"));
+        assertEquals("Error when allocating new name: Invalid container name (/-x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                invalid.getMessage());
+        assertEquals(400, invalid.httpStatus());
+        ContainerException same = assertThrows(ContainerException.class, () -> service.rename("a", "/a"));
+        assertEquals("Renaming a container with the same name as its current name", same.getMessage());
+        assertEquals(400, same.httpStatus());
+        ContainerException empty = assertThrows(ContainerException.class, () -> service.rename("a", " / "));
+        assertEquals("Neither old nor new names may be empty", empty.getMessage());
+        ContainerException none = assertThrows(ContainerException.class, () -> service.rename("nosuch", "c"));
+        assertEquals("No such container: nosuch", none.getMessage());
+        assertEquals(404, none.httpStatus());
+
+        assertEquals("a", store.require(a.config().id()).config().name());
+        assertEquals("b", store.require(b.config().id()).config().name());
+        assertEquals("a", service.networks().inspect("bridge").endpoints().get(a.config().id()).containerName());
+        assertEquals(List.of(), networkHost.calls);
+    }
+
+    @Test
+    void aRenameWhoseNetworksCannotFollowPutsTheOldNameBack() throws Exception {
+        ContainerStore.Container a = service.create(entry().withName("a"));
+        ContainerStore.Container b = service.create(entry().withName("b"));
+        IOException broken = new IOException("networks.json is read-only");
+        assertEquals(broken, assertThrows(IOException.class, () -> store.rename(a, "c", renamed -> {
+            assertEquals("c", ContainerStore.JSON.readValue(a.dir().resolve("config.json").toFile(), ContainerConfig.class).name(),
+                    "the follower runs after the write");
+            throw broken;
+        })));
+        assertEquals("a", store.require(a.config().id()).config().name());
+        assertTrue(store.find("c").isEmpty());
+        assertEquals(ContainerException.Kind.CONFLICT, assertThrows(ContainerException.class,
+                () -> store.rename(a, "b", renamed -> { })).kind());
+        assertEquals("b", store.require(b.config().id()).config().name());
+    }
+
+    @Test
+    void aConnectKeepsANameGivenMeanwhile() throws Exception {
+        service.networks().create(dev.vessel.network.CreateRequest.named("back"));
+        ContainerStore.Container stale = service.create(entry().withName("app"));
+        service.rename("app", "api");
+        // The config as connect read it before the rename: its change is made to the config on disk.
+        store.updateConfig(stale, cfg -> cfg.withNetworking(cfg.networking().withNetworks(List.of())));
+        assertEquals("api", store.require(stale.config().id()).config().name());
+    }
+
+    @Test
+    void pruneRemovesTheContainersThatDoNotRunAsTheFiltersPickThem() throws Exception {
+        ContainerStore.Container created = service.create(entry().withName("created").withLabels(Map.of("keep", "no")));
+        ContainerStore.Container exited = service.create(entry().withName("exited"));
+        exited.writeState(exited.state().running(ProcessHandle.current().pid(), selfStart(), false).exited(0, null));
+        ContainerStore.Container running = service.create(entry().withName("running"));
+        running.writeState(running.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        ContainerStore.Container kept = service.create(entry().withName("kept").withLabels(Map.of("keep", "yes")));
+        long disk = dev.vessel.host.DiskUsage.of(created.rwDisk()) + dev.vessel.host.DiskUsage.of(exited.rwDisk());
+        assertTrue(disk > 0, "an empty ext4 disk has its metadata blocks");
+
+        ContainerService.PruneResult none = service.prune(PruneFilter.forContainers(Map.of("until", List.of("1h")),
+                Instant.now()));
+        assertEquals(List.of(), none.deleted(), "all are newer than an hour");
+        assertEquals(0, none.reclaimed());
+
+        ContainerService.PruneResult r = service.prune(PruneFilter.forContainers(Map.of("label!", List.of("keep=yes")),
+                Instant.now()));
+        assertEquals(java.util.Set.of(created.config().id(), exited.config().id()), java.util.Set.copyOf(r.deleted()));
+        assertEquals(disk, r.reclaimed(), "what their writable disks took");
+        assertEquals(List.of("kept", "running"), service.list(true).stream().map(ContainerSummary::name).sorted().toList());
+        assertTrue(service.networks().inspect("bridge").endpoints().keySet().stream()
+                .noneMatch(id -> r.deleted().contains(id)), "their addresses were given back");
+    }
+
+    @Test
+    void theWritableSizeIsWhatTheSparseDiskHasAllocated() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("sized"));
+        long before = service.writableSize("sized");
+        assertTrue(before > 0 && before < Files.size(c.rwDisk()) / 4, before + " of " + Files.size(c.rwDisk()));
+        try (FileChannel ch = FileChannel.open(c.rwDisk(), java.nio.file.StandardOpenOption.WRITE)) {
+            // Past the journal, which mkfs puts in the middle of the disk.
+            ch.write(ByteBuffer.wrap(new byte[1 << 20]), Files.size(c.rwDisk()) / 8 * 7);
+        }
+        long after = service.writableSize("sized");
+        assertTrue(after >= before + (1 << 20), "a MiB written in a hole: " + before + " then " + after);
+    }
+
     private ContainerConfig create(CreateRequest r) throws Exception {
         return service.create(r).config();
     }
