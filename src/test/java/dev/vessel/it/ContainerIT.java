@@ -75,9 +75,9 @@ class ContainerIT {
             Path local = Files.createTempDirectory("it-cp");
             Files.createDirectories(local.resolve("tree/sub"));
             Files.writeString(local.resolve("tree/sub/f.txt"), "host file\n");
-            VesselCli.Result cpIn = vessel("cp", local.resolve("tree").toString(), name + ":/opt/copied");
+            VesselCli.Result cpIn = vessel("cp", local.resolve("tree").toString(), name + ":/tmp/copied");
             assertEquals(0, cpIn.status(), cpIn.toString());
-            assertEquals("host file\n", vessel("exec", name, "cat", "/opt/copied/sub/f.txt").stdout());
+            assertEquals("host file\n", vessel("exec", name, "cat", "/tmp/copied/sub/f.txt").stdout());
             VesselCli.Result cpOut = vessel("cp", name + ":/root/mark", local.resolve("mark.txt").toString());
             assertEquals(0, cpOut.status(), cpOut.toString());
             assertEquals("kept\n", Files.readString(local.resolve("mark.txt")));
