@@ -3,6 +3,7 @@ package dev.vessel.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.vessel.container.CreateRequest;
 import dev.vessel.container.NetworkOptions;
+import dev.vessel.container.RestartPolicy;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +13,7 @@ import java.util.Set;
 /**
  * {@code POST /containers/create}'s body (docker's {@code container.CreateRequest}: Config,
  * HostConfig, NetworkingConfig) as the container layer's {@link CreateRequest}. What Vessel does
- * not implement is refused when set (volumes, capabilities, restart policies...); the
+ * not implement is refused when set (volumes, capabilities...); the
  * container service checks the values themselves, as it does for the CLI.
  */
 final class ContainerCreateBody {
@@ -53,7 +54,7 @@ final class ContainerCreateBody {
         NetworkOptions network = NetworkOptions.DEFAULT;
         if (host != null) {
             checkNeutral(host);
-            request = request.withAutoRemove(host.bool("AutoRemove"));
+            request = request.withAutoRemove(host.bool("AutoRemove")).withRestartPolicy(restartPolicy(host));
             long nanoCpus = host.int64("NanoCpus");
             if (nanoCpus < 0 || nanoCpus % NANOS_PER_CPU != 0) {
                 throw ApiException.badRequest("HostConfig.NanoCpus must be whole CPUs (a multiple of 1000000000): "
@@ -83,16 +84,22 @@ final class ContainerCreateBody {
         return request.withNetwork(network);
     }
 
+    /** {@code HostConfig.RestartPolicy} as given: the container service checks it, as dockerd does (400). */
+    private static RestartPolicy restartPolicy(JsonBody host) throws ApiException {
+        JsonBody restart = host.object("RestartPolicy", "container.RestartPolicy");
+        if (restart == null) {
+            return RestartPolicy.NONE;
+        }
+        long count = restart.int64("MaximumRetryCount");
+        restart.rejectOthers(Set.of("Name", "MaximumRetryCount"), "HostConfig.RestartPolicy.");
+        if (count != (int) count) {
+            throw ApiException.badRequest("HostConfig.RestartPolicy.MaximumRetryCount is out of range: " + count);
+        }
+        return new RestartPolicy(restart.string("Name"), (int) count);
+    }
+
     /** Fields Vessel takes only at their neutral value, which docker's CLI sends. */
     private static void checkNeutral(JsonBody host) throws ApiException {
-        JsonBody restart = host.object("RestartPolicy", "container.RestartPolicy");
-        if (restart != null) {
-            String policy = restart.string("Name");
-            if (policy != null && !policy.isEmpty() && !policy.equals("no")) {
-                throw ApiException.badRequest("HostConfig.RestartPolicy " + policy + " is not supported by Vessel (yet)");
-            }
-            restart.rejectOthers(Set.of("Name"), "HostConfig.RestartPolicy.");
-        }
         long swappiness = host.int64("MemorySwappiness");
         if (swappiness != 0 && swappiness != -1) {
             throw ApiException.badRequest("HostConfig.MemorySwappiness is not supported by Vessel: a container's VM has no swap");

@@ -178,7 +178,9 @@ final class ContainerRunEndpoints {
         ContainerStore.Container c = require(r);
         String id = c.config().id();
         boolean running = c.state().isRunning();
-        ContainerRuns.Run known = running ? runs.current(id) : null;
+        ContainerRuns.Run latest = running ? runs.current(id) : null;
+        // A run that ended while the container runs was restarted by its policy: its supervisor tells the next exit.
+        ContainerRuns.Run known = latest != null && latest.exit().isDone() ? null : latest;
         ContainerRuns.Waiter waiter = !running && !condition.equals("not-running") ? runs.awaitStart(id, false) : null;
         String cond = condition;
         return new ApiResponse.Stream(200, "application/json", body -> {

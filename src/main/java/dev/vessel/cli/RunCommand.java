@@ -5,6 +5,7 @@ import dev.vessel.container.ContainerService;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.container.CreateRequest;
 import dev.vessel.container.NetworkOptions;
+import dev.vessel.container.RestartPolicy;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.host.Timing;
 import picocli.CommandLine.Command;
@@ -48,6 +49,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--rm", description = "Remove the container when it exits.")
     boolean rm;
+
+    @Option(names = "--restart", paramLabel = "POLICY",
+            description = "Restart policy when the container's main process exits: no (the default), always, unless-stopped, "
+                    + "on-failure[:MAX-RETRIES]. Its supervisor boots the container's VM again (its disk kept), "
+                    + "with or without the CLI or service; a container the user stopped stays stopped.")
+    String restart;
 
     @Option(names = "--name", paramLabel = "NAME", description = "Assign a name to the container.")
     String name;
@@ -193,13 +200,25 @@ final class RunCommand implements Callable<Integer> {
             }
             logOptions.put(o.substring(0, eq), o.substring(eq + 1));
         }
+        RestartPolicy policy;
+        try {
+            policy = RestartPolicy.parse(restart);
+            // docker's CLI checks this conflict itself, before dockerd checks the policy.
+            if (rm && !policy.isNone()) {
+                throw new UserError("Conflicting options: --restart and --rm", 125);
+            }
+            policy.validate();
+        } catch (ContainerException e) {
+            throw ContainerSupport.error(e);
+        }
         return CreateRequest.of(image).withName(name).withCmd(command)
                 .withEntrypoint(entrypoint == null ? null : List.of(entrypoint))
                 .withEnv(envs).withProcess(workdir, user, hostname)
                 .withStreams(tty, interactive).withAutoRemove(rm)
                 .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions).withLabels(labelMap)
                 .withNetwork(new NetworkOptions(network, networkAliases, ip, macAddress, dns, dnsSearch, dnsOptions,
-                        addHosts, publish, publishAll));
+                        addHosts, publish, publishAll))
+                .withRestartPolicy(policy);
     }
 
     /**

@@ -148,7 +148,9 @@ final class SystemCommand {
                             + "(pull, list, inspect, tag, rm, prune, save, load), networks and system information (info, df).",
                     "Started by systemd with a socket unit (LISTEN_FDS), it serves the socket systemd passes; "
                             + "see contrib/systemd/."},
-            footer = {"", "Exit status: 0 when stopped (SIGINT, SIGTERM) or idle for --time; 125 when the socket cannot be served."})
+            footer = {"", "When it starts, it starts the containers that are not running whose restart policy is always, and "
+                    + "the unless-stopped ones the user did not stop, as dockerd does.",
+                    "", "Exit status: 0 when stopped (SIGINT, SIGTERM) or idle for --time; 125 when the socket cannot be served."})
     static final class Service implements Callable<Integer> {
         static final Path DEFAULT_SOCKET = Path.of("/run/vessel/docker.sock");
 
@@ -170,8 +172,8 @@ final class SystemCommand {
             }
             int inherited = systemdSocket(System.getenv("LISTEN_PID"), System.getenv("LISTEN_FDS"), ProcessHandle.current().pid());
             Main main = parent.main;
-            EngineApi api = new EngineApi(ContainerSupport.service(main), ImagesCommand.open(main),
-                    main.stateRoot().path());
+            ContainerService containers = ContainerSupport.service(main);
+            EngineApi api = new EngineApi(containers, ImagesCommand.open(main), main.stateRoot().path());
             ApiServer server;
             try {
                 server = inherited >= 0 ? ApiServer.inherit(inherited, api) : ApiServer.start(socketFolder(), api);
@@ -179,6 +181,8 @@ final class SystemCommand {
                 throw new UserError(e.getMessage(), 125);
             }
             Runtime.getRuntime().addShutdownHook(new Thread(server::close, "api-shutdown"));
+            // Once the socket is this service's (a second one fails above and starts nothing).
+            startByPolicy(containers);
             System.out.println("Serving the Docker Engine API " + ApiVersion.CURRENT + " (clients down to "
                     + ApiVersion.MINIMUM + ") on " + (inherited >= 0 ? "the socket systemd passed (descriptor " + inherited + ")"
                     : "unix://" + server.socket()));
@@ -190,6 +194,16 @@ final class SystemCommand {
                 server.close();
             }
             return 0;
+        }
+
+        /** Starts what dockerd starts when it starts: the containers their restart policy brings back. */
+        private static void startByPolicy(ContainerService containers) throws IOException {
+            ContainerService.PolicyStarts starts = containers.startByPolicy();
+            for (String name : starts.started()) {
+                System.out.println("Started container " + name + " (its restart policy)");
+            }
+            starts.failed().forEach((name, why) -> System.err.println("vessel: cannot start container " + name
+                    + " (its restart policy): " + why));
         }
 
         /** The socket, once its folder exists. */

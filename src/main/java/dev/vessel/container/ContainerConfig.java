@@ -35,31 +35,35 @@ import java.util.Map;
  * @param networking its networks and resolver; loopback only when absent (created before Vessel had networks)
  * @param labels the image's labels overlaid by the user's, in that order; none when absent (a
  *     container created before Vessel kept labels)
+ * @param restartPolicy what its supervisor does when the main process ends ({@code --restart});
+ *     {@code no} when absent (a container created before Vessel had restart policies)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerConfig(String id, String name, String image, String imageId, String created,
                               String path, List<String> args, List<String> env, String workingDir, String user,
                               String hostname, boolean tty, boolean openStdin, boolean autoRemove,
                               long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits,
-                              ContainerNetworking networking, Map<String, String> labels) {
+                              ContainerNetworking networking, Map<String, String> labels,
+                              RestartPolicy restartPolicy) {
     public ContainerConfig {
         networking = networking == null ? ContainerNetworking.NONE : networking;
         args = List.copyOf(args);
         env = List.copyOf(env);
         logLimits = logLimits == null ? ContainerLog.Limits.DEFAULT : logLimits;
         labels = labels == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+        restartPolicy = restartPolicy == null ? RestartPolicy.NONE : restartPolicy;
     }
 
     /** The same container on other networks (network connect and disconnect). */
     public ContainerConfig withNetworking(ContainerNetworking n) {
         return new ContainerConfig(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
-                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels);
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels, restartPolicy);
     }
 
     /** The same container under another name (rename). */
     public ContainerConfig withName(String newName) {
         return new ContainerConfig(id, newName, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
-                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, networking, labels);
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, networking, labels, restartPolicy);
     }
 
     public String shortId() {

@@ -22,13 +22,18 @@ public record ContainerDetails(ContainerConfig config, ContainerState state, Pat
     /** Docker's {@code Driver} for the container's root filesystem. */
     public static final String DRIVER = "vessel-microvm";
 
+    /** Running or restarting, as docker's {@code State.Running}. */
     public boolean running() {
-        return ContainerState.RUNNING.equals(state.status());
+        return ContainerState.RUNNING.equals(state.status()) || restarting();
     }
 
-    /** The supervisor's pid while running, else 0. */
+    public boolean restarting() {
+        return ContainerState.RESTARTING.equals(state.status());
+    }
+
+    /** The supervisor's pid while the main process runs, else 0 (docker's is 0 while restarting too). */
     public long pid() {
-        return running() ? state.pid() : 0;
+        return ContainerState.RUNNING.equals(state.status()) ? state.pid() : 0;
     }
 
     public String startedAt() {

@@ -32,7 +32,7 @@ public final class ContainerInspect {
         st.put("Status", s.status());
         st.put("Running", d.running());
         st.put("Paused", false);
-        st.put("Restarting", false);
+        st.put("Restarting", d.restarting());
         st.put("OOMKilled", false);
         st.put("Dead", false);
         st.put("Pid", d.pid());
@@ -50,6 +50,9 @@ public final class ContainerInspect {
         hc.put("Memory", cfg.memoryBytes());
         hc.put("NanoCpus", d.nanoCpus());
         hc.put("AutoRemove", cfg.autoRemove());
+        ObjectNode rp = hc.putObject("RestartPolicy");
+        rp.put("Name", cfg.restartPolicy().name());
+        rp.put("MaximumRetryCount", cfg.restartPolicy().maximumRetryCount());
         ObjectNode lc = hc.putObject("LogConfig");
         lc.put("Type", "local");
         lc.set("Config", json.valueToTree(new java.util.TreeMap<>(cfg.logLimits().options())));

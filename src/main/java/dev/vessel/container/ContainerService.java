@@ -243,6 +243,11 @@ public final class ContainerService {
                 throw ContainerException.invalid("invalid label '=" + l.getValue() + "': empty name");
             }
         }
+        RestartPolicy restart = r.restartPolicy().validate();
+        if (r.autoRemove() && !restart.isNone()) {
+            // dockerd's words; docker's CLI refuses --restart with --rm before it asks.
+            throw ContainerException.invalid("can't create 'AutoRemove' container with restart policy");
+        }
         NetworkOptions netOptions = r.network();
         checkNetworkOptions(netOptions);
         ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
@@ -314,7 +319,7 @@ public final class ContainerService {
                     r.user() != null ? r.user() : nullToEmpty(img.config().user()),
                     r.hostname() != null ? r.hostname() : id.substring(0, 12),
                     r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking,
-                    labels);
+                    labels, r.restartPolicy());
             return store.create(config);
         } catch (IOException | ContainerException | RuntimeException e) {
             releaseNetworks(id, e);
@@ -611,6 +616,34 @@ public final class ContainerService {
         events.emit(c.config().event("start", Map.of()));
     }
 
+    /** What {@link #startByPolicy} did: the containers it started, and why others did not start. */
+    public record PolicyStarts(List<String> started, Map<String, String> failed) {}
+
+    /**
+     * What dockerd does when it starts: starts the containers that are not running (their
+     * supervisor died with the host, or the user stopped them) whose restart policy is {@code
+     * always}, and the {@code unless-stopped} ones the user did not stop. Never-started ones stay
+     * created. One that fails to start does not keep the others from starting.
+     */
+    public PolicyStarts startByPolicy() throws IOException {
+        List<String> started = new ArrayList<>();
+        Map<String, String> failed = new LinkedHashMap<>();
+        for (ContainerStore.Container c : store.list()) {
+            ContainerState s = c.state().observed();
+            ContainerConfig cfg = c.config();
+            if (!ContainerState.EXITED.equals(s.status()) || !cfg.restartPolicy().startsWithService(s.stoppedByUser())) {
+                continue;
+            }
+            try {
+                start(cfg.id(), false);
+                started.add(cfg.name());
+            } catch (ContainerException | IOException e) {
+                failed.put(cfg.name(), e.getMessage());
+            }
+        }
+        return new PolicyStarts(started, failed);
+    }
+
     /**
      * Stops the container: SIGTERM to its main process, SIGKILL after {@code timeoutSeconds};
      * returns the exit status (at once for a container that is not running). Its supervisor
@@ -687,8 +720,8 @@ public final class ContainerService {
         ContainerStore.Container c = require(ref);
         if (c.state().isRunning()) {
             if (!force) {
-                throw ContainerException.conflict("You cannot remove a running container " + c.config().id()
-                        + ". Stop the container before attempting removal or force remove");
+                throw ContainerException.conflict("You cannot remove a " + c.state().observed().status() + " container "
+                        + c.config().id() + ". Stop the container before attempting removal or force remove");
             }
             stop(c, 0);
         }
@@ -806,6 +839,9 @@ public final class ContainerService {
         if (!c.state().isRunning()) {
             throw stopped;
         }
+        if (c.state().isRestarting()) {
+            throw ContainerException.conflict("You cannot attach to a restarting container, wait until it is running");
+        }
         AttachClient client;
         try {
             client = AttachClient.connect(c.shimSocket(), stdin && c.config().openStdin(), c.config().tty(), rows, cols);
@@ -867,6 +903,9 @@ public final class ContainerService {
         ContainerStore.Container c = require(ref);
         if (!c.state().isRunning()) {
             throw ContainerException.conflict("container " + c.config().id() + " is not running");
+        }
+        if (c.state().isRestarting()) {
+            throw ContainerException.conflict("Container " + c.config().id() + " is restarting, wait until the container is running");
         }
         return c;
     }

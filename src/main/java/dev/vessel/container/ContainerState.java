@@ -10,29 +10,35 @@ import java.util.Optional;
 /**
  * Where a container is in its life, as its supervisor last wrote it (atomically).
  *
- * @param status created, running or exited (docker's names)
- * @param pid the supervisor process while running, else 0
+ * @param status created, running, restarting (its supervisor waits to start the main process again
+ *     under the restart policy) or exited (docker's names)
+ * @param pid the supervisor process while running or restarting, else 0
  * @param pidStart the supervisor's start time (epoch ms), telling it from a later process with the same pid
- * @param exitCode the main process's status once exited
+ * @param exitCode the main process's status once exited, or while restarting its last one
  * @param startedAt RFC 3339, or empty
- * @param finishedAt RFC 3339, or empty
+ * @param finishedAt RFC 3339, or empty (the last end while restarting)
  * @param error why the container could not start, or empty
  * @param restartCount how often it was started again
- * @param ports the published ports as bound while running (host ports picked), else empty
+ * @param ports the published ports as bound while running or restarting (host ports picked), else empty
+ * @param stoppedByUser it ended because the user stopped or killed it (docker's
+ *     HasBeenManuallyStopped): an {@code unless-stopped} container is then not started by the service;
+ *     false when absent (a state written before Vessel had restart policies)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt,
-                             String finishedAt, String error, int restartCount, List<PortBinding> ports) {
+                             String finishedAt, String error, int restartCount, List<PortBinding> ports,
+                             boolean stoppedByUser) {
     public ContainerState {
         ports = ports == null ? List.of() : List.copyOf(ports);
     }
 
     public static final String CREATED = "created";
     public static final String RUNNING = "running";
+    public static final String RESTARTING = "restarting";
     public static final String EXITED = "exited";
 
     public static ContainerState created() {
-        return new ContainerState(CREATED, 0, 0, 0, "", "", "", 0, List.of());
+        return new ContainerState(CREATED, 0, 0, 0, "", "", "", 0, List.of(), false);
     }
 
     public ContainerState running(long newPid, long newPidStart, boolean restart) {
@@ -41,47 +47,77 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
 
     public ContainerState running(long newPid, long newPidStart, boolean restart, List<PortBinding> boundPorts) {
         return new ContainerState(RUNNING, newPid, newPidStart, 0, Instant.now().toString(), "", "",
-                restartCount + (restart ? 1 : 0), boundPorts);
+                restartCount + (restart ? 1 : 0), boundPorts, false);
+    }
+
+    /**
+     * The main process ended with {@code code} and the supervisor (still this state's pid) starts
+     * it again after a delay: docker's "restarting", which counts as running.
+     */
+    public ContainerState restarting(int code) {
+        return new ContainerState(RESTARTING, pid, pidStart, code, startedAt, Instant.now().toString(), "",
+                restartCount, ports, false);
     }
 
     public ContainerState exited(int code, String why) {
+        return exited(code, why, false);
+    }
+
+    /** @param byUser the user stopped or killed it (see {@link #stoppedByUser}) */
+    public ContainerState exited(int code, String why, boolean byUser) {
         return new ContainerState(EXITED, 0, 0, code, startedAt, Instant.now().toString(), why == null ? "" : why,
-                restartCount, List.of());
+                restartCount, List.of(), byUser);
     }
 
     /**
      * The truth: a state that says running but whose supervisor is gone (killed, host rebooted)
-     * is exited, with the status docker gives a killed container (137).
+     * is exited, with the status docker gives a killed container (137); one that said restarting
+     * keeps the status its main process last ended with.
      */
     public ContainerState observed() {
-        if (!RUNNING.equals(status) || supervisor().isPresent()) {
+        if (!isLive(status) || supervisor().isPresent()) {
             return this;
         }
-        return new ContainerState(EXITED, 0, 0, 137, startedAt, finishedAt, "its supervisor died", restartCount, List.of());
+        return new ContainerState(EXITED, 0, 0, RESTARTING.equals(status) ? exitCode : 137, startedAt, finishedAt,
+                "its supervisor died", restartCount, List.of(), stoppedByUser);
     }
 
-    /** The live supervisor process, if this state is running and it still exists. */
+    /** Running or restarting: a supervisor looks after the container. */
+    private static boolean isLive(String status) {
+        return RUNNING.equals(status) || RESTARTING.equals(status);
+    }
+
+    /** The live supervisor process, if this state is running or restarting and it still exists. */
     public Optional<ProcessHandle> supervisor() {
-        if (!RUNNING.equals(status) || pid <= 0) {
+        if (!isLive(status) || pid <= 0) {
             return Optional.empty();
         }
         return ProcessHandle.of(pid).filter(p -> p.isAlive() && p.info().startInstant()
                 .map(i -> Math.abs(i.toEpochMilli() - pidStart) < 2000).orElse(false));
     }
 
+    /** Running or restarting, as docker's {@code State.Running} (stop, kill and rm -f go to its supervisor). */
     @com.fasterxml.jackson.annotation.JsonIgnore
     public boolean isRunning() {
-        return observed().status.equals(RUNNING);
+        return isLive(observed().status);
+    }
+
+    /** Waiting to start its main process again (docker's {@code State.Restarting}). */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public boolean isRestarting() {
+        return observed().status.equals(RESTARTING);
     }
 
     /**
      * docker's status line ({@code docker ps}'s STATUS, the Engine API's {@code Status}): "Up 5
-     * seconds", "Exited (0) 3 minutes ago", "Created".
+     * seconds", "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago", "Created".
      */
     public String describe(Instant now) {
         ContainerState o = observed();
         return switch (o.status()) {
             case RUNNING -> "Up " + HumanDuration.of(HumanDuration.since(o.startedAt(), now));
+            case RESTARTING -> "Restarting (" + o.exitCode() + ") "
+                    + HumanDuration.of(HumanDuration.since(o.finishedAt(), now)) + " ago";
             case EXITED -> "Exited (" + o.exitCode() + ") " + HumanDuration.of(HumanDuration.since(o.finishedAt(), now)) + " ago";
             default -> "Created";
         };

@@ -24,7 +24,8 @@ public record ContainerSummary(String id, String name, String image, String imag
         return id.substring(0, 12);
     }
 
+    /** Running or restarting, as docker counts it. */
     public boolean running() {
-        return ContainerState.RUNNING.equals(state.status());
+        return ContainerState.RUNNING.equals(state.status()) || ContainerState.RESTARTING.equals(state.status());
     }
 }

@@ -30,11 +30,13 @@ import java.util.Objects;
  *     of the {@code local} driver: {@code max-size}, {@code max-file}; empty for its defaults
  * @param network its networks, addresses and resolver; null for the default network
  * @param labels the container's labels ({@code --label}), over the image's; in the order given
+ * @param restartPolicy docker's {@code --restart} as given (checked by the container service); null for none
  */
 public record CreateRequest(String image, String name, List<String> cmd, List<String> entrypoint, List<String> env,
                             String workdir, String user, String hostname, boolean tty, boolean openStdin,
                             boolean autoRemove, long memoryBytes, int cpus, long diskBytes,
-                            Map<String, String> logOptions, NetworkOptions network, Map<String, String> labels) {
+                            Map<String, String> logOptions, NetworkOptions network, Map<String, String> labels,
+                            RestartPolicy restartPolicy) {
     public static final long DEFAULT_MEMORY = 256L << 20;
     public static final long DEFAULT_DISK = 2L << 30;
 
@@ -46,71 +48,78 @@ public record CreateRequest(String image, String name, List<String> cmd, List<St
         logOptions = logOptions == null ? Map.of() : Map.copyOf(logOptions);
         network = network == null ? NetworkOptions.DEFAULT : network;
         labels = labels == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+        restartPolicy = restartPolicy == null ? RestartPolicy.NONE : restartPolicy;
     }
 
     /** The same, with {@code n} for networking. */
     public CreateRequest withNetwork(NetworkOptions n) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions, n, labels);
+                memoryBytes, cpus, diskBytes, logOptions, n, labels, restartPolicy);
     }
 
     /** The image's command with defaults for everything else. */
     public static CreateRequest of(String image) {
         return new CreateRequest(image, null, List.of(), null, List.of(), null, null, null, false, false, false, 0, 0, 0,
-                Map.of(), null, Map.of());
+                Map.of(), null, Map.of(), null);
     }
 
     public CreateRequest withName(String n) {
         return new CreateRequest(image, n, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     public CreateRequest withCmd(List<String> c) {
         return new CreateRequest(image, name, c, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     public CreateRequest withEntrypoint(List<String> e) {
         return new CreateRequest(image, name, cmd, e, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     public CreateRequest withEnv(List<String> e) {
         return new CreateRequest(image, name, cmd, entrypoint, e, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     /** Working directory, user and hostname (each null for the default). */
     public CreateRequest withProcess(String newWorkdir, String newUser, String newHostname) {
         return new CreateRequest(image, name, cmd, entrypoint, env, newWorkdir, newUser, newHostname, tty, openStdin,
-                autoRemove, memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                autoRemove, memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     public CreateRequest withStreams(boolean newTty, boolean newOpenStdin) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, newTty, newOpenStdin,
-                autoRemove, memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                autoRemove, memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     public CreateRequest withAutoRemove(boolean remove) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, remove,
-                memoryBytes, cpus, diskBytes, logOptions, network, labels);
+                memoryBytes, cpus, diskBytes, logOptions, network, labels, restartPolicy);
     }
 
     /** Docker's {@code --log-opt}s ({@code max-size}, {@code max-file}). */
     public CreateRequest withLogOptions(Map<String, String> options) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, options, network, labels);
+                memoryBytes, cpus, diskBytes, options, network, labels, restartPolicy);
     }
 
     /** The VM's size (each 0 for the default). */
     public CreateRequest withResources(long newMemoryBytes, int newCpus, long newDiskBytes) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                newMemoryBytes, newCpus, newDiskBytes, logOptions, network, labels);
+                newMemoryBytes, newCpus, newDiskBytes, logOptions, network, labels, restartPolicy);
     }
 
     /** Labels over the image's ({@code --label}, the Engine API's {@code Config.Labels}). */
     public CreateRequest withLabels(Map<String, String> l) {
         return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
-                memoryBytes, cpus, diskBytes, logOptions, network, l);
+                memoryBytes, cpus, diskBytes, logOptions, network, l, restartPolicy);
+    }
+
+    /** Docker's {@code --restart} (the Engine API's {@code HostConfig.RestartPolicy}). */
+    public CreateRequest withRestartPolicy(RestartPolicy p) {
+        return new CreateRequest(image, name, cmd, entrypoint, env, workdir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes, logOptions, network, labels, p);
     }
 }

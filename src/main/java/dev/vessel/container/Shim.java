@@ -28,10 +28,12 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -41,9 +43,12 @@ import java.util.concurrent.TimeoutException;
  * through the guest agent, keeps its output in the container's log and passes it to attached
  * clients, takes stop/kill/attach/wait requests on its socket ({@link ShimProtocol}), and when the
  * main process ends it powers the VM off, writes the final state and (with --rm) removes the
- * container. It records what only it sees in the state root's events: the signals it sends
- * ({@code kill}), the end ({@code die}, with the exit status), the container joining and leaving
- * its networks ({@code connect}, {@code disconnect}), and the removal with --rm ({@code destroy}).
+ * container. Under a restart policy ({@link RestartManager}) it boots a fresh VM of the container
+ * instead, after docker's delay, unless the user stopped or killed it: the container lives on
+ * without a CLI or the service. It records what only it sees in the state root's events: the
+ * signals it sends ({@code kill}), each end ({@code die}, with the exit status), each start by the
+ * policy ({@code start}), the container joining and leaving its networks ({@code connect}, {@code
+ * disconnect}), and the removal with --rm ({@code destroy}).
  */
 public final class Shim {
     private static final System.Logger LOG = System.getLogger(Shim.class.getName());
@@ -58,6 +63,33 @@ public final class Shim {
     @FunctionalInterface
     public interface VmRunner {
         int run(VmConfig config) throws Exception;
+    }
+
+    /** Time as the restart policy sees it: the system's, or a test's (so that no test sleeps). */
+    interface Clock {
+        long nanoTime();
+
+        /** Waits {@code delay}, or less when {@code cancel} completes first; true when it waited all of it. */
+        boolean pause(Duration delay, CompletableFuture<?> cancel) throws InterruptedException;
+
+        Clock SYSTEM = new Clock() {
+            @Override
+            public long nanoTime() {
+                return System.nanoTime();
+            }
+
+            @Override
+            public boolean pause(Duration delay, CompletableFuture<?> cancel) throws InterruptedException {
+                try {
+                    cancel.get(delay.toNanos(), TimeUnit.NANOSECONDS);
+                    return false;
+                } catch (TimeoutException e) {
+                    return true;
+                } catch (ExecutionException e) {
+                    return false;
+                }
+            }
+        };
     }
 
     /**
@@ -85,23 +117,60 @@ public final class Shim {
     private final ContainerStore.Container container;
     private final ContainerConfig config;
     private final EventJournal events;
+    private final Clock clock;
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
     private final CountDownLatch firstAttach = new CountDownLatch(1);
     /** The terminal size the first attached client reported (rows, cols), for the main process's pty. */
     private volatile int[] attachSize = {24, 80};
+    /** The container's last status, once it ended for good (no restart follows). */
     private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
-    private volatile ExecSession main;
-    /** Completes with the main process's session once it started (null if it never does). */
-    private final CompletableFuture<ExecSession> mainStarted = new CompletableFuture<>();
-    private volatile boolean stdinClosed;
+    /** The VM's boot and main process of now (of the last one while a restart waits). */
+    private volatile Run current = new Run();
+    /** Guards {@link Run#main} against {@link #stoppedByUser}: a stop never misses a process that is starting. */
+    private final Object mainLock = new Object();
+    /** The user stopped or killed the container (docker's HasBeenManuallyStopped): the policy restarts it no more. */
+    private volatile boolean stoppedByUser;
+    /** The grace of the last stop, for a main process that starts after it. */
+    private volatile int stopGrace = 10;
+    /** A kill's signal that came while the main process was starting (0: none, a stop's SIGTERM then). */
+    private int pendingSignal;
+    /** Completes when the user stops or kills the container: ends a restart's wait. */
+    private final CompletableFuture<Void> userStop = new CompletableFuture<>();
     private ContainerLog log;
 
-    private Shim(ContainerStore store, ContainerStore.Container container, EventJournal events) {
+    private Shim(ContainerStore store, ContainerStore.Container container, EventJournal events, Clock clock) {
         this.store = store;
         this.container = container;
         this.config = container.config();
         this.events = events;
+        this.clock = clock;
     }
+
+    /** One boot of the container's VM and its main process; a restart by the policy is another. */
+    private static final class Run {
+        /** The main process's status once it ended (or 125 when the VM did not run it). */
+        final CompletableFuture<Integer> exit = new CompletableFuture<>();
+        /** Completes with the main process's session once it started (null if it never does). */
+        final CompletableFuture<ExecSession> started = new CompletableFuture<>();
+        volatile ExecSession main;
+        volatile boolean stdinClosed;
+
+        synchronized void closeStdin() {
+            ExecSession s = main;
+            if (stdinClosed || s == null) {
+                return;
+            }
+            try {
+                s.closeStdin();
+                stdinClosed = true;
+            } catch (IOException e) {
+                // the process is gone
+            }
+        }
+    }
+
+    /** How one boot ended: the main process's status, or why the VM did not run it (then 125). */
+    private record Ended(int code, String failure) {}
 
     /** One connected CLI. */
     private final class Client {
@@ -141,12 +210,18 @@ public final class Shim {
     public static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm,
                           boolean waitForAttach, boolean restart, PortProxy ports, EventJournal events, Runnable ready)
             throws IOException {
-        return new Shim(store, c, events).run(boot, vm, waitForAttach, restart, ports, ready);
+        return run(store, c, boot, vm, waitForAttach, restart, ports, events, ready, Clock.SYSTEM);
+    }
+
+    /** {@link #run} on {@code clock}'s time. */
+    static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm, boolean waitForAttach,
+                   boolean restart, PortProxy ports, EventJournal events, Runnable ready, Clock clock) throws IOException {
+        return new Shim(store, c, events, clock).run(boot, vm, waitForAttach, restart, ports, ready);
     }
 
     /**
      * @param ports the container's published ports, bound already (null: none); served from now
-     *     on, and closed once the VM ended, before anyone is told the container stopped
+     *     on, kept across restarts, and closed once the container ended, before anyone is told it stopped
      */
     private int run(Boot boot, VmRunner vm, boolean waitForAttach, boolean restart, PortProxy ports,
                     Runnable ready) throws IOException {
@@ -155,18 +230,8 @@ public final class Shim {
         PrivateFiles.createDirectories(shimSock.getParent());
         Files.deleteIfExists(shimSock);
         Files.deleteIfExists(readySock);
-        Files.deleteIfExists(container.vsockSocket());
         ProcessHandle self = ProcessHandle.current();
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
-        container.writeState(container.state().running(self.pid(), selfStart, restart,
-                ports == null ? List.of() : ports.bound()));
-        long started = System.nanoTime();
-        for (Network n : boot.networks()) {
-            events.emit(n.event("connect", Map.of("container", config.id())));
-        }
-        if (ports != null) {
-            ports.start();
-        }
         log = ContainerLog.append(container.log(), container.config().logLimits());
 
         try (ServerSocketChannel control = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -177,81 +242,150 @@ public final class Shim {
             PrivateFiles.restrict(readySock);
             Thread.ofPlatform().daemon(true).name("shim-control").start(() -> acceptClients(control));
 
-            CompletableFuture<Integer> vmExit = new CompletableFuture<>();
-            Thread.ofPlatform().daemon(true).name("shim-vm").start(() -> {
+            RestartManager restarts = new RestartManager(config.restartPolicy());
+            boolean again = restart;
+            while (true) {
+                Run run = new Run();
+                current = run;
+                container.writeState(container.state().running(self.pid(), selfStart, again,
+                        ports == null ? List.of() : ports.bound()));
+                long started = clock.nanoTime();
+                for (Network n : boot.networks()) {
+                    events.emit(n.event("connect", Map.of("container", config.id())));
+                }
+                boolean first = restarts.restarts() == 0;
+                if (!first) {
+                    // The service records the starts it makes; those of the policy happen here.
+                    events.emit(config.event("start", Map.of()));
+                } else if (ports != null) {
+                    ports.start();
+                }
+                // Only the first boot holds its main process for the CLI that started it.
+                Ended end = boot(run, boot, vm, readyListener, first && waitForAttach, first ? ready : () -> { });
+                Duration ran = Duration.ofNanos(clock.nanoTime() - started);
+                // A VM that did not run the main process is not restarted: dockerd gives up on a failed start too.
+                Optional<Duration> delay = end.failure() != null ? Optional.empty()
+                        : restarts.afterExit(end.code(), stoppedByUser, ran);
+                if (delay.isEmpty()) {
+                    return finish(end, started, boot, ports, false);
+                }
+                container.writeState(container.state().restarting(end.code()));
+                died(end.code(), started, boot);
+                // Attach and wait are for this run (docker's attach ends and its wait returns at each exit).
+                for (Client cl : clients) {
+                    cl.send(AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(end.code()).array(), 0, 4);
+                    cl.drop();
+                }
+                boolean waited;
                 try {
-                    vmExit.complete(vm.run(vmConfig(boot)));
-                } catch (Throwable t) {
-                    vmExit.completeExceptionally(t);
+                    waited = clock.pause(delay.get(), userStop);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    waited = false;
                 }
-            });
-            mark("VM starting");
-            // A thread of its own, not the common pool: it blocks until the agent connects or never.
-            CompletableFuture<Void> agentReady = new CompletableFuture<>();
-            Thread.ofPlatform().daemon(true).name("shim-ready").start(() -> {
-                try {
-                    awaitReady(readyListener);
-                    agentReady.complete(null);
-                } catch (Throwable t) {
-                    agentReady.completeExceptionally(t);
+                if (!waited) {
+                    return finish(end, started, boot, ports, true); // stopped by the user while it waited
                 }
-            });
-            String failure = null;
-            try {
-                CompletableFuture.anyOf(agentReady, vmExit).get(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-                if (!agentReady.isDone()) {
-                    failure = "the container's VM stopped before it was ready (status " + vmExit.getNow(-1)
-                            + "; its console is in " + container.consoleLog() + ")";
-                }
-            } catch (TimeoutException e) {
-                failure = "the container's VM did not get ready within " + BOOT_TIMEOUT.toSeconds() + " s";
-            } catch (Exception e) {
-                failure = "the container's VM failed: " + rootMessage(e);
+                again = true;
             }
-            int code;
-            mark("agent ready");
-            if (failure == null) {
-                // The CLI goes on once the container runs: when it attaches, before the main
-                // process starts (it waits for the CLI); when it does not, once that process started.
-                code = runMain(waitForAttach, ready);
-                mainStarted.complete(null);
-                mark("main process ended");
-                powerOff();
-                mark("power-off requested");
-            } else {
-                code = 125;
-                mainStarted.complete(null);
-                fail(failure);
-            }
-            try {
-                vmExit.get(60, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "the VM did not power off: " + e);
-            }
-            mark("VM ended");
-            if (ports != null) {
-                ports.close(); // free for the next container before this one reads as stopped
-            }
-            container.writeState(container.state().exited(code, failure));
-            log.close();
-            events.emit(config.event("die", Map.of("exitCode", Integer.toString(code),
-                    "execDuration", Long.toString((System.nanoTime() - started) / 1_000_000_000L))));
-            for (Network n : boot.networks()) {
-                events.emit(n.event("disconnect", Map.of("container", config.id())));
-            }
-            if (config.autoRemove()) {
-                store.remove(container);
-                events.emit(config.event("destroy", Map.of()));
-            }
-            exitCode.complete(code);
-            for (Client cl : clients) {
-                cl.send(AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(code).array(), 0, 4);
-            }
-            return code;
         } finally {
             Files.deleteIfExists(shimSock);
             Files.deleteIfExists(readySock);
         }
+    }
+
+    /**
+     * The end for good: the ports closed, the final state written, {@code die} recorded (unless
+     * it was when the restart's wait began), --rm's removal, and the clients told.
+     */
+    private int finish(Ended end, long started, Boot boot, PortProxy ports, boolean diedAlready) throws IOException {
+        int code = end.code();
+        if (ports != null) {
+            ports.close(); // free for the next container before this one reads as stopped
+        }
+        container.writeState(container.state().exited(code, end.failure(), stoppedByUser));
+        log.close();
+        if (!diedAlready) {
+            died(code, started, boot);
+        }
+        if (config.autoRemove()) {
+            store.remove(container);
+            events.emit(config.event("destroy", Map.of()));
+        }
+        exitCode.complete(code);
+        for (Client cl : clients) {
+            cl.send(AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(code).array(), 0, 4);
+        }
+        return code;
+    }
+
+    /** Docker's events of an end: {@code die}, and the container leaving its networks. */
+    private void died(int code, long started, Boot boot) {
+        events.emit(config.event("die", Map.of("exitCode", Integer.toString(code),
+                "execDuration", Long.toString((clock.nanoTime() - started) / 1_000_000_000L))));
+        for (Network n : boot.networks()) {
+            events.emit(n.event("disconnect", Map.of("container", config.id())));
+        }
+    }
+
+    /** Boots a VM of the container, runs its main process, powers the VM off and waits for its end. */
+    private Ended boot(Run run, Boot boot, VmRunner vm, ServerSocketChannel readyListener, boolean waitForAttach,
+                       Runnable ready) throws IOException {
+        Files.deleteIfExists(container.vsockSocket());
+        CompletableFuture<Integer> vmExit = new CompletableFuture<>();
+        Thread.ofPlatform().daemon(true).name("shim-vm").start(() -> {
+            try {
+                vmExit.complete(vm.run(vmConfig(boot)));
+            } catch (Throwable t) {
+                vmExit.completeExceptionally(t);
+            }
+        });
+        mark("VM starting");
+        // A thread of its own, not the common pool: it blocks until the agent connects or never.
+        CompletableFuture<Void> agentReady = new CompletableFuture<>();
+        Thread.ofPlatform().daemon(true).name("shim-ready").start(() -> {
+            try {
+                awaitReady(readyListener);
+                agentReady.complete(null);
+            } catch (Throwable t) {
+                agentReady.completeExceptionally(t);
+            }
+        });
+        String failure = null;
+        try {
+            CompletableFuture.anyOf(agentReady, vmExit).get(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            if (!agentReady.isDone()) {
+                failure = "the container's VM stopped before it was ready (status " + vmExit.getNow(-1)
+                        + "; its console is in " + container.consoleLog() + ")";
+            }
+        } catch (TimeoutException e) {
+            failure = "the container's VM did not get ready within " + BOOT_TIMEOUT.toSeconds() + " s";
+        } catch (Exception e) {
+            failure = "the container's VM failed: " + rootMessage(e);
+        }
+        int code;
+        mark("agent ready");
+        if (failure == null) {
+            // The CLI goes on once the container runs: when it attaches, before the main
+            // process starts (it waits for the CLI); when it does not, once that process started.
+            code = runMain(run, waitForAttach, ready);
+            run.started.complete(null);
+            mark("main process ended");
+            powerOff();
+            mark("power-off requested");
+        } else {
+            code = 125;
+            run.started.complete(null);
+            fail(failure);
+        }
+        run.exit.complete(code);
+        try {
+            vmExit.get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.WARNING, "the VM did not power off: " + e);
+        }
+        mark("VM ended");
+        return new Ended(code, failure);
     }
 
     /**
@@ -302,7 +436,7 @@ public final class Shim {
         return GuestAgent.connect(container.vsockSocket());
     }
 
-    private int runMain(boolean waitForAttach, Runnable ready) {
+    private int runMain(Run run, boolean waitForAttach, Runnable ready) {
         if (waitForAttach) {
             ready.run();
             try {
@@ -335,14 +469,27 @@ public final class Shim {
         try (AgentClient client = agent();
              ExecSession session = client.exec(request, null, stream("stdout", AgentProtocol.STDOUT),
                      stream("stderr", AgentProtocol.STDERR))) {
-            main = session;
-            mainStarted.complete(session);
+            boolean stopNow;
+            int signal;
+            synchronized (mainLock) {
+                run.main = session;
+                stopNow = stoppedByUser;
+                signal = pendingSignal;
+                pendingSignal = 0;
+            }
+            run.started.complete(session);
             mark("main process started");
             if (!waitForAttach) {
                 ready.run();
             }
+            if (stopNow && signal != 0) {
+                killed(signal); // killed while it was starting
+                session.signal(signal);
+            } else if (stopNow) {
+                terminate(run, session, stopGrace); // stopped while it was starting
+            }
             if (!config.openStdin()) {
-                closeStdin();
+                run.closeStdin();
             }
             int status = session.waitFor();
             if (session.failure().isPresent()) {
@@ -359,8 +506,8 @@ public final class Shim {
             Thread.currentThread().interrupt();
             return 137;
         } finally {
-            main = null;
-            mainStarted.complete(null);
+            run.main = null;
+            run.started.complete(null);
         }
     }
 
@@ -398,21 +545,6 @@ public final class Shim {
         for (Client c : clients) {
             byte[] p = ShimProtocol.failure(5, message);
             c.send(AgentProtocol.FAILURE, p, 0, p.length);
-        }
-    }
-
-    private synchronized void closeStdin() {
-        if (stdinClosed) {
-            return;
-        }
-        ExecSession s = main;
-        if (s != null) {
-            try {
-                s.closeStdin();
-                stdinClosed = true;
-            } catch (IOException e) {
-                // the process is gone
-            }
         }
     }
 
@@ -462,10 +594,12 @@ public final class Shim {
                 }
                 case ShimProtocol.SIGNAL -> {
                     int sig = req.payload().length == 1 ? req.payload()[0] & 0xFF : 0;
-                    ExecSession s = main;
-                    if (sig >= 1 && sig <= 64 && s != null) {
-                        killed(sig);
-                        s.signal(sig);
+                    if (sig >= 1 && sig <= 64) {
+                        ExecSession s = userStopped(stopGrace, sig).main;
+                        if (s != null) {
+                            killed(sig);
+                            s.signal(sig);
+                        }
                     }
                     AgentProtocol.write(ch, AgentProtocol.EXIT, ByteBuffer.allocate(4).putInt(0).array());
                     ch.close();
@@ -510,11 +644,39 @@ public final class Shim {
         return false;
     }
 
-    private void stop(int seconds) {
-        ExecSession s = main;
-        if (s == null) {
-            return;
+    /**
+     * The user stops or kills the container: no restart follows, a restart's wait ends, and a
+     * main process that is starting is stopped once it started. Returns the run of now.
+     */
+    private Run userStopped(int grace) {
+        return userStopped(grace, 0);
+    }
+
+    /** As {@link #userStopped(int)}, for a kill with {@code signal}: a main process that is starting gets it once started. */
+    private Run userStopped(int grace, int signal) {
+        Run run;
+        synchronized (mainLock) {
+            stoppedByUser = true;
+            stopGrace = grace;
+            run = current;
+            if (run.main == null && signal != 0) {
+                pendingSignal = signal;
+            }
         }
+        userStop.complete(null);
+        return run;
+    }
+
+    private void stop(int seconds) {
+        Run run = userStopped(seconds);
+        ExecSession s = run.main;
+        if (s != null) {
+            terminate(run, s, seconds);
+        }
+    }
+
+    /** SIGTERM to the main process of {@code run}, and SIGKILL when it is still there after {@code seconds}. */
+    private void terminate(Run run, ExecSession s, int seconds) {
         try {
             killed(15);
             s.signal(15);
@@ -523,9 +685,9 @@ public final class Shim {
         }
         Thread.ofVirtual().start(() -> {
             try {
-                exitCode.get(seconds, TimeUnit.SECONDS);
+                run.exit.get(seconds, TimeUnit.SECONDS);
             } catch (TimeoutException e) {
-                ExecSession still = main;
+                ExecSession still = run.main;
                 if (still != null) {
                     try {
                         killed(9);
@@ -553,14 +715,15 @@ public final class Shim {
                 c.drop();
                 return;
             }
-            ExecSession s = main;
-            if ((f.type() == AgentProtocol.STDIN || f.type() == AgentProtocol.RESIZE) && s == null && !exitCode.isDone()) {
-                s = mainStarted.join(); // input that came before the process started waits for it
+            Run run = current;
+            ExecSession s = run.main;
+            if ((f.type() == AgentProtocol.STDIN || f.type() == AgentProtocol.RESIZE) && s == null && !run.exit.isDone()) {
+                s = run.started.join(); // input that came before the process started waits for it
             }
             if (f.type() == AgentProtocol.STDIN && c.stdin && config.openStdin()) {
                 if (f.payload().length == 0) {
-                    closeStdin();
-                } else if (s != null && !stdinClosed) {
+                    run.closeStdin();
+                } else if (s != null && !run.stdinClosed) {
                     s.writeStdin(f.payload());
                 }
             } else if (f.type() == AgentProtocol.RESIZE && f.payload().length == 4 && s != null) {

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -272,8 +273,18 @@ class ApiHttpTest {
                 http.postJson("/containers/create", "{" + image + ",\"StopSignal\":\"SIGINT\"}"));
         assertError(400, "invalid label '=x': empty name",
                 http.postJson("/containers/create", "{" + image + ",\"Labels\":{\"\":\"x\"}}"));
-        assertError(400, "HostConfig.RestartPolicy always is not supported by Vessel (yet)",
-                http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"always\"}}}"));
+        assertError(400, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', "
+                + "or 'unless-stopped'", http.postJson("/containers/create", "{" + image
+                        + ",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"sometimes\"}}}"));
+        assertError(400, "invalid restart policy: maximum retry count cannot be negative",
+                http.postJson("/containers/create", "{" + image
+                        + ",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"on-failure\",\"MaximumRetryCount\":-1}}}"));
+        assertError(400, "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+                http.postJson("/containers/create", "{" + image
+                        + ",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"always\",\"MaximumRetryCount\":3}}}"));
+        assertError(400, "can't create 'AutoRemove' container with restart policy",
+                http.postJson("/containers/create", "{" + image
+                        + ",\"HostConfig\":{\"AutoRemove\":true,\"RestartPolicy\":{\"Name\":\"unless-stopped\"}}}"));
         assertEquals(400, http.postJson("/containers/create", "{" + image + ",\"HostConfig\":{\"NanoCpus\":1500000000}}").status());
         assertError(400, "Invalid container name (-bad), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                 http.postJson("/containers/create?name=-bad", "{" + image + "}"));
@@ -311,6 +322,9 @@ class ApiHttpTest {
         assertEquals("box", c.at("/Config/Hostname").asText());
         assertTrue(c.at("/Config/Tty").asBoolean() && c.at("/Config/OpenStdin").asBoolean());
         assertTrue(c.at("/HostConfig/AutoRemove").asBoolean());
+        assertEquals("{\"Name\":\"no\",\"MaximumRetryCount\":0}", c.at("/HostConfig/RestartPolicy").toString());
+        assertEquals(0, c.get("RestartCount").asInt());
+        assertFalse(c.at("/State/Restarting").asBoolean());
         assertEquals(134217728, c.at("/HostConfig/Memory").asLong());
         assertEquals(2000000000L, c.at("/HostConfig/NanoCpus").asLong());
         assertEquals("front", c.at("/HostConfig/NetworkMode").asText());
@@ -325,6 +339,21 @@ class ApiHttpTest {
                 http.postJson("/containers/create", "{\"Image\":\"" + ApiFixture.IMAGE + "\",\"NetworkingConfig\":"
                         + "{\"EndpointsConfig\":{\"front\":{},\"b\":{}}}}"));
         assertEquals(1, json(http.get("/containers/json?all=1")).size());
+    }
+
+    @Test
+    void restartPolicyIsKeptAndShownAsDockerdShowsIt() throws Exception {
+        UnixHttp.Response created = http.postJson("/containers/create?name=flaky", "{\"Image\":\"" + ApiFixture.IMAGE
+                + "\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"on-failure\",\"MaximumRetryCount\":3}}}");
+        assertEquals(201, created.status(), created.body());
+        JsonNode c = json(http.get("/containers/flaky/json"));
+        assertEquals("{\"Name\":\"on-failure\",\"MaximumRetryCount\":3}", c.at("/HostConfig/RestartPolicy").toString());
+        assertEquals("created", c.at("/State/Status").asText());
+
+        // Clients before API 1.44 send an empty name for none.
+        assertEquals(201, http.postJson("/containers/create?name=plain", "{\"Image\":\"" + ApiFixture.IMAGE
+                + "\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"\",\"MaximumRetryCount\":0}}}").status());
+        assertEquals("no", json(http.get("/containers/plain/json")).at("/HostConfig/RestartPolicy/Name").asText());
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.vessel.cli;
 
 import dev.vessel.container.CreateRequest;
+import dev.vessel.container.RestartPolicy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +42,7 @@ class RunCommandTest {
         r.diskSize = "1G";
         CreateRequest q = r.request(Map.of());
         assertEquals(new CreateRequest("busybox", "web", List.of("sh", "-c", "true"), null, List.of(), "/srv", "nobody", "h",
-                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null, Map.of()), q);
+                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null, Map.of(), null), q);
     }
 
     @Test
@@ -101,6 +102,44 @@ class RunCommandTest {
         UserError e = assertThrows(UserError.class, () -> bad.request(Map.of()));
         assertEquals("invalid log option 'max-size': expected KEY=VALUE", e.getMessage());
         assertEquals(125, e.status());
+    }
+
+    @Test
+    void restartPoliciesAsDockersCliReadsThem() throws Exception {
+        assertEquals(RestartPolicy.NONE, run("busybox").request(Map.of()).restartPolicy(), "none by default");
+        assertEquals(new RestartPolicy("always", 0), restart("always", false));
+        assertEquals(new RestartPolicy("unless-stopped", 0), restart("unless-stopped", false));
+        assertEquals(new RestartPolicy("on-failure", 0), restart("on-failure", false), "no limit");
+        assertEquals(new RestartPolicy("on-failure", 5), restart("on-failure:5", false));
+        assertEquals(RestartPolicy.NONE, restart("no", true), "no goes with --rm");
+    }
+
+    @Test
+    void badRestartPoliciesAreRefusedInDockersWords() {
+        assertRestartRefused("Conflicting options: --restart and --rm", "always", true);
+        assertRestartRefused("Conflicting options: --restart and --rm", "on-failure:2", true);
+        assertRestartRefused("invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', "
+                + "or 'unless-stopped'", "sometimes", false);
+        assertRestartRefused("invalid restart policy: maximum retry count cannot be negative", "on-failure:-1", false);
+        assertRestartRefused("invalid restart policy: maximum retry count can only be used with 'on-failure'", "always:3", false);
+        assertRestartRefused("invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be "
+                + "negative", "unless-stopped:-2", false);
+        assertRestartRefused("invalid restart policy format: maximum retry count must be an integer", "on-failure:x", false);
+        assertRestartRefused("invalid restart policy format: maximum retry count must be an integer", "on-failure:1:2", false);
+        assertRestartRefused("invalid restart policy format: no policy provided before colon", ":3", false);
+    }
+
+    private static RestartPolicy restart(String flag, boolean rm) throws UserError {
+        RunCommand r = run("busybox");
+        r.restart = flag;
+        r.rm = rm;
+        return r.request(Map.of()).restartPolicy();
+    }
+
+    private static void assertRestartRefused(String message, String flag, boolean rm) {
+        UserError e = assertThrows(UserError.class, () -> restart(flag, rm));
+        assertEquals(message, e.getMessage());
+        assertEquals(125, e.status(), "docker run's status for a bad flag");
     }
 
     @Test

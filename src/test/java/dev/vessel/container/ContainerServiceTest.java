@@ -92,7 +92,12 @@ class ContainerServiceTest {
             }
             imgs.tag("test/entry:1", ref.toString());
             return imgs.resolve(ref.toString());
-        }, (c, waitForAttach, restart) -> launches.add(c.config().name() + " wait=" + waitForAttach + " restart=" + restart),
+        }, (c, waitForAttach, restart) -> {
+            if (c.config().name().startsWith("broken")) {
+                throw ContainerException.failed("its VM cannot boot");
+            }
+            launches.add(c.config().name() + " wait=" + waitForAttach + " restart=" + restart);
+        },
                 new NetworkService(NetworkStore.open(dir.resolve("networks")), networkHost, events), events);
     }
 
@@ -764,6 +769,98 @@ class ContainerServiceTest {
 
     private ContainerConfig create(CreateRequest r) throws Exception {
         return service.create(r).config();
+    }
+
+    @Test
+    void theRestartPolicyIsCheckedAndKept() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("flaky").withRestartPolicy(new RestartPolicy("on-failure", 4)));
+        assertEquals(new RestartPolicy("on-failure", 4), service.require("flaky").config().restartPolicy(), "kept in config.json");
+        assertEquals(RestartPolicy.NONE, create(entry()).restartPolicy());
+        ContainerException rm = assertThrows(ContainerException.class,
+                () -> service.create(entry().withAutoRemove(true).withRestartPolicy(new RestartPolicy("always", 0))));
+        assertEquals("can't create 'AutoRemove' container with restart policy", rm.getMessage());
+        assertEquals(ContainerException.Kind.INVALID, rm.kind());
+        assertEquals("invalid restart policy: maximum retry count cannot be negative", assertThrows(ContainerException.class,
+                () -> service.create(entry().withRestartPolicy(new RestartPolicy("on-failure", -1)))).getMessage());
+        assertEquals(2, store.list().size(), "nothing kept of the refused ones");
+
+        // A config written before Vessel had restart policies has none.
+        Path json = c.dir().resolve("config.json");
+        Files.writeString(json, Files.readString(json).replaceAll("(?s),\\s*\"restartPolicy\"\\s*:\\s*\\{[^}]*}", ""));
+        assertFalse(Files.readString(json).contains("restartPolicy"));
+        assertEquals(RestartPolicy.NONE, service.require("flaky").config().restartPolicy());
+    }
+
+    @Test
+    void aRestartingContainerCountsAsRunningAndSaysSo() throws Exception {
+        ContainerStore.Container c = service.create(entry().withName("again").withRestartPolicy(new RestartPolicy("always", 0)));
+        String id = c.config().id();
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false).restarting(3));
+        assertTrue(c.state().isRunning());
+        assertTrue(c.state().isRestarting());
+        ContainerSummary s = service.list(false).getFirst();
+        assertTrue(s.status().matches("Restarting \\(3\\) (Less than a second|\\d+ seconds?) ago"), s.status());
+
+        ContainerDetails d = service.inspect("again");
+        var json = ContainerInspect.of(d);
+        assertEquals("restarting", json.at("/State/Status").asText());
+        assertTrue(json.at("/State/Running").asBoolean(), "docker's restarting containers count as running");
+        assertTrue(json.at("/State/Restarting").asBoolean());
+        assertEquals(0, json.at("/State/Pid").asLong(), "no main process while it waits");
+        assertEquals(3, json.at("/State/ExitCode").asInt());
+        assertEquals("{\"Name\":\"always\",\"MaximumRetryCount\":0}", json.at("/HostConfig/RestartPolicy").toString());
+
+        assertEquals("You cannot attach to a restarting container, wait until it is running",
+                assertThrows(ContainerException.class, () -> service.attach("again", false, 0, 0)).getMessage());
+        ContainerException exec = assertThrows(ContainerException.class,
+                () -> service.createExec("again", new ExecOptions(List.of("true"), List.of(), null, null, false, 0, 0, null)));
+        assertEquals("Container " + id + " is restarting, wait until the container is running", exec.getMessage());
+        assertEquals(ContainerException.Kind.CONFLICT, exec.kind());
+        assertEquals("You cannot remove a restarting container " + id
+                        + ". Stop the container before attempting removal or force remove",
+                assertThrows(ContainerException.class, () -> service.remove("again", false)).getMessage());
+        service.start("again", false);
+        assertTrue(launches.isEmpty(), "its supervisor starts it again, not start");
+
+        // Its supervisor gone (the host rebooted while it waited): exited, with the status it last ended with.
+        c.writeState(new ContainerState(ContainerState.RESTARTING, Integer.MAX_VALUE, 1, 3, "2026-01-01T00:00:00Z",
+                "2026-01-01T00:00:05Z", "", 2, List.of(), false));
+        assertFalse(c.state().isRunning());
+        assertEquals(3, c.state().observed().exitCode());
+        assertEquals(2, c.state().observed().restartCount());
+    }
+
+    @Test
+    void theServiceStartsWhatTheRestartPolicyBringsBack() throws Exception {
+        RestartPolicy always = new RestartPolicy("always", 0);
+        RestartPolicy unlessStopped = new RestartPolicy("unless-stopped", 0);
+        diedWithTheHost(service.create(entry().withName("always").withRestartPolicy(always)));
+        stopped(service.create(entry().withName("always-stopped").withRestartPolicy(always)), true);
+        diedWithTheHost(service.create(entry().withName("unless").withRestartPolicy(unlessStopped)));
+        stopped(service.create(entry().withName("unless-ended").withRestartPolicy(unlessStopped)), false);
+        stopped(service.create(entry().withName("unless-stopped").withRestartPolicy(unlessStopped)), true);
+        diedWithTheHost(service.create(entry().withName("on-failure").withRestartPolicy(new RestartPolicy("on-failure", 0))));
+        diedWithTheHost(service.create(entry().withName("plain")));
+        service.create(entry().withName("never-started").withRestartPolicy(always));
+        ContainerStore.Container up = service.create(entry().withName("up").withRestartPolicy(always));
+        up.writeState(up.state().running(ProcessHandle.current().pid(), selfStart(), false));
+        diedWithTheHost(service.create(entry().withName("broken").withRestartPolicy(always)));
+
+        ContainerService.PolicyStarts starts = service.startByPolicy();
+        assertEquals(java.util.Set.of("always", "always-stopped", "unless", "unless-ended"), java.util.Set.copyOf(starts.started()));
+        assertEquals(java.util.Set.of("always wait=false restart=true", "always-stopped wait=false restart=true",
+                "unless wait=false restart=true", "unless-ended wait=false restart=true"), java.util.Set.copyOf(launches));
+        assertEquals(Map.of("broken", "its VM cannot boot"), starts.failed(), "one that fails does not stop the others");
+        assertEquals(4, events.read(0).events().stream().filter(e -> e.action().equals("start")).count());
+    }
+
+    /** A container whose supervisor died while it ran (the host went down). */
+    private static void diedWithTheHost(ContainerStore.Container c) throws IOException {
+        c.writeState(c.state().running(Integer.MAX_VALUE, 1, false));
+    }
+
+    private static void stopped(ContainerStore.Container c, boolean byUser) throws IOException {
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false).exited(byUser ? 143 : 0, null, byUser));
     }
 
     private static long selfStart() {

@@ -20,7 +20,15 @@ class ContainerStoreTest {
 
     static ContainerConfig config(String id, String name, String created) {
         return new ContainerConfig(id, name, "busybox", "sha256:" + "a".repeat(64), created, "sh", List.of("-c", "true"),
-                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null, null);
+                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null, null, null);
+    }
+
+    /** {@code base} with other labels and restart policy. */
+    static ContainerConfig with(ContainerConfig base, Map<String, String> labels, RestartPolicy policy) {
+        return new ContainerConfig(base.id(), base.name(), base.image(), base.imageId(), base.created(),
+                base.path(), base.args(), base.env(), base.workingDir(), base.user(), base.hostname(), base.tty(),
+                base.openStdin(), base.autoRemove(), base.memoryBytes(), base.cpus(), base.diskBytes(), base.logLimits(),
+                base.networking(), labels, policy);
     }
 
     @Test
@@ -86,10 +94,7 @@ class ContainerStoreTest {
         labels.put("com.docker.compose.project", "demo");
         labels.put("empty", "");
         ContainerConfig base = config("1b" + "6".repeat(62), "labelled", "2026-01-01T00:00:00Z");
-        ContainerConfig withLabels = new ContainerConfig(base.id(), base.name(), base.image(), base.imageId(), base.created(),
-                base.path(), base.args(), base.env(), base.workingDir(), base.user(), base.hostname(), base.tty(),
-                base.openStdin(), base.autoRemove(), base.memoryBytes(), base.cpus(), base.diskBytes(), base.logLimits(),
-                base.networking(), labels);
+        ContainerConfig withLabels = with(base, labels, null);
         store.create(withLabels);
         ContainerConfig read = ContainerStore.open(root.resolve("containers")).require("labelled").config();
         assertEquals(withLabels, read);

@@ -30,14 +30,14 @@ class ContainerWordingTest {
         Instant now = Instant.parse("2026-03-01T12:00:00Z");
         assertEquals("Created", ContainerState.created().describe(now));
         ContainerState exited = new ContainerState(ContainerState.EXITED, 0, 0, 3, "2026-03-01T11:00:00Z",
-                "2026-03-01T11:57:00Z", "", 0, null);
+                "2026-03-01T11:57:00Z", "", 0, null, false);
         assertEquals("Exited (3) 3 minutes ago", exited.describe(now));
         ProcessHandle self = ProcessHandle.current();
         long start = self.info().startInstant().orElseThrow().toEpochMilli();
-        ContainerState up = new ContainerState(ContainerState.RUNNING, self.pid(), start, 0, "2026-03-01T11:59:55Z", "", "", 0, null);
+        ContainerState up = new ContainerState(ContainerState.RUNNING, self.pid(), start, 0, "2026-03-01T11:59:55Z", "", "", 0, null, false);
         assertEquals("Up 5 seconds", up.describe(now));
         ContainerState dead = new ContainerState(ContainerState.RUNNING, self.pid(), start - 3_600_000, 0,
-                "2026-03-01T11:59:55Z", "", "", 0, null);
+                "2026-03-01T11:59:55Z", "", "", 0, null, false);
         assertTrue(dead.describe(now).startsWith("Exited (137) "), "a dead supervisor reads as killed");
     }
 
