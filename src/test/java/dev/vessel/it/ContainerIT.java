@@ -119,6 +119,30 @@ class ContainerIT {
     }
 
     @Test
+    void onFailureRestartsTheContainerUntilItsCountIsSpent() throws Exception {
+        String name = "it-restart-" + ProcessHandle.current().pid();
+        VesselCli.Result run = vessel("run", "-d", "--name", name, "--restart", "on-failure:2", "busybox",
+                "sh", "-c", "echo ran; exit 3");
+        assertEquals(0, run.status(), run.toString());
+        try {
+            // Each wait ends with an exit of the container; the third is the last, the count spent.
+            String state = "";
+            for (int i = 0; i < 3 && !state.equals("exited 2"); i++) {
+                VesselCli.Result waited = vessel("wait", name);
+                assertEquals("3\n", waited.stdout(), waited.toString());
+                com.fasterxml.jackson.databind.JsonNode c = new com.fasterxml.jackson.databind.ObjectMapper()
+                        .readTree(vessel("inspect", name).stdout()).path(0);
+                state = c.path("State").path("Status").asText() + " " + c.path("RestartCount").asText();
+            }
+            assertEquals("exited 2", state, "two restarts, then it stays exited");
+            VesselCli.Result logs = vessel("logs", name);
+            assertEquals("ran\nran\nran\n", logs.stdout(), logs.toString());
+        } finally {
+            vessel("rm", "-f", name);
+        }
+    }
+
+    @Test
     void badInputGetsDockersStatuses() throws Exception {
         VesselCli.Result noImage = vessel("run", "--rm", "no-such-image-here", "true");
         assertEquals(125, noImage.status(), noImage.toString());
