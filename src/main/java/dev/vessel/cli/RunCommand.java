@@ -8,6 +8,7 @@ import dev.vessel.container.NetworkOptions;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.host.Timing;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -125,6 +126,9 @@ final class RunCommand implements Callable<Integer> {
             description = "Add a custom host-to-IP mapping to /etc/hosts (IP may be host-gateway: the host, as seen from the container).")
     List<String> addHosts = new ArrayList<>();
 
+    @Mixin
+    HealthOptions health = new HealthOptions();
+
     @Option(names = "--detach-keys", paramLabel = "KEYS", description = "Override the key sequence for detaching (default ctrl-p,ctrl-q).")
     String detachKeys = "ctrl-p,ctrl-q";
 
@@ -199,7 +203,8 @@ final class RunCommand implements Callable<Integer> {
                 .withStreams(tty, interactive).withAutoRemove(rm)
                 .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions).withLabels(labelMap)
                 .withNetwork(new NetworkOptions(network, networkAliases, ip, macAddress, dns, dnsSearch, dnsOptions,
-                        addHosts, publish, publishAll));
+                        addHosts, publish, publishAll))
+                .withHealthcheck(health.config());
     }
 
     /**

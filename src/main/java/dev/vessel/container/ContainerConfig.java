@@ -2,6 +2,7 @@ package dev.vessel.container;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.vessel.events.Event;
+import dev.vessel.image.HealthConfig;
 
 import java.util.Collections;
 import java.util.HashMap;
@@ -35,13 +36,16 @@ import java.util.Map;
  * @param networking its networks and resolver; loopback only when absent (created before Vessel had networks)
  * @param labels the image's labels overlaid by the user's, in that order; none when absent (a
  *     container created before Vessel kept labels)
+ * @param healthcheck the user's health check settings merged over the image's, as docker keeps
+ *     them; null when neither has one (and for a container created before Vessel had health checks)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerConfig(String id, String name, String image, String imageId, String created,
                               String path, List<String> args, List<String> env, String workingDir, String user,
                               String hostname, boolean tty, boolean openStdin, boolean autoRemove,
                               long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits,
-                              ContainerNetworking networking, Map<String, String> labels) {
+                              ContainerNetworking networking, Map<String, String> labels,
+                              HealthConfig healthcheck) {
     public ContainerConfig {
         networking = networking == null ? ContainerNetworking.NONE : networking;
         args = List.copyOf(args);
@@ -50,10 +54,20 @@ public record ContainerConfig(String id, String name, String image, String image
         labels = labels == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(labels));
     }
 
+    /** A container without health check settings. */
+    public ContainerConfig(String id, String name, String image, String imageId, String created, String path,
+                           List<String> args, List<String> env, String workingDir, String user, String hostname,
+                           boolean tty, boolean openStdin, boolean autoRemove, long memoryBytes, int cpus,
+                           long diskBytes, ContainerLog.Limits logLimits, ContainerNetworking networking,
+                           Map<String, String> labels) {
+        this(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes, logLimits, networking, labels, null);
+    }
+
     /** The same container on other networks (network connect and disconnect). */
     public ContainerConfig withNetworking(ContainerNetworking n) {
         return new ContainerConfig(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
-                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels);
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels, healthcheck);
     }
 
     public String shortId() {

@@ -9,6 +9,7 @@ import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
 import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
+import dev.vessel.image.HealthConfig;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;
@@ -237,6 +238,10 @@ public final class ContainerService {
                 throw ContainerException.invalid("invalid label '=" + l.getValue() + "': empty name");
             }
         }
+        String badHealth = r.healthcheck() == null ? null : r.healthcheck().invalidity();
+        if (badHealth != null) {
+            throw ContainerException.invalid(badHealth);
+        }
         NetworkOptions netOptions = r.network();
         checkNetworkOptions(netOptions);
         ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
@@ -308,7 +313,7 @@ public final class ContainerService {
                     r.user() != null ? r.user() : nullToEmpty(img.config().user()),
                     r.hostname() != null ? r.hostname() : id.substring(0, 12),
                     r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking,
-                    labels);
+                    labels, HealthConfig.merge(r.healthcheck(), img.config().healthcheck()));
             return store.create(config);
         } catch (IOException | ContainerException | RuntimeException e) {
             releaseNetworks(id, e);

@@ -19,12 +19,20 @@ import java.util.Optional;
  * @param error why the container could not start, or empty
  * @param restartCount how often it was started again
  * @param ports the published ports as bound while running (host ports picked), else empty
+ * @param health what its health check found; null without a check (docker shows none then)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt,
-                             String finishedAt, String error, int restartCount, List<PortBinding> ports) {
+                             String finishedAt, String error, int restartCount, List<PortBinding> ports,
+                             Health health) {
     public ContainerState {
         ports = ports == null ? List.of() : List.copyOf(ports);
+    }
+
+    /** A state without a health check. */
+    public ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt, String finishedAt,
+                          String error, int restartCount, List<PortBinding> ports) {
+        this(status, pid, pidStart, exitCode, startedAt, finishedAt, error, restartCount, ports, null);
     }
 
     public static final String CREATED = "created";
@@ -41,12 +49,18 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
 
     public ContainerState running(long newPid, long newPidStart, boolean restart, List<PortBinding> boundPorts) {
         return new ContainerState(RUNNING, newPid, newPidStart, 0, Instant.now().toString(), "", "",
-                restartCount + (restart ? 1 : 0), boundPorts);
+                restartCount + (restart ? 1 : 0), boundPorts, health);
     }
 
+    /** Its checks stop with it: the health (if any) reads unhealthy from then on, as docker's does. */
     public ContainerState exited(int code, String why) {
         return new ContainerState(EXITED, 0, 0, code, startedAt, Instant.now().toString(), why == null ? "" : why,
-                restartCount, List.of());
+                restartCount, List.of(), health == null ? null : health.stopped());
+    }
+
+    /** The same state with {@code h} for its health. */
+    public ContainerState withHealth(Health h) {
+        return new ContainerState(status, pid, pidStart, exitCode, startedAt, finishedAt, error, restartCount, ports, h);
     }
 
     /**
@@ -57,7 +71,8 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
         if (!RUNNING.equals(status) || supervisor().isPresent()) {
             return this;
         }
-        return new ContainerState(EXITED, 0, 0, 137, startedAt, finishedAt, "its supervisor died", restartCount, List.of());
+        return new ContainerState(EXITED, 0, 0, 137, startedAt, finishedAt, "its supervisor died", restartCount, List.of(),
+                health == null ? null : health.stopped());
     }
 
     /** The live supervisor process, if this state is running and it still exists. */
@@ -76,12 +91,13 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
 
     /**
      * docker's status line ({@code docker ps}'s STATUS, the Engine API's {@code Status}): "Up 5
-     * seconds", "Exited (0) 3 minutes ago", "Created".
+     * seconds", "Up 2 minutes (healthy)", "Exited (0) 3 minutes ago", "Created".
      */
     public String describe(Instant now) {
         ContainerState o = observed();
         return switch (o.status()) {
-            case RUNNING -> "Up " + HumanDuration.of(HumanDuration.since(o.startedAt(), now));
+            case RUNNING -> "Up " + HumanDuration.of(HumanDuration.since(o.startedAt(), now))
+                    + (o.health() == null ? "" : " (" + o.health().describe() + ")");
             case EXITED -> "Exited (" + o.exitCode() + ") " + HumanDuration.of(HumanDuration.since(o.finishedAt(), now)) + " ago";
             default -> "Created";
         };

@@ -133,6 +133,22 @@ class ContainerStoreTest {
     }
 
     @Test
+    void aStateWrittenBeforeHealthChecksLoadsWithoutAndAHealthIsKept() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        ContainerStore.Container c = store.create(config("3d" + "8".repeat(62), "healthy", "2026-01-01T00:00:00Z"));
+        Files.writeString(c.stateFile(), """
+                { "status" : "exited", "pid" : 0, "pidStart" : 0, "exitCode" : 2, "startedAt" : "2026-01-01T00:00:01Z",
+                  "finishedAt" : "2026-01-01T00:00:02Z", "error" : "", "restartCount" : 0, "ports" : [ ] }
+                """);
+        assertEquals(new ContainerState(ContainerState.EXITED, 0, 0, 2, "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z", "", 0,
+                List.of()), c.state());
+        Health h = new Health(Health.STARTING, 1, List.of(new Health.Result("2026-01-01T00:00:03Z", "2026-01-01T00:00:04Z",
+                1, "out")));
+        c.writeState(c.state().withHealth(h));
+        assertEquals(h, c.state().health());
+    }
+
+    @Test
     void socketPathsStayShortForAnyRoot() throws Exception {
         Path deep = root.resolve("a".repeat(40)).resolve("containers");
         ContainerStore store = ContainerStore.open(deep);
