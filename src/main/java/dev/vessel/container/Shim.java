@@ -44,6 +44,7 @@ import java.util.concurrent.TimeoutException;
  * container. It records what only it sees in the state root's events: the signals it sends
  * ({@code kill}), the end ({@code die}, with the exit status), the container joining and leaving
  * its networks ({@code connect}, {@code disconnect}), and the removal with --rm ({@code destroy}).
+ * It runs the container's health check ({@link ShimHealth}) while the main process runs.
  */
 public final class Shim {
     private static final System.Logger LOG = System.getLogger(Shim.class.getName());
@@ -158,8 +159,8 @@ public final class Shim {
         Files.deleteIfExists(container.vsockSocket());
         ProcessHandle self = ProcessHandle.current();
         long selfStart = self.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
-        container.writeState(container.state().running(self.pid(), selfStart, restart,
-                ports == null ? List.of() : ports.bound()));
+        container.writeState(ShimHealth.starting(config, container.state().running(self.pid(), selfStart, restart,
+                ports == null ? List.of() : ports.bound())));
         long started = System.nanoTime();
         for (Network n : boot.networks()) {
             events.emit(n.event("connect", Map.of("container", config.id())));
@@ -213,7 +214,13 @@ public final class Shim {
             if (failure == null) {
                 // The CLI goes on once the container runs: when it attaches, before the main
                 // process starts (it waits for the CLI); when it does not, once that process started.
-                code = runMain(waitForAttach, ready);
+                // The health check runs with the main process, and stops before the end is written.
+                ShimHealth health = ShimHealth.start(container, events, this::agent);
+                try {
+                    code = runMain(waitForAttach, ready);
+                } finally {
+                    health.close();
+                }
                 mainStarted.complete(null);
                 mark("main process ended");
                 powerOff();
