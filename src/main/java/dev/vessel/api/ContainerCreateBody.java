@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.vessel.container.CreateRequest;
 import dev.vessel.container.NetworkOptions;
 import dev.vessel.container.RestartPolicy;
+import dev.vessel.image.HealthConfig;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,9 @@ final class ContainerCreateBody {
     /** Config fields taken; the attach flags only say what the client will attach, which is its business. */
     private static final Set<String> CONFIG = Set.of("Hostname", "User", "Tty", "OpenStdin", "Env", "Cmd", "Image",
             "WorkingDir", "Entrypoint", "ExposedPorts", "Labels", "HostConfig", "NetworkingConfig",
-            "AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce");
+            "AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce", "Healthcheck");
+    private static final Set<String> HEALTHCHECK = Set.of("Test", "Interval", "Timeout", "StartPeriod", "StartInterval",
+            "Retries");
     private static final Set<String> HOST_CONFIG = Set.of("AutoRemove", "PortBindings", "NetworkMode", "PublishAllPorts",
             "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "Memory", "NanoCpus", "LogConfig", "RestartPolicy",
             "MemorySwappiness", "ConsoleSize");
@@ -47,6 +50,14 @@ final class ContainerCreateBody {
                         emptyToNull(config.string("Hostname")))
                 .withStreams(config.bool("Tty"), config.bool("OpenStdin"))
                 .withLabels(config.stringMap("Labels"));
+        JsonBody health = config.object("Healthcheck", "container.HealthConfig");
+        if (health != null) {
+            // The values are checked by the container service, with dockerd's messages.
+            request = request.withHealthcheck(new HealthConfig(health.strings("Test"), health.int64("Interval"),
+                    health.int64("Timeout"), health.int64("StartPeriod"), health.int64("StartInterval"),
+                    (int) Math.clamp(health.int64("Retries"), Integer.MIN_VALUE, Integer.MAX_VALUE)));
+            health.rejectOthers(HEALTHCHECK, "Healthcheck.");
+        }
         Map<String, JsonNode> exposed = config.objectMap("ExposedPorts", "nat.PortSet");
         config.rejectOthers(CONFIG, "Config.");
 

@@ -9,6 +9,7 @@ import dev.vessel.container.ContainerLog;
 import dev.vessel.container.ContainerService;
 import dev.vessel.container.ContainerStore;
 import dev.vessel.container.ContainerSummary;
+import dev.vessel.container.Health;
 import dev.vessel.container.LogReader;
 import dev.vessel.container.PruneFilter;
 import dev.vessel.image.Reference;
@@ -30,7 +31,9 @@ import java.util.regex.PatternSyntaxException;
 final class ContainerEndpoints {
     /** docker's container states, the values of the {@code status} filter. */
     private static final Set<String> STATES = Set.of("created", "restarting", "running", "removing", "paused", "exited", "dead");
-    private static final Set<String> LIST_FILTERS = Set.of("name", "status", "label", "ancestor", "id");
+    private static final Set<String> LIST_FILTERS = Set.of("name", "status", "label", "ancestor", "id", "health");
+    /** The values of the {@code health} filter: a health status, or none for a container without a check. */
+    private static final Set<String> HEALTH = Set.of(Health.STARTING, Health.HEALTHY, Health.UNHEALTHY, Health.NONE);
 
     private final ContainerService containers;
     private final ImageLookup images;
@@ -75,6 +78,11 @@ final class ContainerEndpoints {
                 throw ApiException.badRequest("invalid filter 'status=" + s + "'");
             }
         }
+        for (String h : f.get("health")) {
+            if (!HEALTH.contains(h)) {
+                throw ApiException.badRequest("Unrecognised filter value for health: " + h);
+            }
+        }
         int limit = r.intParam("limit", -1);
         // A status filter looks at every container, as it would find none running otherwise.
         boolean all = r.flag("all") || f.has("status") || limit > 0;
@@ -101,6 +109,7 @@ final class ContainerEndpoints {
                 && f.any("id", v -> s.id().startsWith(v))
                 && f.any("name", v -> nameMatches(v, s.name()))
                 && f.any("status", v -> v.equals(d.state().status()))
+                && f.any("health", v -> v.equals(d.state().health() == null ? Health.NONE : d.state().health().status()))
                 && f.any("ancestor", v -> v.equals(s.image()) || sameImage(v, s) || s.imageId().equals(images.idOf(v)));
     }
 

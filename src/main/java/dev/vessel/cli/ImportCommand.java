@@ -25,7 +25,7 @@ final class ImportCommand implements Callable<Integer> {
     Main main;
 
     @Option(names = {"-c", "--change"}, paramLabel = "CHANGE",
-            description = "Apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL.")
+            description = "Apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL, HEALTHCHECK.")
     List<String> changes = new ArrayList<>();
 
     @Option(names = {"-m", "--message"}, description = "Set the commit message for the imported image.")

@@ -9,6 +9,7 @@ import dev.vessel.container.RestartPolicy;
 import dev.vessel.registry.PullProgress;
 import dev.vessel.host.Timing;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -132,6 +133,9 @@ final class RunCommand implements Callable<Integer> {
             description = "Add a custom host-to-IP mapping to /etc/hosts (IP may be host-gateway: the host, as seen from the container).")
     List<String> addHosts = new ArrayList<>();
 
+    @Mixin
+    HealthOptions health = new HealthOptions();
+
     @Option(names = "--detach-keys", paramLabel = "KEYS", description = "Override the key sequence for detaching (default ctrl-p,ctrl-q).")
     String detachKeys = "ctrl-p,ctrl-q";
 
@@ -218,7 +222,8 @@ final class RunCommand implements Callable<Integer> {
                 .withResources(memoryBytes, cpus, diskBytes).withLogOptions(logOptions).withLabels(labelMap)
                 .withNetwork(new NetworkOptions(network, networkAliases, ip, macAddress, dns, dnsSearch, dnsOptions,
                         addHosts, publish, publishAll))
-                .withRestartPolicy(policy);
+                .withRestartPolicy(policy)
+                .withHealthcheck(health.config());
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.vessel.container;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.vessel.events.Event;
+import dev.vessel.image.HealthConfig;
 
 import java.util.Collections;
 import java.util.HashMap;
@@ -37,6 +38,8 @@ import java.util.Map;
  *     container created before Vessel kept labels)
  * @param restartPolicy what its supervisor does when the main process ends ({@code --restart});
  *     {@code no} when absent (a container created before Vessel had restart policies)
+ * @param healthcheck the user's health check settings merged over the image's, as docker keeps
+ *     them; null when neither has one (and for a container created before Vessel had health checks)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerConfig(String id, String name, String image, String imageId, String created,
@@ -44,7 +47,7 @@ public record ContainerConfig(String id, String name, String image, String image
                               String hostname, boolean tty, boolean openStdin, boolean autoRemove,
                               long memoryBytes, int cpus, long diskBytes, ContainerLog.Limits logLimits,
                               ContainerNetworking networking, Map<String, String> labels,
-                              RestartPolicy restartPolicy) {
+                              RestartPolicy restartPolicy, HealthConfig healthcheck) {
     public ContainerConfig {
         networking = networking == null ? ContainerNetworking.NONE : networking;
         args = List.copyOf(args);
@@ -54,16 +57,26 @@ public record ContainerConfig(String id, String name, String image, String image
         restartPolicy = restartPolicy == null ? RestartPolicy.NONE : restartPolicy;
     }
 
+    /** A container without a restart policy or health check settings. */
+    public ContainerConfig(String id, String name, String image, String imageId, String created, String path,
+                           List<String> args, List<String> env, String workingDir, String user, String hostname,
+                           boolean tty, boolean openStdin, boolean autoRemove, long memoryBytes, int cpus,
+                           long diskBytes, ContainerLog.Limits logLimits, ContainerNetworking networking,
+                           Map<String, String> labels) {
+        this(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty, openStdin, autoRemove,
+                memoryBytes, cpus, diskBytes, logLimits, networking, labels, null, null);
+    }
+
     /** The same container on other networks (network connect and disconnect). */
     public ContainerConfig withNetworking(ContainerNetworking n) {
         return new ContainerConfig(id, name, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
-                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels, restartPolicy);
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, n, labels, restartPolicy, healthcheck);
     }
 
     /** The same container under another name (rename). */
     public ContainerConfig withName(String newName) {
         return new ContainerConfig(id, newName, image, imageId, created, path, args, env, workingDir, user, hostname, tty,
-                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, networking, labels, restartPolicy);
+                openStdin, autoRemove, memoryBytes, cpus, diskBytes, logLimits, networking, labels, restartPolicy, healthcheck);
     }
 
     public String shortId() {

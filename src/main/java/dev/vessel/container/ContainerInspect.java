@@ -40,6 +40,19 @@ public final class ContainerInspect {
         st.put("Error", s.error());
         st.put("StartedAt", d.startedAt());
         st.put("FinishedAt", d.finishedAt());
+        if (s.health() != null) {
+            ObjectNode h = st.putObject("Health");
+            h.put("Status", s.health().status());
+            h.put("FailingStreak", s.health().failingStreak());
+            ArrayNode log = h.putArray("Log");
+            for (Health.Result r : s.health().log()) {
+                ObjectNode o = log.addObject();
+                o.put("Start", r.start());
+                o.put("End", r.end());
+                o.put("ExitCode", r.exitCode());
+                o.put("Output", r.output());
+            }
+        }
         n.put("Image", cfg.imageId());
         n.put("LogPath", d.logPath().toString());
         n.put("Name", d.name());
@@ -70,6 +83,9 @@ public final class ContainerInspect {
         cc.put("OpenStdin", cfg.openStdin());
         cc.set("Env", json.valueToTree(cfg.env()));
         cc.set("Cmd", json.valueToTree(cfg.argv()));
+        if (cfg.healthcheck() != null) {
+            cc.set("Healthcheck", json.valueToTree(cfg.healthcheck())); // docker's field names, zeros left out
+        }
         cc.put("Image", cfg.image());
         cc.put("WorkingDir", cfg.workingDir());
         // Sorted: dockerd writes Go maps so.

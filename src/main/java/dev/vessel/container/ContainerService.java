@@ -10,6 +10,7 @@ import dev.vessel.host.HostCapabilities;
 import dev.vessel.host.HostCommand;
 import dev.vessel.host.PrivateFiles;
 import dev.vessel.host.StateRoot;
+import dev.vessel.image.HealthConfig;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageException;
 import dev.vessel.image.ImageStore;
@@ -248,6 +249,10 @@ public final class ContainerService {
             // dockerd's words; docker's CLI refuses --restart with --rm before it asks.
             throw ContainerException.invalid("can't create 'AutoRemove' container with restart policy");
         }
+        String badHealth = r.healthcheck() == null ? null : r.healthcheck().invalidity();
+        if (badHealth != null) {
+            throw ContainerException.invalid(badHealth);
+        }
         NetworkOptions netOptions = r.network();
         checkNetworkOptions(netOptions);
         ContainerLog.Limits logLimits = ContainerLog.Limits.fromOptions(r.logOptions());
@@ -319,7 +324,7 @@ public final class ContainerService {
                     r.user() != null ? r.user() : nullToEmpty(img.config().user()),
                     r.hostname() != null ? r.hostname() : id.substring(0, 12),
                     r.tty(), r.openStdin(), r.autoRemove(), memoryBytes, cpus, diskBytes, logLimits, networking,
-                    labels, r.restartPolicy());
+                    labels, r.restartPolicy(), HealthConfig.merge(r.healthcheck(), img.config().healthcheck()));
             return store.create(config);
         } catch (IOException | ContainerException | RuntimeException e) {
             releaseNetworks(id, e);

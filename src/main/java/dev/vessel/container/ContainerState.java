@@ -23,13 +23,20 @@ import java.util.Optional;
  * @param stoppedByUser it ended because the user stopped or killed it (docker's
  *     HasBeenManuallyStopped): an {@code unless-stopped} container is then not started by the service;
  *     false when absent (a state written before Vessel had restart policies)
+ * @param health what its health check found; null without a check (docker shows none then)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt,
                              String finishedAt, String error, int restartCount, List<PortBinding> ports,
-                             boolean stoppedByUser) {
+                             boolean stoppedByUser, Health health) {
     public ContainerState {
         ports = ports == null ? List.of() : List.copyOf(ports);
+    }
+
+    /** A state without a health check. */
+    public ContainerState(String status, long pid, long pidStart, int exitCode, String startedAt, String finishedAt,
+                          String error, int restartCount, List<PortBinding> ports, boolean stoppedByUser) {
+        this(status, pid, pidStart, exitCode, startedAt, finishedAt, error, restartCount, ports, stoppedByUser, null);
     }
 
     public static final String CREATED = "created";
@@ -47,7 +54,7 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
 
     public ContainerState running(long newPid, long newPidStart, boolean restart, List<PortBinding> boundPorts) {
         return new ContainerState(RUNNING, newPid, newPidStart, 0, Instant.now().toString(), "", "",
-                restartCount + (restart ? 1 : 0), boundPorts, false);
+                restartCount + (restart ? 1 : 0), boundPorts, false, health);
     }
 
     /**
@@ -56,17 +63,26 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
      */
     public ContainerState restarting(int code) {
         return new ContainerState(RESTARTING, pid, pidStart, code, startedAt, Instant.now().toString(), "",
-                restartCount, ports, false);
+                restartCount, ports, false, health == null ? null : health.stopped());
     }
 
     public ContainerState exited(int code, String why) {
         return exited(code, why, false);
     }
 
-    /** @param byUser the user stopped or killed it (see {@link #stoppedByUser}) */
+    /**
+     * @param byUser the user stopped or killed it (see {@link #stoppedByUser}); its checks stop with
+     *     it: the health (if any) reads unhealthy from then on, as docker's does
+     */
     public ContainerState exited(int code, String why, boolean byUser) {
         return new ContainerState(EXITED, 0, 0, code, startedAt, Instant.now().toString(), why == null ? "" : why,
-                restartCount, List.of(), byUser);
+                restartCount, List.of(), byUser, health == null ? null : health.stopped());
+    }
+
+    /** The same state with {@code h} for its health. */
+    public ContainerState withHealth(Health h) {
+        return new ContainerState(status, pid, pidStart, exitCode, startedAt, finishedAt, error, restartCount, ports,
+                stoppedByUser, h);
     }
 
     /**
@@ -79,7 +95,7 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
             return this;
         }
         return new ContainerState(EXITED, 0, 0, RESTARTING.equals(status) ? exitCode : 137, startedAt, finishedAt,
-                "its supervisor died", restartCount, List.of(), stoppedByUser);
+                "its supervisor died", restartCount, List.of(), stoppedByUser, health == null ? null : health.stopped());
     }
 
     /** Running or restarting: a supervisor looks after the container. */
@@ -110,12 +126,13 @@ public record ContainerState(String status, long pid, long pidStart, int exitCod
 
     /**
      * docker's status line ({@code docker ps}'s STATUS, the Engine API's {@code Status}): "Up 5
-     * seconds", "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago", "Created".
+     * seconds", "Up 2 minutes (healthy)", "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago", "Created".
      */
     public String describe(Instant now) {
         ContainerState o = observed();
         return switch (o.status()) {
-            case RUNNING -> "Up " + HumanDuration.of(HumanDuration.since(o.startedAt(), now));
+            case RUNNING -> "Up " + HumanDuration.of(HumanDuration.since(o.startedAt(), now))
+                    + (o.health() == null ? "" : " (" + o.health().describe() + ")");
             case RESTARTING -> "Restarting (" + o.exitCode() + ") "
                     + HumanDuration.of(HumanDuration.since(o.finishedAt(), now)) + " ago";
             case EXITED -> "Exited (" + o.exitCode() + ") " + HumanDuration.of(HumanDuration.since(o.finishedAt(), now)) + " ago";

@@ -49,6 +49,7 @@ import java.util.concurrent.TimeoutException;
  * signals it sends ({@code kill}), each end ({@code die}, with the exit status), each start by the
  * policy ({@code start}), the container joining and leaving its networks ({@code connect}, {@code
  * disconnect}), and the removal with --rm ({@code destroy}).
+ * It runs the container's health check ({@link ShimHealth}) while each main process runs.
  */
 public final class Shim {
     private static final System.Logger LOG = System.getLogger(Shim.class.getName());
@@ -247,8 +248,8 @@ public final class Shim {
             while (true) {
                 Run run = new Run();
                 current = run;
-                container.writeState(container.state().running(self.pid(), selfStart, again,
-                        ports == null ? List.of() : ports.bound()));
+                container.writeState(ShimHealth.starting(config, container.state().running(self.pid(), selfStart, again,
+                        ports == null ? List.of() : ports.bound())));
                 long started = clock.nanoTime();
                 for (Network n : boot.networks()) {
                     events.emit(n.event("connect", Map.of("container", config.id())));
@@ -368,7 +369,13 @@ public final class Shim {
         if (failure == null) {
             // The CLI goes on once the container runs: when it attaches, before the main
             // process starts (it waits for the CLI); when it does not, once that process started.
-            code = runMain(run, waitForAttach, ready);
+            // The health check runs with the main process, and stops before its end is written.
+            ShimHealth health = ShimHealth.start(container, events, this::agent);
+            try {
+                code = runMain(run, waitForAttach, ready);
+            } finally {
+                health.close();
+            }
             run.started.complete(null);
             mark("main process ended");
             powerOff();

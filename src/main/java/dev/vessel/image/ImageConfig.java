@@ -30,8 +30,16 @@ public record ImageConfig(String created, String author, String architecture, St
                          @JsonProperty("Volumes") Map<String, Object> volumes,
                          @JsonProperty("WorkingDir") String workingDir,
                          @JsonProperty("Labels") Map<String, String> labels,
-                         @JsonProperty("StopSignal") String stopSignal) {
-        public static final Config EMPTY = new Config(null, null, null, null, null, null, null, null, null);
+                         @JsonProperty("StopSignal") String stopSignal,
+                         @JsonProperty("Healthcheck") HealthConfig healthcheck) {
+        public static final Config EMPTY = new Config(null, null, null, null, null, null, null, null, null, null);
+
+        /** A config without a health check. */
+        public Config(String user, Map<String, Object> exposedPorts, List<String> env, List<String> entrypoint,
+                      List<String> cmd, Map<String, Object> volumes, String workingDir, Map<String, String> labels,
+                      String stopSignal) {
+            this(user, exposedPorts, env, entrypoint, cmd, volumes, workingDir, labels, stopSignal, null);
+        }
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -85,6 +93,11 @@ public record ImageConfig(String created, String author, String architecture, St
 
     public Map<String, String> labels() {
         return runConfig().labels() != null ? runConfig().labels() : Map.of();
+    }
+
+    /** The image's {@code HEALTHCHECK}, or null when it has none. */
+    public HealthConfig healthcheck() {
+        return runConfig().healthcheck();
     }
 
     public List<Digest> diffIds() {

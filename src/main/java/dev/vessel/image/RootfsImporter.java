@@ -54,7 +54,7 @@ final class RootfsImporter {
 
     /**
      * Applies Dockerfile-style changes ({@code docker import -c}): CMD, ENTRYPOINT (JSON array or
-     * shell form), ENV, EXPOSE, USER, WORKDIR, LABEL, VOLUME, STOPSIGNAL.
+     * shell form), ENV, EXPOSE, USER, WORKDIR, LABEL, VOLUME, STOPSIGNAL, HEALTHCHECK.
      */
     static ImageConfig.Config applyChanges(ImageConfig.Config c, List<String> changes) throws ImageException {
         if (changes == null) {
@@ -69,6 +69,7 @@ final class RootfsImporter {
         String workdir = c.workingDir();
         Map<String, String> labels = c.labels() == null ? null : new LinkedHashMap<>(c.labels());
         String stop = c.stopSignal();
+        HealthConfig health = c.healthcheck();
         for (String change : changes) {
             String s = change.strip();
             if (s.isEmpty()) {
@@ -106,6 +107,7 @@ final class RootfsImporter {
                 case "USER" -> user = rest;
                 case "WORKDIR" -> workdir = rest;
                 case "STOPSIGNAL" -> stop = rest;
+                case "HEALTHCHECK" -> health = healthcheck(rest);
                 case "VOLUME" -> {
                     volumes = volumes == null ? new LinkedHashMap<>() : volumes;
                     for (String v : rest.startsWith("[") ? jsonArray(rest) : List.of(rest.split("\\s+"))) {
@@ -115,7 +117,90 @@ final class RootfsImporter {
                 default -> throw new ImageException(word + " is not a valid change command");
             }
         }
-        return new ImageConfig.Config(user, ports, env, entrypoint, cmd, volumes, workdir, labels, stop);
+        return new ImageConfig.Config(user, ports, env, entrypoint, cmd, volumes, workdir, labels, stop, health);
+    }
+
+    /**
+     * The Dockerfile's {@code HEALTHCHECK [--interval=D --timeout=D --start-period=D
+     * --start-interval=D --retries=N] CMD command} (a JSON array: {@code CMD}, else {@code
+     * CMD-SHELL}) or {@code HEALTHCHECK NONE}, with BuildKit's messages.
+     */
+    static HealthConfig healthcheck(String rest) throws ImageException {
+        Map<String, String> flags = new LinkedHashMap<>();
+        String s = rest;
+        while (s.startsWith("--")) {
+            int sp = indexOfSpace(s);
+            String flag = sp < 0 ? s : s.substring(0, sp);
+            int eq = flag.indexOf('=');
+            String name = eq < 0 ? flag.substring(2) : flag.substring(2, eq);
+            if (!List.of("interval", "timeout", "start-period", "start-interval", "retries").contains(name)) {
+                throw new ImageException("Unknown flag: " + name);
+            }
+            if (eq < 0) {
+                throw new ImageException("Missing a value on flag: " + flag);
+            }
+            flags.put(name, flag.substring(eq + 1));
+            s = sp < 0 ? "" : s.substring(sp + 1).strip();
+        }
+        if (s.isEmpty()) {
+            throw new ImageException("HEALTHCHECK requires at least one argument");
+        }
+        int sp = indexOfSpace(s);
+        String type = (sp < 0 ? s : s.substring(0, sp)).toUpperCase(Locale.ROOT);
+        String command = sp < 0 ? "" : s.substring(sp + 1).strip();
+        if (type.equals("NONE")) {
+            if (!command.isEmpty() || !flags.isEmpty()) {
+                throw new ImageException("HEALTHCHECK NONE takes no arguments");
+            }
+            return HealthConfig.NONE;
+        }
+        if (!type.equals("CMD")) {
+            throw new ImageException("Unknown type \"" + type + "\" in HEALTHCHECK (try CMD)");
+        }
+        List<String> test = new ArrayList<>();
+        if (command.startsWith("[")) {
+            test.add("CMD");
+            test.addAll(jsonArray(command));
+        } else {
+            test.add("CMD-SHELL");
+            test.add(command);
+        }
+        if (test.size() < 2 || command.isEmpty()) {
+            throw new ImageException("Missing command after HEALTHCHECK CMD");
+        }
+        int retries = 0;
+        String r = flags.get("retries");
+        if (r != null && !r.isEmpty()) {
+            try {
+                retries = Integer.parseInt(r);
+            } catch (NumberFormatException e) {
+                throw new ImageException("strconv.ParseInt: parsing \"" + r + "\": invalid syntax");
+            }
+            if (retries < 0) {
+                throw new ImageException("--retries cannot be negative (" + retries + ")");
+            }
+        }
+        return new HealthConfig(test, interval(flags, "interval"), interval(flags, "timeout"),
+                interval(flags, "start-period"), interval(flags, "start-interval"), retries);
+    }
+
+    /** A HEALTHCHECK duration flag: 0 when absent, else at least docker's 1ms. */
+    private static long interval(Map<String, String> flags, String name) throws ImageException {
+        String v = flags.get(name);
+        if (v == null || v.isEmpty()) {
+            return 0;
+        }
+        long d;
+        try {
+            d = GoDuration.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw new ImageException(e.getMessage());
+        }
+        if (d != 0 && d < HealthConfig.MINIMUM_DURATION) {
+            throw new ImageException("Interval \"" + name + "\" cannot be less than "
+                    + GoDuration.format(HealthConfig.MINIMUM_DURATION));
+        }
+        return d;
     }
 
     private static int indexOfSpace(String s) {

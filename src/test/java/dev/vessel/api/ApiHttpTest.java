@@ -385,6 +385,40 @@ class ApiHttpTest {
     }
 
     @Test
+    void aHealthcheckIsTakenShownAndFilteredAsDockerdDoes() throws Exception {
+        String body = "{\"Image\":\"" + ApiFixture.IMAGE + "\",\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"true\"],"
+                + "\"Interval\":2000000000,\"Timeout\":0,\"StartPeriod\":null,\"Retries\":4}}";
+        String checked = json(http.postJson("/containers/create?name=checked", body)).get("Id").asText();
+        assertEquals(201, http.postJson("/containers/create?name=plain", "{\"Image\":\"" + ApiFixture.IMAGE + "\"}").status());
+        assertEquals("{\"Test\":[\"CMD-SHELL\",\"true\"],\"Interval\":2000000000,\"Retries\":4}",
+                json(http.get("/containers/checked/json")).at("/Config/Healthcheck").toString());
+
+        var c = fixture.containers.require(checked);
+        long start = ProcessHandle.current().info().startInstant().orElseThrow().toEpochMilli();
+        c.writeState(c.state().running(ProcessHandle.current().pid(), start, false)
+                .withHealth(new dev.vessel.container.Health("healthy", 0, List.of())));
+        assertEquals("healthy", json(http.get("/containers/checked/json")).at("/State/Health/Status").asText());
+        assertEquals("[/checked]", filtered("{\"health\":[\"healthy\"]}"));
+        assertEquals("[/plain]", filtered("{\"health\":[\"none\"]}"));
+        assertEquals("[]", filtered("{\"health\":[\"starting\"]}"));
+        assertEquals("[/checked, /plain]", filtered("{\"health\":[\"healthy\",\"none\"]}"), "any of the values");
+        assertTrue(json(http.get("/containers/json")).at("/0/Status").asText().endsWith(" (healthy)"));
+        assertError(400, "Unrecognised filter value for health: sick",
+                http.get("/containers/json?filters=" + filters("{\"health\":[\"sick\"]}")));
+
+        String image = "\"Image\":\"" + ApiFixture.IMAGE + "\"";
+        assertError(400, "Interval in Healthcheck cannot be less than 1ms",
+                http.postJson("/containers/create", "{" + image + ",\"Healthcheck\":{\"Interval\":-10000000}}"));
+        assertError(400, "Retries in Healthcheck cannot be negative",
+                http.postJson("/containers/create", "{" + image + ",\"Healthcheck\":{\"Retries\":-1}}"));
+        assertError(400, "invalid JSON: json: cannot unmarshal string into Go struct field HealthConfig.Interval of type int64",
+                http.postJson("/containers/create", "{" + image + ",\"Healthcheck\":{\"Interval\":\"5s\"}}"));
+        assertError(400, "Healthcheck.Shell is not supported by Vessel (yet): [\"bash\"]",
+                http.postJson("/containers/create", "{" + image + ",\"Healthcheck\":{\"Shell\":[\"bash\"]}}"));
+        assertEquals(2, json(http.get("/containers/json?all=1")).size(), "nothing made of the bad ones");
+    }
+
+    @Test
     void labelsAreKeptShownAndFilteredAsDockerdDoes() throws Exception {
         String image = "\"Image\":\"" + ApiFixture.IMAGE + "\"";
         assertEquals(201, http.postJson("/containers/create?name=web", "{" + image
@@ -402,19 +436,19 @@ class ApiHttpTest {
             assertEquals(json(http.get("/containers/" + c.get("Id").asText() + "/json")).at("/Config/Labels"), c.get("Labels"));
         }
 
-        assertEquals("[/db, /web]", labelled("{\"label\":{\"role\":true}}"), "a key alone: the label is there");
-        assertEquals("[/web]", labelled("{\"label\":{\"role=web\":true}}"));
-        assertEquals("[/web]", labelled("{\"label\":[\"empty=\"]}"), "KEY= wants the empty value");
-        assertEquals("[]", labelled("{\"label\":[\"role=\"]}"));
-        assertEquals("[]", labelled("{\"label\":[\"missing\"]}"));
-        assertEquals("[/db]", labelled("{\"label\":{\"com.docker.compose.project=demo\":true,\"role=db\":true}}"),
+        assertEquals("[/db, /web]", filtered("{\"label\":{\"role\":true}}"), "a key alone: the label is there");
+        assertEquals("[/web]", filtered("{\"label\":{\"role=web\":true}}"));
+        assertEquals("[/web]", filtered("{\"label\":[\"empty=\"]}"), "KEY= wants the empty value");
+        assertEquals("[]", filtered("{\"label\":[\"role=\"]}"));
+        assertEquals("[]", filtered("{\"label\":[\"missing\"]}"));
+        assertEquals("[/db]", filtered("{\"label\":{\"com.docker.compose.project=demo\":true,\"role=db\":true}}"),
                 "every value must hold");
-        assertEquals("[]", labelled("{\"label\":{\"role=web\":true,\"role=db\":true}}"));
-        assertEquals("[/db]", labelled("{\"label\":[\"role\"],\"name\":[\"d\"]}"), "with the other filters");
+        assertEquals("[]", filtered("{\"label\":{\"role=web\":true,\"role=db\":true}}"));
+        assertEquals("[/db]", filtered("{\"label\":[\"role\"],\"name\":[\"d\"]}"), "with the other filters");
     }
 
     /** The names of the containers a filter lets through, sorted. */
-    private String labelled(String filter) throws IOException {
+    private String filtered(String filter) throws IOException {
         List<String> names = new ArrayList<>();
         json(http.get("/containers/json?all=1&filters=" + filters(filter))).forEach(c -> names.add(c.at("/Names/0").asText()));
         return names.stream().sorted().toList().toString();

@@ -2,6 +2,7 @@ package dev.vessel.cli;
 
 import dev.vessel.container.CreateRequest;
 import dev.vessel.container.RestartPolicy;
+import dev.vessel.image.HealthConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,7 +43,62 @@ class RunCommandTest {
         r.diskSize = "1G";
         CreateRequest q = r.request(Map.of());
         assertEquals(new CreateRequest("busybox", "web", List.of("sh", "-c", "true"), null, List.of(), "/srv", "nobody", "h",
-                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null, Map.of(), null), q);
+                true, true, true, 512L << 20, 2, 1L << 30, Map.of(), null, Map.of(), null, null), q);
+    }
+
+    @Test
+    void healthFlagsAreDockersHealthcheck() throws Exception {
+        RunCommand r = run("busybox");
+        assertNull(r.request(Map.of()).healthcheck(), "no flag: the image's");
+        r.health.cmd = "wget -q localhost || exit 1";
+        r.health.interval = "1m30s";
+        r.health.timeout = "500ms";
+        r.health.startPeriod = "10s";
+        r.health.startInterval = "1s";
+        r.health.retries = "5";
+        assertEquals(new HealthConfig(List.of("CMD-SHELL", "wget -q localhost || exit 1"), 90_000_000_000L, 500_000_000L,
+                10_000_000_000L, 1_000_000_000L, 5), r.request(Map.of()).healthcheck());
+
+        RunCommand timing = run("busybox");
+        timing.health.interval = "5s";
+        assertEquals(new HealthConfig(null, 5_000_000_000L, 0, 0, 0, 0), timing.request(Map.of()).healthcheck(),
+                "no command: the image's, at this interval");
+
+        RunCommand off = run("busybox");
+        off.health.none = true;
+        assertEquals(HealthConfig.NONE, off.request(Map.of()).healthcheck());
+
+        RunCommand parsed = new RunCommand();
+        new picocli.CommandLine(parsed).parseArgs("--health-cmd", "true", "--health-retries", "1", "--no-healthcheck",
+                "busybox", "sh");
+        assertEquals("true", parsed.health.cmd, "run's own flags");
+        assertTrue(parsed.health.none);
+        assertEquals("1", parsed.health.retries);
+    }
+
+    @Test
+    void badHealthFlagsAreDockerCliErrors() {
+        assertEquals("--no-healthcheck conflicts with --health-* options", healthError(h -> {
+            h.none = true;
+            h.retries = "2";
+        }));
+        assertEquals("--health-interval cannot be negative", healthError(h -> h.interval = "-1s"));
+        assertEquals("--health-timeout cannot be negative", healthError(h -> h.timeout = "-1s"));
+        assertEquals("--health-retries cannot be negative", healthError(h -> h.retries = "-1"));
+        assertEquals("--health-start-period cannot be negative", healthError(h -> h.startPeriod = "-1ms"));
+        assertEquals("--health-start-interval cannot be negative", healthError(h -> h.startInterval = "-1h"));
+        assertEquals("invalid argument \"30\" for \"--health-interval\" flag: time: missing unit in duration \"30\"",
+                healthError(h -> h.interval = "30"));
+        assertEquals("invalid argument \"x\" for \"--health-retries\" flag: strconv.ParseInt: parsing \"x\": invalid syntax",
+                healthError(h -> h.retries = "x"));
+    }
+
+    private static String healthError(java.util.function.Consumer<HealthOptions> flags) {
+        RunCommand r = run("busybox");
+        flags.accept(r.health);
+        UserError e = assertThrows(UserError.class, () -> r.request(Map.of()));
+        assertEquals(125, e.status());
+        return e.getMessage();
     }
 
     @Test

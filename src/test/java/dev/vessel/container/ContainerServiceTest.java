@@ -11,7 +11,10 @@ import dev.vessel.network.NetworkStore;
 import dev.vessel.guest.agent.AgentProtocol;
 import dev.vessel.guest.agent.ExecRequest;
 import dev.vessel.guest.agent.ExecSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vessel.image.BuiltinBusybox;
+import dev.vessel.image.HealthConfig;
 import dev.vessel.image.Image;
 import dev.vessel.image.ImageStore;
 import dev.vessel.image.Tars;
@@ -181,6 +184,15 @@ class ContainerServiceTest {
         assertInvalid("invalid value for log option max-file: 'none' (a count of files, at least 1)",
                 absent.withLogOptions(Map.of("max-file", "none")));
         assertInvalid("invalid label '=x': empty name", absent.withLabels(Map.of("", "x")));
+        assertInvalid("Interval in Healthcheck cannot be less than 1ms",
+                absent.withHealthcheck(new HealthConfig(List.of("CMD", "x"), 500_000, 0, 0, 0, 0)));
+        assertInvalid("Interval in Healthcheck cannot be less than 1ms",
+                absent.withHealthcheck(new HealthConfig(null, -10_000_000, 0, 0, 0, 0)));
+        assertInvalid("Timeout in Healthcheck cannot be less than 1ms",
+                absent.withHealthcheck(new HealthConfig(null, 0, -1, 0, 0, 0)));
+        assertInvalid("Retries in Healthcheck cannot be negative", absent.withHealthcheck(new HealthConfig(null, 0, 0, 0, 0, -1)));
+        assertInvalid("StartPeriod in Healthcheck cannot be less than 1ms",
+                absent.withHealthcheck(new HealthConfig(null, 0, 0, 999, 0, 0)));
         assertTrue(pulls.isEmpty(), "nothing was pulled for a bad request");
         assertTrue(store.list().isEmpty());
     }
@@ -566,6 +578,48 @@ class ContainerServiceTest {
         assertTrue(up.running());
         assertEquals(ProcessHandle.current().pid(), up.pid());
         assertFalse(up.startedAt().equals(ContainerDetails.ZERO_TIME));
+    }
+
+    @Test
+    void theHealthCheckIsTheRequestsOverTheImagesAndInspectShowsItAndTheHealth() throws Exception {
+        byte[] rootfs = Tars.tar().dir("bin").file("bin/check", "not a real program").bytes();
+        images.importRootfs(new ByteArrayInputStream(rootfs), "test/health:1", List.of("CMD [\"sh\"]",
+                "HEALTHCHECK --interval=5s --retries=2 CMD [\"/bin/check\", \"-q\"]"), null);
+        HealthConfig image = new HealthConfig(List.of("CMD", "/bin/check", "-q"), 5_000_000_000L, 0, 0, 0, 2);
+        CreateRequest r = CreateRequest.of("test/health:1");
+        assertEquals(image, create(r).healthcheck(), "the image's HEALTHCHECK");
+        assertEquals(new HealthConfig(List.of("CMD", "/bin/check", "-q"), 2_000_000_000L, 0, 0, 0, 2),
+                create(r.withHealthcheck(new HealthConfig(null, 2_000_000_000L, 0, 0, 0, 0))).healthcheck(),
+                "--health-interval alone keeps the image's command");
+        // dockerd merges field by field, NONE too: the image's timing stays, but there is nothing to run.
+        assertEquals(new HealthConfig(List.of("NONE"), 5_000_000_000L, 0, 0, 0, 2),
+                create(r.withHealthcheck(HealthConfig.NONE)).healthcheck(), "--no-healthcheck");
+        assertNull(create(entry()).healthcheck(), "no check anywhere");
+
+        ContainerStore.Container c = service.create(r.withName("checked"));
+        ObjectNode json = ContainerInspect.of(service.inspect("checked"));
+        assertEquals("{\"Test\":[\"CMD\",\"/bin/check\",\"-q\"],\"Interval\":5000000000,\"Retries\":2}",
+                json.at("/Config/Healthcheck").toString(), "docker's fields, zeros left out");
+        assertTrue(json.at("/State/Health").isMissingNode(), "no health before it ever ran");
+        assertTrue(ContainerInspect.of(service.inspect(create(entry()).id())).at("/Config/Healthcheck").isMissingNode());
+
+        Health h = new Health(Health.UNHEALTHY, 2, List.of(
+                new Health.Result("2026-03-01T12:00:05Z", "2026-03-01T12:00:05.1Z", 1, "no\n"),
+                new Health.Result("2026-03-01T12:00:10Z", "2026-03-01T12:00:40Z", -1, "Health check exceeded timeout (30s)")));
+        c.writeState(c.state().running(ProcessHandle.current().pid(), selfStart(), false).withHealth(h));
+        JsonNode state = ContainerInspect.of(service.inspect("checked")).get("State");
+        assertEquals("FinishedAt", List.copyOf(iterable(state.fieldNames())).get(state.size() - 2), "Health comes last");
+        assertEquals("{\"Status\":\"unhealthy\",\"FailingStreak\":2,\"Log\":["
+                + "{\"Start\":\"2026-03-01T12:00:05Z\",\"End\":\"2026-03-01T12:00:05.1Z\",\"ExitCode\":1,\"Output\":\"no\\n\"},"
+                + "{\"Start\":\"2026-03-01T12:00:10Z\",\"End\":\"2026-03-01T12:00:40Z\",\"ExitCode\":-1,"
+                + "\"Output\":\"Health check exceeded timeout (30s)\"}]}", state.get("Health").toString());
+        assertTrue(service.list(false).getFirst().status().endsWith(" (unhealthy)"), service.list(false).getFirst().status());
+    }
+
+    private static <T> List<T> iterable(java.util.Iterator<T> it) {
+        List<T> out = new ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
     }
 
     @Test

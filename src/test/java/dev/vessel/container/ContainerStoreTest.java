@@ -20,7 +20,7 @@ class ContainerStoreTest {
 
     static ContainerConfig config(String id, String name, String created) {
         return new ContainerConfig(id, name, "busybox", "sha256:" + "a".repeat(64), created, "sh", List.of("-c", "true"),
-                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null, null, null);
+                List.of("A=1"), "", "", id.substring(0, 12), false, false, false, 256L << 20, 1, 1L << 30, null, null, null, null, null);
     }
 
     /** {@code base} with other labels and restart policy. */
@@ -28,7 +28,7 @@ class ContainerStoreTest {
         return new ContainerConfig(base.id(), base.name(), base.image(), base.imageId(), base.created(),
                 base.path(), base.args(), base.env(), base.workingDir(), base.user(), base.hostname(), base.tty(),
                 base.openStdin(), base.autoRemove(), base.memoryBytes(), base.cpus(), base.diskBytes(), base.logLimits(),
-                base.networking(), labels, policy);
+                base.networking(), labels, policy, base.healthcheck());
     }
 
     @Test
@@ -135,6 +135,22 @@ class ContainerStoreTest {
         ContainerConfig read = store.require("old").config();
         assertEquals(Map.of(), read.labels());
         assertEquals(config(id, "old", "2026-01-01T00:00:00Z"), read, "everything else as it was written");
+    }
+
+    @Test
+    void aStateWrittenBeforeHealthChecksLoadsWithoutAndAHealthIsKept() throws Exception {
+        ContainerStore store = ContainerStore.open(root.resolve("containers"));
+        ContainerStore.Container c = store.create(config("3d" + "8".repeat(62), "healthy", "2026-01-01T00:00:00Z"));
+        Files.writeString(c.stateFile(), """
+                { "status" : "exited", "pid" : 0, "pidStart" : 0, "exitCode" : 2, "startedAt" : "2026-01-01T00:00:01Z",
+                  "finishedAt" : "2026-01-01T00:00:02Z", "error" : "", "restartCount" : 0, "ports" : [ ] }
+                """);
+        assertEquals(new ContainerState(ContainerState.EXITED, 0, 0, 2, "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z", "", 0,
+                List.of(), false), c.state());
+        Health h = new Health(Health.STARTING, 1, List.of(new Health.Result("2026-01-01T00:00:03Z", "2026-01-01T00:00:04Z",
+                1, "out")));
+        c.writeState(c.state().withHealth(h));
+        assertEquals(h, c.state().health());
     }
 
     @Test
