@@ -143,6 +143,25 @@ class ContainerIT {
     }
 
     @Test
+    void aHealthCheckMakesTheContainerHealthy() throws Exception {
+        String name = "it-health-" + ProcessHandle.current().pid();
+        VesselCli.Result run = vessel("run", "-d", "--name", name, "--health-cmd", "test -e /tmp/ready",
+                "--health-interval", "2s", "--health-retries", "1", "busybox", "sh", "-c", "touch /tmp/ready; exec sleep 600");
+        assertEquals(0, run.status(), run.toString());
+        Process events = VesselCli.start(List.of("events", "--since", "0", "--filter", "container=" + name,
+                "--filter", "event=health_status"));
+        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(events.getInputStream(), StandardCharsets.UTF_8))) {
+            String line = lines.readLine(); // the first health event: the check passed
+            assertTrue(line != null && line.contains("health_status: healthy"), "no healthy event: " + line);
+            VesselCli.Result ps = vessel("ps", "--filter", "name=" + name);
+            assertTrue(ps.stdout().contains("(healthy)"), ps.toString());
+        } finally {
+            ProcessDeadline.killTree(events);
+            vessel("rm", "-f", name);
+        }
+    }
+
+    @Test
     void badInputGetsDockersStatuses() throws Exception {
         VesselCli.Result noImage = vessel("run", "--rm", "no-such-image-here", "true");
         assertEquals(125, noImage.status(), noImage.toString());
