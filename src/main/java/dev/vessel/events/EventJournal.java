@@ -217,6 +217,17 @@ public final class EventJournal {
      */
     public void stream(Instant since, Instant until, Predicate<Event> filter, Sink sink)
             throws IOException, InterruptedException {
+        try {
+            streamFrom(since, until, filter, sink);
+        } catch (java.nio.channels.ClosedByInterruptException e) {
+            // An interrupt that came during a read of the journal: the follower's end, as any other.
+            Thread.interrupted();
+            throw new InterruptedException("the follower was interrupted");
+        }
+    }
+
+    private void streamFrom(Instant since, Instant until, Predicate<Event> filter, Sink sink)
+            throws IOException, InterruptedException {
         long untilNano = until == null ? Long.MAX_VALUE : nanos(until);
         long position;
         if (since == null && until == null) {

@@ -539,23 +539,23 @@ class ApiHttpTest {
 
     @Test
     void renameIs204AndARefusalIsDockerdsAnswerThatChangesNothing() throws Exception {
-        String a = create("a", "{}");
-        String b = create("b", "{}");
-        assertEquals(204, http.postJson("/v1.47/containers/a/rename?name=c", null).status());
-        assertEquals("/c", json(http.get("/containers/" + a + "/json")).get("Name").asText());
-        assertError(404, "No such container: a", http.get("/containers/a/json"));
+        String a = create("xa", "{}");
+        String b = create("xb", "{}");
+        assertEquals(204, http.postJson("/v1.47/containers/xa/rename?name=xc", null).status());
+        assertEquals("/xc", json(http.get("/containers/" + a + "/json")).get("Name").asText());
+        assertError(404, "No such container: xa", http.get("/containers/xa/json"));
 
-        assertError(409, "Error when allocating new name: Conflict. The container name \"/b\" is already in use by container \""
+        assertError(409, "Error when allocating new name: Conflict. The container name \"/xb\" is already in use by container \""
                 + b + "\". You have to remove (or rename) that container to be able to reuse that name.",
-                http.postJson("/containers/c/rename?name=b", null));
+                http.postJson("/containers/xc/rename?name=xb", null));
         assertError(400, "Error when allocating new name: Invalid container name (/x y), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
-                + "allowed", http.postJson("/containers/c/rename?name=x%20y", null));
-        assertError(400, "Neither old nor new names may be empty", http.postJson("/containers/c/rename", null));
+                + "allowed", http.postJson("/containers/xc/rename?name=x%20y", null));
+        assertError(400, "Neither old nor new names may be empty", http.postJson("/containers/xc/rename", null));
         assertError(400, "Renaming a container with the same name as its current name",
-                http.postJson("/containers/c/rename?name=/c", null));
+                http.postJson("/containers/xc/rename?name=/xc", null));
         assertError(404, "No such container: nosuch", http.postJson("/containers/nosuch/rename?name=d", null));
-        assertError(405, "method GET not allowed on /containers/c/rename", http.get("/containers/c/rename?name=d"));
-        assertEquals("[/b, /c]", containerNames());
+        assertError(405, "method GET not allowed on /containers/xc/rename", http.get("/containers/xc/rename?name=d"));
+        assertEquals("[/xb, /xc]", containerNames());
     }
 
     @Test
