@@ -20,8 +20,8 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -44,6 +44,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -97,6 +98,8 @@ public final class ApiServer implements AutoCloseable {
     private boolean closed;
     /** Whether this server made its socket file (and so removes it); not when systemd passed the socket. */
     private final boolean ownsSocketFile;
+    /** The TCP address asked for, or null for a Unix socket. */
+    private final InetSocketAddress tcp;
 
     /**
      * @param socket the socket file to bind, or (with {@code inheritedFd} at 0 or more) the one
@@ -104,9 +107,15 @@ public final class ApiServer implements AutoCloseable {
      * @param inheritedFd a listening socket passed by systemd, or -1
      */
     private ApiServer(Path socket, int inheritedFd, EngineApi api) throws IOException {
+        this(socket, inheritedFd, null, api);
+    }
+
+    /** @param tcp the TCP address to listen on instead of a Unix socket, or null */
+    private ApiServer(Path socket, int inheritedFd, InetSocketAddress tcp, EngineApi api) throws IOException {
         this.socket = socket;
         this.api = api;
-        this.ownsSocketFile = inheritedFd < 0;
+        this.ownsSocketFile = inheritedFd < 0 && tcp == null;
+        this.tcp = tcp;
         Epoll.ensureAvailability();
         if (ownsSocketFile) {
             removeStaleSocket(socket);
@@ -117,14 +126,16 @@ public final class ApiServer implements AutoCloseable {
                     .group(loop)
                     // A client that half-closes (stdin's end in attach and exec) still reads the answer.
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childHandler(new ChannelInitializer<DomainSocketChannel>() {
+                    .childHandler(new ChannelInitializer<Channel>() {
                         @Override
-                        protected void initChannel(DomainSocketChannel ch) {
+                        protected void initChannel(Channel ch) {
                             connections.add(ch);
                             ch.pipeline().addLast(new HttpServerCodec(), new SelectiveAggregator(), new Handler());
                         }
                     });
-            if (ownsSocketFile) {
+            if (tcp != null) {
+                listener = bootstrap.channel(EpollServerSocketChannel.class).bind(tcp).sync().channel();
+            } else if (ownsSocketFile) {
                 listener = bootstrap.channel(EpollServerDomainSocketChannel.class)
                         .bind(new DomainSocketAddress(socket.toFile())).sync().channel();
                 Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw----"));
@@ -136,10 +147,10 @@ public final class ApiServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-            throw new IOException("interrupted while binding " + socket, e);
+            throw new IOException("interrupted while binding " + where(), e);
         } catch (IOException | RuntimeException e) {
             loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-            throw new IOException("cannot listen on " + socket + ": " + e.getMessage(), e);
+            throw new IOException("cannot listen on " + where() + ": " + e.getMessage(), e);
         }
     }
 
@@ -156,8 +167,26 @@ public final class ApiServer implements AutoCloseable {
         return new ApiServer(Path.of("/proc/self/fd/" + fd), fd, api);
     }
 
+    /**
+     * Listens on a TCP address: no TLS and no authentication, as dockerd's {@code -H tcp://}
+     * without {@code --tlsverify}, so only when a user asks for it.
+     */
+    public static ApiServer startTcp(InetSocketAddress address, EngineApi api) throws IOException {
+        return new ApiServer(null, -1, address, api);
+    }
+
     public Path socket() {
         return socket;
+    }
+
+    /** Where clients reach it: {@code unix:///path} or {@code tcp://host:port} (the port bound, when 0 was asked). */
+    public String where() {
+        if (tcp != null) {
+            InetSocketAddress bound = listener != null ? (InetSocketAddress) listener.localAddress() : tcp;
+            return "tcp://" + (bound.getAddress() instanceof java.net.Inet6Address ? "[" + bound.getHostString() + "]"
+                    : bound.getHostString()) + ":" + bound.getPort();
+        }
+        return "unix://" + socket;
     }
 
     /**

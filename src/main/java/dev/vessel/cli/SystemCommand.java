@@ -16,6 +16,7 @@ import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -161,6 +162,11 @@ final class SystemCommand {
                 description = "The Unix socket to listen on, mode 0660 (default: /run/vessel/docker.sock; its folder is created).")
         Path socket = DEFAULT_SOCKET;
 
+        @Option(names = {"-H", "--host"}, paramLabel = "URL",
+                description = "Where to listen instead: unix:///PATH, or tcp://HOST:PORT (no TLS, no authentication: "
+                        + "anyone who reaches it controls every container; asked for only, with a warning).")
+        String host;
+
         @Option(names = {"-t", "--time"}, paramLabel = "SECONDS",
                 description = "Exit after this many seconds without a request in flight; 0 (the default) serves until stopped.")
         long time;
@@ -176,7 +182,14 @@ final class SystemCommand {
             EngineApi api = new EngineApi(containers, ImagesCommand.open(main), main.stateRoot().path());
             ApiServer server;
             try {
-                server = inherited >= 0 ? ApiServer.inherit(inherited, api) : ApiServer.start(socketFolder(), api);
+                InetSocketAddress tcp = tcpAddress(host);
+                if (tcp != null) {
+                    System.err.println("WARNING: the Engine API on " + host + " has no TLS and no authentication: anyone who "
+                            + "can connect to it controls every container and what they mount"
+                            + (tcp.getAddress().isLoopbackAddress() ? " (it listens on loopback only)." : ", from other hosts too."));
+                }
+                server = inherited >= 0 ? ApiServer.inherit(inherited, api)
+                        : tcp != null ? ApiServer.startTcp(tcp, api) : ApiServer.start(socketFolder(), api);
             } catch (IOException e) {
                 throw new UserError(e.getMessage(), 125);
             }
@@ -185,7 +198,7 @@ final class SystemCommand {
             startByPolicy(containers);
             System.out.println("Serving the Docker Engine API " + ApiVersion.CURRENT + " (clients down to "
                     + ApiVersion.MINIMUM + ") on " + (inherited >= 0 ? "the socket systemd passed (descriptor " + inherited + ")"
-                    : "unix://" + server.socket()));
+                    : server.where()));
             System.out.flush();
             if (time == 0) {
                 server.awaitClose();
@@ -205,6 +218,40 @@ final class SystemCommand {
             starts.failed().forEach((name, why) -> System.err.println("vessel: cannot start container " + name
                     + " (its restart policy): " + why));
         }
+
+        /**
+         * The TCP address of {@code --host tcp://HOST:PORT}, or null for a Unix socket (and
+         * {@code unix:///PATH} sets {@link #socket}); anything else is docker's error.
+         */
+        InetSocketAddress tcpAddress(String url) throws UserError {
+            if (url == null) {
+                return null;
+            }
+            if (url.startsWith("unix://")) {
+                String path = url.substring("unix://".length());
+                if (!path.startsWith("/")) {
+                    throw new UserError("invalid bind address (" + url + "): the socket's path must be absolute", 125);
+                }
+                socket = Path.of(path);
+                return null;
+            }
+            java.util.regex.Matcher m = TCP.matcher(url);
+            if (!m.matches()) {
+                throw new UserError("invalid bind address (" + url + "): want unix:///PATH or tcp://HOST:PORT", 125);
+            }
+            int port = Integer.parseInt(m.group(2));
+            if (port > 65535) {
+                throw new UserError("invalid bind address (" + url + "): invalid port", 125);
+            }
+            String hostName = m.group(1).startsWith("[") ? m.group(1).substring(1, m.group(1).length() - 1) : m.group(1);
+            InetSocketAddress a = new InetSocketAddress(hostName, port);
+            if (a.isUnresolved()) {
+                throw new UserError("invalid bind address (" + url + "): unknown host " + hostName, 125);
+            }
+            return a;
+        }
+
+        private static final java.util.regex.Pattern TCP = java.util.regex.Pattern.compile("tcp://(\\[[0-9a-fA-F:.]+]|[^:/\\[\\]]+):(\\d{1,5})/?");
 
         /** The socket, once its folder exists. */
         private Path socketFolder() throws UserError {

@@ -85,6 +85,41 @@ class SystemServiceCommandTest {
     }
 
     @Test
+    void servesTcpOnlyWhenAskedAndWarnsThatItIsOpen() throws Exception {
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process service = new ProcessBuilder(javaBin.toString(), "--enable-native-access=ALL-UNNAMED", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(), "--root", dir.resolve("root").toString(),
+                "system", "service", "--host", "tcp://127.0.0.1:0", "--time", "3")
+                .redirectError(dir.resolve("service.err").toFile()).start();
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(service.getInputStream(), StandardCharsets.UTF_8))) {
+            String first = out.readLine();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(" on tcp://127\\.0\\.0\\.1:(\\d+)$").matcher(
+                    first == null ? "" : first);
+            assertTrue(m.find(), "the service says where it listens: " + first);
+            try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+                var ping = http.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/_ping")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, ping.statusCode());
+                assertEquals("OK", ping.body());
+            }
+            assertTrue(service.waitFor(60, TimeUnit.SECONDS), "the service ends once idle for --time");
+            assertTrue(Files.readString(dir.resolve("service.err")).startsWith("WARNING: the Engine API on tcp://127.0.0.1:0 has "
+                    + "no TLS and no authentication"), Files.readString(dir.resolve("service.err")));
+        } finally {
+            service.destroyForcibly();
+        }
+        SystemCommand.Service s = new SystemCommand.Service();
+        for (String bad : new String[] {"http://127.0.0.1:2375", "tcp://127.0.0.1", "tcp://127.0.0.1:99999", "unix://relative"}) {
+            UserError e = org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> s.tcpAddress(bad), bad);
+            assertEquals(125, e.status());
+            assertTrue(e.getMessage().startsWith("invalid bind address (" + bad + ")"), e.getMessage());
+        }
+        assertEquals(null, s.tcpAddress("unix:///run/other.sock"));
+        assertEquals(Path.of("/run/other.sock"), s.socket);
+    }
+
+    @Test
     void onlyTheDescriptorsMeantForThisProcessAreTaken() {
         assertEquals(3, SystemCommand.Service.systemdSocket("42", "1", 42));
         assertEquals(-1, SystemCommand.Service.systemdSocket("41", "1", 42), "another process's (a parent's) descriptors");
