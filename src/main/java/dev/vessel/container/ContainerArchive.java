@@ -177,6 +177,11 @@ public final class ContainerArchive {
      * outside the archive, an entry kind a tar should not hold) fails it before anything changes.
      */
     public void put(String ref, String dir, InputStream tar, PutOptions options) throws IOException, ContainerException {
+        ContainerStore.Container found = containers.require(ref);
+        if (!found.state().isRunning() && !ContainerState.RESTARTING.equals(found.state().status())) {
+            keepForNextStart(found, dir, tar, options);
+            return;
+        }
         ContainerStore.Container c = running(ref);
         PathStat target = stat(ref, dir);
         if (!target.isDirectory()) {
@@ -199,6 +204,81 @@ public final class ContainerArchive {
             failOn(status, err, c, dir);
         } finally {
             Files.deleteIfExists(spool);
+        }
+    }
+
+    /**
+     * A copy into a container that does not run (Testcontainers copies its files between create
+     * and start): the tar is checked and kept as records in the container's folder, and its next
+     * start extracts it ({@link #applyPending}) before the main process runs. Whether {@code dir}
+     * exists is known only then: a missing one fails that start, with docker's words.
+     */
+    private void keepForNextStart(ContainerStore.Container c, String dir, InputStream tar, PutOptions options)
+            throws IOException, ContainerException {
+        checkPath(dir);
+        Path pending = c.pendingCopies();
+        Files.createDirectories(pending);
+        String name = String.format("%020d", System.nanoTime());
+        Path tmp = pending.resolve("." + name + ".tmp");
+        try {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 65536)) {
+                tarToRecords(tar, out, options.copyUidGid(), c.config().diskBytes());
+            }
+            ObjectNode meta = JSON.createObjectNode().put("dir", dir).put("noOverwriteDirNonDir", options.noOverwriteDirNonDir());
+            Files.writeString(pending.resolve(name + ".json"), meta.toString());
+            Files.move(tmp, pending.resolve(name + ".records"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Extracts, in the order they came, the copies kept while the container did not run, through
+     * its agent (the supervisor calls this once the VM is ready, before the main process starts).
+     *
+     * @return null when all went in (or there were none), else why one did not: the start fails
+     */
+    public static String applyPending(ContainerStore.Container c, AgentDialer dialer) {
+        Path pending = c.pendingCopies();
+        if (!Files.isDirectory(pending)) {
+            return null;
+        }
+        try {
+            List<Path> copies;
+            try (var list = Files.list(pending)) {
+                copies = list.filter(p -> p.getFileName().toString().endsWith(".records")).sorted().toList();
+            }
+            for (Path records : copies) {
+                Path metaFile = records.resolveSibling(records.getFileName().toString().replace(".records", ".json"));
+                com.fasterxml.jackson.databind.JsonNode meta = JSON.readTree(Files.readString(metaFile));
+                String dir = meta.path("dir").asText();
+                ExecRequest request = meta.path("noOverwriteDirNonDir").asBoolean()
+                        ? ExecRequest.of(dir, "no-overwrite-dir-non-dir").withBuiltin("archive-put")
+                        : ExecRequest.of(dir).withBuiltin("archive-put");
+                ByteArrayOutputStream err = new ByteArrayOutputStream();
+                int status;
+                try (AgentClient client = dialer.connect(c);
+                     InputStream in = new BufferedInputStream(Files.newInputStream(records), 65536);
+                     ExecSession s = client.exec(request, in, OutputStream.nullOutputStream(), err)) {
+                    status = s.waitFor();
+                }
+                Files.delete(records);
+                Files.delete(metaFile);
+                if (status == 2) {
+                    return "Could not find the file " + dir + " in container " + c.config().name()
+                            + " (files copied in before it started)";
+                }
+                if (status != 0) {
+                    return "copying files into the container before it started failed: "
+                            + err.toString(StandardCharsets.UTF_8).strip();
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            return "copying files into the container before it started failed: " + e.getMessage();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted while copying files into the container";
         }
     }
 

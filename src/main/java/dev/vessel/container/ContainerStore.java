@@ -81,6 +81,11 @@ public final class ContainerStore {
             return runDir().resolve(config.shortId() + ".vsock");
         }
 
+        /** Files copied into the container while it did not run (docker cp), waiting for its next start. */
+        public Path pendingCopies() {
+            return dir.resolve("pending-copies");
+        }
+
         /** Where the supervisor takes attach, stop and kill requests. */
         public Path shimSocket() {
             return runDir().resolve(config.shortId() + ".shim");

@@ -367,6 +367,10 @@ public final class Shim {
         int code;
         mark("agent ready");
         if (failure == null) {
+            // Files copied in while it did not run go in before its main process starts.
+            failure = ContainerArchive.applyPending(container, c -> agent());
+        }
+        if (failure == null) {
             // The CLI goes on once the container runs: when it attaches, before the main
             // process starts (it waits for the CLI); when it does not, once that process started.
             // The health check runs with the main process, and stops before its end is written.

@@ -325,6 +325,33 @@ class ContainerArchiveTest {
         assertTrue(Files.exists(copy.resolve("tree/b/up"), LinkOption.NOFOLLOW_LINKS));
     }
 
+    @Test
+    void aCopyIntoAContainerThatDoesNotRunGoesInAtItsNextStart() throws Exception {
+        assumeTrue(root(), "the extraction sets owners");
+        Path dest = Files.createDirectories(root.resolve("later"));
+        put("idle", dest.toString(), tar(0, "init.sql", "create table t;"));
+        archive.put("idle", root.resolve("missing").toString(), new ByteArrayInputStream(tar(0, "x", "y")),
+                new ContainerArchive.PutOptions(false, false));
+        assertEquals(List.of(), list(dest), "nothing is extracted while it does not run");
+        ContainerStore.Container idle = store.require("idle");
+        assertEquals(4, list(idle.pendingCopies()).size(), "two copies kept, each its records and its destination");
+        ContainerException bad = assertThrows(ContainerException.class, () -> put("idle", dest.toString(),
+                tar(0, "../out", "x")));
+        assertEquals(ContainerException.Kind.INVALID, bad.kind(), "a bad tar is refused at once, as for a running one");
+        assertEquals(4, list(idle.pendingCopies()).size());
+
+        String failed = ContainerArchive.applyPending(idle, c -> AgentClient.connect(agent.address(), null));
+        assertEquals("create table t;", Files.readString(dest.resolve("init.sql")), "the first went in, in order");
+        assertEquals("Could not find the file " + root.resolve("missing") + " in container idle (files copied in before it started)",
+                failed, "the second's missing destination fails the start");
+        assertEquals(List.of(), list(idle.pendingCopies()), "each is applied once");
+        assertEquals(null, ContainerArchive.applyPending(idle, c -> AgentClient.connect(agent.address(), null)));
+    }
+
+    private void put(String container, String dir, byte[] tar) throws Exception {
+        archive.put(container, dir, new ByteArrayInputStream(tar), new ContainerArchive.PutOptions(false, false));
+    }
+
     // ---- pieces
 
     @Test

@@ -62,7 +62,10 @@ class TestcontainersIT {
     void aGenericContainerServesOnItsMappedPortRunsCommandsAndLogs() throws Exception {
         try (GenericContainer<?> web = new GenericContainer<>(DockerImageName.parse("busybox:latest"))
                 // httpd without -f goes to the background once it listens: "serving" means it does.
-                .withCommand("sh", "-c", "mkdir /www && echo hello-from-vessel > /www/index.html"
+                // Copied in between create and start, as Testcontainers does it.
+                .withCopyToContainer(org.testcontainers.images.builder.Transferable.of("copied before the start\n"),
+                        "/www/before.txt")
+                .withCommand("sh", "-c", "mkdir -p /www && echo hello-from-vessel > /www/index.html"
                         + " && httpd -p 8080 -h /www && echo serving && exec sleep 3600")
                 .withExposedPorts(8080)
                 .waitingFor(Wait.forLogMessage(".*serving.*\\n", 1))
@@ -82,6 +85,7 @@ class TestcontainersIT {
             assertEquals("out-42\n", exec.getStdout());
             assertEquals("err\n", exec.getStderr());
 
+            assertEquals("copied before the start\n", web.execInContainer("cat", "/www/before.txt").getStdout());
             web.copyFileToContainer(org.testcontainers.images.builder.Transferable.of("copied by testcontainers\n"),
                     "/www/copied.txt");
             assertEquals("copied by testcontainers\n", web.execInContainer("cat", "/www/copied.txt").getStdout());
