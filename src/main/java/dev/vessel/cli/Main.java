@@ -53,6 +53,7 @@ public final class Main {
         COMMANDS.put("ps", ContainerViewCommands.Ps::new);
         COMMANDS.put("port", ContainerViewCommands.Port::new);
         COMMANDS.put("top", ContainerViewCommands.Top::new);
+        COMMANDS.put("stats", StatsCommand::new);
         COMMANDS.put("logs", ContainerViewCommands.Logs::new);
         COMMANDS.put("inspect", ContainerViewCommands.Inspect::new);
         COMMANDS.put("network", NetworkCommand::new);

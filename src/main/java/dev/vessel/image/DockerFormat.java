@@ -35,6 +35,19 @@ public final class DockerFormat {
         return significant(size, digits) + UNITS[i];
     }
 
+    private static final String[] BINARY_UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+
+    /** A size in binary units, as go-units' {@code BytesSize} ({@code docker stats}' memory): {@code 1.5MiB}. */
+    public static String binarySize(long bytes) {
+        double size = bytes;
+        int i = 0;
+        while (size >= 1024 && i < BINARY_UNITS.length - 1) {
+            size /= 1024;
+            i++;
+        }
+        return significant(size, 4) + BINARY_UNITS[i];
+    }
+
     /** Like C's and Go's {@code %.Ng}: {@code digits} significant digits, no trailing zeros. */
     static String significant(double v, int digits) {
         if (v == 0) {

@@ -71,6 +71,11 @@ class ContainerIT {
             assertEquals(id.substring(0, 12) + "\n", ex.stdout(), ex.toString());
             assertEquals(5, vessel("exec", name, "sh", "-c", "exit 5").status());
 
+            VesselCli.Result top = vessel("top", name);
+            assertTrue(top.stdout().startsWith("UID") && top.stdout().contains("sh -c echo started"), top.toString());
+            VesselCli.Result stats = vessel("stats", "--no-stream", name);
+            assertTrue(stats.stdout().lines().anyMatch(l -> l.contains(name) && l.contains("MiB / ")), stats.toString());
+
             // vessel cp: a tree in under a new name, then the container's file out.
             Path local = Files.createTempDirectory("it-cp");
             Files.createDirectories(local.resolve("tree/sub"));
