@@ -209,7 +209,7 @@ final class ContainerEndpoints {
     /**
      * {@code docker logs}: the container's output as dockerd sends it, raw for a container with a
      * terminal, else in frames of an 8-byte header (stream 1 or 2, the length) and the bytes;
-     * with {@code follow}, streamed on until the container is not running.
+     * with {@code follow}, streamed on until the container is not running or the client leaves.
      */
     private ApiResponse logs(ApiRequest r) throws ApiException, IOException {
         boolean stdout = r.flag("stdout");
@@ -258,11 +258,11 @@ final class ContainerEndpoints {
                         sink.accept(e);
                         body.flush();
                     });
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                } catch (InterruptedException | java.nio.channels.ClosedByInterruptException e) {
+                    Thread.currentThread().interrupt(); // the client left: so does the follower
                 }
             }
-        });
+        }, follow);
     }
 
     static final String RAW_STREAM = "application/vnd.docker.raw-stream";
