@@ -241,10 +241,16 @@ final class ContainerEndpoints {
         boolean timestamps = r.flag("timestamps");
         boolean follow = r.flag("follow");
         return new ApiResponse.Stream(200, tty ? RAW_STREAM : MULTIPLEXED_STREAM, body -> {
+            OutputStream outFrames = StreamFrames.of(body, tty, StreamFrames.STDOUT);
+            OutputStream errFrames = StreamFrames.of(body, tty, StreamFrames.STDERR);
             LogReader.Sink sink = e -> {
                 boolean err = e.stream().equals("stderr");
                 if (err ? stderr : stdout) {
-                    writeFrame(body, tty, err, timestamps ? e.time() + " " : "", e.data());
+                    // The timestamp and the data in one frame, as dockerd sends them.
+                    byte[] prefix = (timestamps ? e.time() + " " : "").getBytes(StandardCharsets.UTF_8);
+                    byte[] frame = java.util.Arrays.copyOf(prefix, prefix.length + e.data().length);
+                    System.arraycopy(e.data(), 0, frame, prefix.length, e.data().length);
+                    (err ? errFrames : outFrames).write(frame);
                 }
             };
             ContainerLog.Chunk now = logs.readAll(0);
@@ -267,18 +273,6 @@ final class ContainerEndpoints {
 
     static final String RAW_STREAM = "application/vnd.docker.raw-stream";
     static final String MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream";
-
-    /** One piece of output: as it is with a terminal, else behind docker's 8-byte frame header. */
-    static void writeFrame(OutputStream out, boolean raw, boolean stderr, String prefix, byte[] data) throws IOException {
-        byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
-        if (!raw) {
-            int length = p.length + data.length;
-            out.write(new byte[] {(byte) (stderr ? 2 : 1), 0, 0, 0,
-                    (byte) (length >>> 24), (byte) (length >>> 16), (byte) (length >>> 8), (byte) length});
-        }
-        out.write(p);
-        out.write(data);
-    }
 
     /** {@code docker rename}: 204, or dockerd's 400, 404 and 409 with its messages; nothing changes then. */
     private ApiResponse rename(ApiRequest r) throws ApiException, IOException {
