@@ -165,7 +165,8 @@ final class ContainerRunEndpoints {
      * {@code wait}: the head goes at once (the CLI starts the container once it has it), the
      * status when the condition is met: {@code not-running} (at once when it is not), {@code
      * next-exit} (a container not running yet is waited for to start), {@code removed} (its exit
-     * and then its removal: {@code --rm} removes it as it stops).
+     * and then its removal: {@code --rm} removes it as it stops; another's removal of it, seen in
+     * the event journal, whether it ran or not).
      */
     private ApiResponse await(ApiRequest r) throws ApiException, IOException {
         String condition = r.param("condition");
@@ -177,6 +178,18 @@ final class ContainerRunEndpoints {
         }
         ContainerStore.Container c = require(r);
         String id = c.config().id();
+        if (condition.equals("removed") && !c.config().autoRemove()) {
+            // Someone else removes it, some time: its destroy in the event journal says when.
+            java.time.Instant since = java.time.Instant.now();
+            int last = c.state().observed().exitCode();
+            return new ApiResponse.Stream(200, "application/json", body -> {
+                body.flush(); // the head: the wait is in place
+                int status = awaitDestroy(id, since, last);
+                body.write(EngineApi.bytes(EngineApi.JSON.createObjectNode().put("StatusCode", status).putNull("Error")));
+                body.write('\n');
+                body.flush();
+            }, true);
+        }
         boolean running = c.state().isRunning();
         ContainerRuns.Run latest = running ? runs.current(id) : null;
         // A run that ended while the container runs was restarted by its policy: its supervisor tells the next exit.
@@ -196,6 +209,32 @@ final class ContainerRunEndpoints {
                 }
             }
         });
+    }
+
+    /** Follows the journal (from {@code since}, so a removal meanwhile counts) until the container's destroy; its last exit status. */
+    private int awaitDestroy(String id, java.time.Instant since, int last) throws IOException {
+        final class Destroyed extends RuntimeException {
+            Destroyed() {
+                super(null, null, false, false);
+            }
+        }
+        int[] status = {last};
+        try {
+            containers.events().stream(since, null, e -> e.type().equals(dev.vessel.events.Event.CONTAINER)
+                    && e.actorId().equals(id), e -> {
+                        if (e.action().equals("die") && e.attribute("exitCode") != null) {
+                            status[0] = Integer.parseInt(e.attribute("exitCode"));
+                        } else if (e.action().equals("destroy")) {
+                            throw new Destroyed();
+                        }
+                    });
+        } catch (Destroyed gone) {
+            return status[0];
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("the client left");
+        }
+        return status[0];
     }
 
     private int waitFor(ContainerStore.Container c, String condition, boolean running, ContainerRuns.Run known,

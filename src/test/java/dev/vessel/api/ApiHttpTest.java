@@ -523,6 +523,32 @@ class ApiHttpTest {
     }
 
     /** Creates a container from the fixture's image: its id. */
+    @Test
+    void aWaitForRemovedEndsWhenAnotherClientRemovesTheContainer() throws Exception {
+        String id = create("waited-away", "{}");
+        try (java.nio.channels.SocketChannel waiter = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            waiter.connect(java.net.UnixDomainSocketAddress.of(fixture.socket()));
+            waiter.write(java.nio.ByteBuffer.wrap(("POST /v1.51/containers/" + id + "/wait?condition=removed HTTP/1.1\r\n"
+                    + "Host: api\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
+            // The head comes at once: the wait is in place before the removal.
+            java.io.InputStream in = java.nio.channels.Channels.newInputStream(waiter);
+            StringBuilder got = new StringBuilder();
+            while (!got.toString().contains("\r\n\r\n")) {
+                int c = in.read();
+                assertTrue(c >= 0, "the wait's head never came: " + got);
+                got.append((char) c);
+            }
+            assertTrue(got.toString().startsWith("HTTP/1.1 200"), got.toString());
+            assertEquals(204, http.send("DELETE", "/containers/waited-away", null, (String) null).status());
+            while (!got.toString().contains("\"Error\":null}")) {
+                int c = in.read();
+                assertTrue(c >= 0, "the wait ended without a status: " + got);
+                got.append((char) c);
+            }
+            assertTrue(got.toString().contains("{\"StatusCode\":0,\"Error\":null}"), got.toString());
+        }
+    }
+
     private String create(String name, String labelsJson) throws IOException {
         UnixHttp.Response r = http.postJson("/containers/create?name=" + name,
                 "{\"Image\":\"" + ApiFixture.IMAGE + "\",\"Labels\":" + labelsJson + "}");
