@@ -77,8 +77,18 @@ public final class SupervisorLauncher {
             throw ContainerException.failed(line.substring(FAILED.length()));
         }
         if (!READY.equals(line)) {
-            throw ContainerException.failed("the container's supervisor did not start (see " + c.consoleLog() + "): "
-                    + lastLines(c.consoleLog(), 5));
+            // What it said instead (a JVM's fatal error banner goes to its stdout), and whether it still runs.
+            String said = line == null ? "it closed its output without a word" : "it said \"" + line + "\"";
+            boolean ended;
+            try {
+                ended = line == null && p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                ended = false;
+            }
+            String state = ended || !p.isAlive() ? "it exited with " + p.exitValue() : "it still runs";
+            throw ContainerException.failed("the container's supervisor did not start (" + said + "; " + state + "; see "
+                    + c.consoleLog() + "): " + lastLines(c.consoleLog(), 5));
         }
     }
 
