@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Starts a container's supervisor ({@link SupervisorProcess}): Vessel's own jar in a JVM of its
@@ -81,7 +82,7 @@ public final class SupervisorLauncher {
             String said = line == null ? "it closed its output without a word" : "it said \"" + line + "\"";
             boolean ended;
             try {
-                ended = line == null && p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+                ended = line == null && p.waitFor(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 ended = false;
