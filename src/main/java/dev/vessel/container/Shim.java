@@ -214,6 +214,22 @@ public final class Shim {
         return run(store, c, boot, vm, waitForAttach, restart, ports, events, ready, Clock.SYSTEM);
     }
 
+    /**
+     * {@link #run}, telling {@code failed} why the container could not run (the VM did not boot,
+     * the files copied in did not go): the launcher says it to the user, as the container's own
+     * log may be gone with it (--rm) by the time anyone looks.
+     */
+    public static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm,
+                          boolean waitForAttach, boolean restart, PortProxy ports, EventJournal events, Runnable ready,
+                          java.util.function.Consumer<String> failed) throws IOException {
+        Shim shim = new Shim(store, c, events, Clock.SYSTEM);
+        shim.failed = failed;
+        return shim.run(boot, vm, waitForAttach, restart, ports, ready);
+    }
+
+    /** Told of each failure of the container's start (null: nobody). */
+    private java.util.function.Consumer<String> failed;
+
     /** {@link #run} on {@code clock}'s time. */
     static int run(ContainerStore store, ContainerStore.Container c, Boot boot, VmRunner vm, boolean waitForAttach,
                    boolean restart, PortProxy ports, EventJournal events, Runnable ready, Clock clock) throws IOException {
@@ -553,6 +569,9 @@ public final class Shim {
     private void fail(String message) {
         LOG.log(System.Logger.Level.ERROR, message);
         System.err.println("vessel-shim: " + message);
+        if (failed != null) {
+            failed.accept(message);
+        }
         for (Client c : clients) {
             byte[] p = ShimProtocol.failure(5, message);
             c.send(AgentProtocol.FAILURE, p, 0, p.length);

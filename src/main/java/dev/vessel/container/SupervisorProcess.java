@@ -112,6 +112,23 @@ public final class SupervisorProcess {
         return on;
     }
 
+    /** Writes the one line the launcher reads, once: "ready", or why the container did not run. */
+    private void tell(boolean[] told, int notify, String line) {
+        synchronized (told) {
+            if (told[0]) {
+                return;
+            }
+            told[0] = true;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment text = arena.allocateFrom(line + "\n");
+                Libc.write(notify, text, text.byteSize() - 1);
+                Libc.close(notify);
+            } catch (Exception e) {
+                diagnostics.println("vessel-shim: cannot tell the CLI how the container started: " + e);
+            }
+        }
+    }
+
     /**
      * Runs the container to its end ({@link Shim#run}) and returns the main process's status.
      * From here on this process's stdout is the console log.
@@ -124,24 +141,14 @@ public final class SupervisorProcess {
         Libc.dup2(fd, 1);
         Libc.close(fd);
         boolean[] told = {false};
-        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, proxy, events, () -> {
-            synchronized (told) {
-                if (told[0]) {
-                    return;
-                }
-                told[0] = true;
-                try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment line = arena.allocateFrom(SupervisorLauncher.READY + "\n");
-                    Libc.write(notify, line, line.byteSize() - 1);
-                    Libc.close(notify);
-                } catch (Exception e) {
-                    diagnostics.println("vessel-shim: cannot tell the CLI the container runs: " + e);
-                }
-            }
-        });
+        int status = Shim.run(store, container, boot, vm, waitForAttach, restart, proxy, events,
+                () -> tell(told, notify, SupervisorLauncher.READY),
+                // A start that fails before "ready": the launcher prints why (the log may go with --rm).
+                why -> tell(told, notify, SupervisorLauncher.FAILED + why.replace('\n', ' ')));
         if (proxy != null) {
             proxy.close(); // closed by the shim already when the VM ended; again if it failed before
         }
+        tell(told, notify, SupervisorLauncher.FAILED + "the container ended before it ran (status " + status + ")");
         if (container.config().autoRemove()) {
             networks.forget(container.config().id()); // --rm removed it: its addresses and names go too
         }
