@@ -82,7 +82,10 @@ fi
 api="unix://$work/api.sock"
 export DOCKER_CONFIG="$work/docker-config"
 mkdir -p "$DOCKER_CONFIG"
-vessel system service --socket "$work/api.sock" > "$work/service.log" 2>&1 &
+# Not through the vessel function: in the background a function runs in a subshell, and $!
+# would be that subshell's, which the cleanup would stop while the service's JVM ran on.
+"$java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$jar" --root "$root" \
+  system service --socket "$work/api.sock" > "$work/service.log" 2>&1 &
 service=$!
 for _ in $(seq 300); do
   DOCKER_HOST=$api docker version > /dev/null 2>&1 && break
