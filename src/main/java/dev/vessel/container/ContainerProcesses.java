@@ -90,6 +90,15 @@ public final class ContainerProcesses {
 
     /** proc-list's lines as ps -ef's rows; kernel threads (pid 2 and its children) are not the container's. */
     static Top formatTop(String listing, ZoneId zone) throws ContainerException {
+        try {
+            return parseTop(listing, zone);
+        } catch (RuntimeException bad) {
+            // The lines come from the guest: a malformed one is its error, not a crash of ours.
+            throw ContainerException.failed("the container's agent gave a malformed process list: " + bad.getMessage());
+        }
+    }
+
+    private static Top parseTop(String listing, ZoneId zone) throws ContainerException {
         List<String> lines = listing.lines().toList();
         if (lines.isEmpty() || !lines.getFirst().startsWith("clock ")) {
             throw ContainerException.failed("the container's agent gave no process list");

@@ -25,6 +25,10 @@ class ContainerProcessesTest {
                 List.of("root", "40", "1", "64", "Jan01", "pts/0", "00:02:03", "sh -c sleep 100"),
                 List.of("1000", "41", "40", "0", "Jan01", "?", "00:00:00", "[sleep]")), top.processes());
         assertThrows(ContainerException.class, () -> ContainerProcesses.formatTop("garbage\n", ZoneOffset.UTC));
+        assertThrows(ContainerException.class, () -> ContainerProcesses.formatTop("clock 0 boot x uptime 1\n", ZoneOffset.UTC),
+                "a hostile header");
+        assertThrows(ContainerException.class, () -> ContainerProcesses.formatTop(
+                "clock 100 boot 0 uptime 1\n40 1 0 notanumber 0 0 S sh\tsh\n", ZoneOffset.UTC), "a hostile line");
     }
 
     @Test
